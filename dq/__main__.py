@@ -1,0 +1,3 @@
+from dq.cli import main
+
+raise SystemExit(main())

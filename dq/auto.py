@@ -1,0 +1,173 @@
+"""``dq auto``: from a dataset file to a finished run (embed, cross-fit, log every epoch).
+
+Steps: read and check the file; embed every text with sentence-transformers (cached by
+content); train K cross-fitted softmax heads over the embeddings for E epochs; log the samples
+and, for every epoch and split, the probabilities and embeddings; finish the run atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dq.config import CONFIG, cache_root, runs_root
+from dq.datafile import SampleTable, load_samples
+from dq.embed import embed_texts_with_stats
+from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
+from dq.splits import SPLITS, TRAINING
+from dq.store.reader import read_run_json
+from dq.store.writer import RunWriter
+from dq.train import HeadSettings, cross_fit
+
+#: Default project of ``dq auto`` when none is given; the run defaults to the file's stem.
+AUTO_PROJECT = "auto"
+
+
+@dataclass(frozen=True)
+class AutoSettings:
+    """Everything that decides the content of an auto run (part of its fingerprint)."""
+
+    text: str
+    label: str
+    id: str | None = None
+    split: str | None = None
+    epochs: int = CONFIG.auto_epochs
+    folds: int = CONFIG.auto_folds
+    seed: int = CONFIG.auto_seed
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class AutoResult:
+    """Where the run is, and what happened on the way."""
+
+    path: Path
+    reused: bool  # True when the target already held this exact run
+    skipped: dict[str, int]
+    n_embedded: int
+    n_from_cache: int
+
+
+def fingerprint(source_sha256: str, settings: AutoSettings) -> str:
+    """Identity of an auto run: the file's bytes plus every setting that changes the result."""
+    payload = json.dumps({"source": source_sha256, **asdict(settings)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def auto(
+    data: str | Path,
+    settings: AutoSettings,
+    *,
+    project: str | None = None,
+    run: str | None = None,
+    out: str | Path | None = None,
+    home: Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> AutoResult:
+    """Build a run from a dataset file; return where it is.
+
+    The run goes to ``out`` when given, else ``<home>/runs/<project>/<run>``. A target that already
+    holds the run of the same file and settings is reused; one holding a different run is refused.
+
+    Examples
+    --------
+    >>> res = auto("data.csv", AutoSettings(text="text", label="label"))  # doctest: +SKIP
+    >>> res.path  # doctest: +SKIP
+    PosixPath('/home/me/.dq/runs/auto/data')
+    """
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    data = Path(data)
+    project = project or AUTO_PROJECT
+    run = run or data.stem
+    target = Path(out).expanduser() if out is not None else runs_root(home) / project / run
+    table = load_samples(data, text=settings.text, label=settings.label, id=settings.id, split=settings.split)
+    for reason, count in table.skipped.items():
+        if count:
+            say(f"skipped {count} rows with {reason}")
+    fp = fingerprint(table.source_sha256, settings)
+    if _holds_run(target, fp):
+        say(f"{target} already holds this run (same file and settings); reusing it")
+        return AutoResult(target, True, table.skipped, 0, 0)
+    return _build(table, settings, fp, data, project=project, run=run, target=target,
+                  home=home, progress=progress, say=say)
+
+
+def _holds_run(target: Path, fp: str) -> bool:
+    if not target.exists() or (target.is_dir() and not any(target.iterdir())):
+        return False
+    try:
+        meta = read_run_json(target)
+    except (RunFormatError, UnfinishedRunError):
+        raise RunExistsError(f"--out {target} already exists and does not hold a finished dq run; "
+                             f"choose another directory.") from None
+    if meta.get("source", {}).get("fingerprint") == fp:
+        return True
+    raise RunExistsError(
+        f"{target} already holds a different run (other data or settings); choose another "
+        f"--out/--run or delete it."
+    )
+
+
+def _build(
+    table: SampleTable,
+    settings: AutoSettings,
+    fp: str,
+    data: Path,
+    *,
+    project: str,
+    run: str,
+    target: Path,
+    home: Path | None,
+    progress: bool,
+    say: Callable[[str], None],
+) -> AutoResult:
+    frame = table.frame
+    labelled = frame["label"].notna()
+    labels = sorted(frame.loc[labelled, "label"].unique().tolist())
+    label_index = {name: i for i, name in enumerate(labels)}
+    texts = frame["text"].tolist()
+    say(f"embedding {len(texts)} texts")
+    embs, n_cached, n_encoded = embed_texts_with_stats(
+        texts, model=settings.model, cache_dir=cache_root(home), progress=progress
+    )
+    say(f"embedded {n_encoded} texts, {n_cached} from cache")
+    split_rows = {s: np.flatnonzero((frame["split"] == s).to_numpy()) for s in SPLITS}
+    split_rows = {s: rows for s, rows in split_rows.items() if len(rows)}
+    train_rows = split_rows[TRAINING]
+    train_y = np.array([label_index[v] for v in frame["label"].iloc[train_rows]], dtype=np.int64)
+    head = HeadSettings(epochs=settings.epochs, folds=settings.folds, seed=settings.seed)
+    others = {s: embs[rows] for s, rows in split_rows.items() if s != TRAINING}
+    source = {"data": str(data.resolve()), "fingerprint": fp, "settings": asdict(settings),
+              "skipped": table.skipped, "tool": "dq auto"}
+    writer = RunWriter(target, project=project, run=run, labels=labels, extra=source)
+    try:
+        meta_cols = [c for c in frame.columns if c not in ("id", "text", "label", "split")]
+        for split, rows in split_rows.items():
+            part = frame.iloc[rows]
+            writer.add_samples(
+                texts=part["text"].tolist(),
+                labels=part["label"].tolist() if part["label"].notna().all() else None,
+                ids=part["id"].tolist(),
+                split=split,
+                meta={c: part[c].tolist() for c in meta_cols} or None,
+            )
+        say(f"training {head.folds} cross-fitted heads for {head.epochs} epochs")
+        for out in cross_fit(embs[train_rows], train_y, len(labels), other_embs=others,
+                             settings=head, progress=progress):
+            for split, rows in split_rows.items():
+                probs = out.train_probs if split == TRAINING else out.other_probs[split]
+                writer.add_outputs(ids=frame["id"].iloc[rows].tolist(), embs=embs[rows],
+                                   probs=probs, split=split, epoch=out.epoch)
+        path = writer.finish()
+    except BaseException:
+        # Ctrl-C or any failure: leave nothing half-written behind.
+        writer.abort()
+        raise
+    return AutoResult(path, False, table.skipped, n_encoded, n_cached)

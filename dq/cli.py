@@ -1,0 +1,176 @@
+"""The ``dq`` command line: it only parses arguments and calls the library.
+
+Every error a user can cause (a ``DQError``) is printed as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, like every other dq error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _cmd_auto(args: argparse.Namespace) -> int:
+    from dq.auto import AutoSettings, auto
+
+    settings = AutoSettings(text=args.text_col, label=args.label_col, id=args.id_col,
+                            split=args.split_col, epochs=args.epochs, folds=args.folds,
+                            seed=args.seed, model=args.model)
+    result = auto(args.data, settings, project=args.project, run=args.run, out=args.out,
+                  progress=not args.quiet)
+    print(result.path)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from dq.demo import build_demo
+
+    print(build_demo(progress=not args.quiet).path)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from dq.store import Run
+
+    run = Run(args.run_dir)
+    if args.json:
+        print(json.dumps({"path": str(run.path), **run.meta}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"run:      {run.project}/{run.name}")
+    print(f"path:     {run.path}")
+    print(f"created:  {run.meta['created']}  (dq {run.meta['dq_version']})")
+    print(f"labels:   {len(run.labels)}: {', '.join(run.labels)}")
+    print(f"embedding dim: {run.meta['embedding_dim']}")
+    print("splits:")
+    for split in run.splits:
+        epochs = run.epochs(split)
+        print(f"  {split:<11} {run.n_samples(split):>9,} samples   epochs {_span(epochs)}")
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from dq.store import list_runs
+
+    entries = list_runs()
+    if args.json:
+        rows: list[dict[str, Any]] = [
+            {"project": e.project, "run": e.run, "path": str(e.path), "finished": e.finished,
+             "created": (e.meta or {}).get("created")}
+            for e in entries
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        print("no runs yet: build the demo with `dq demo` or your own with `dq auto DATA ...`")
+    for e in entries:
+        state = (e.meta or {}).get("created", "") if e.finished else "UNFINISHED"
+        print(f"{e.project}/{e.run}\t{state}\t{e.path}")
+    return 0
+
+
+def _span(epochs: list[int]) -> str:
+    if epochs == list(range(epochs[0], epochs[-1] + 1)) and len(epochs) > 1:
+        return f"{epochs[0]}-{epochs[-1]}"
+    return ", ".join(map(str, epochs))
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every ``dq`` command, each with help and an example."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="dq", description="dq studio: find and fix bad training data for text classification.",
+                     epilog="example:\n  dq demo && make run", formatter_class=fmt)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser(
+        "auto", help="build a run from a CSV/TSV/JSONL/Parquet file", formatter_class=fmt,
+        description="Embed the texts, train cross-fitted classifier heads and log every epoch as a run.",
+        epilog="example:\n  dq auto reviews.csv --text-col review --label-col sentiment --split-col split",
+    )
+    p.add_argument("data", help="dataset file: .csv, .tsv, .jsonl/.ndjson or .parquet")
+    p.add_argument("--text-col", required=True, help="column holding the text")
+    p.add_argument("--label-col", required=True, help="column holding the label (kept as a string)")
+    p.add_argument("--id-col", help="column of unique sample ids (default: row number)")
+    p.add_argument("--split-col", help="column of split names (train/validation/test/inference); default: all training")
+    p.add_argument("--project", help="project name (default: auto)")
+    p.add_argument("--run", help="run name (default: the file's stem)")
+    p.add_argument("--out", help="write the run exactly to this directory")
+    p.add_argument("--epochs", type=_positive, default=None, help="epochs of the classifier head (default: 5)")
+    p.add_argument("--folds", type=_positive, default=None, help="cross-fitting folds (default: 5)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: 0); same seed, same run")
+    p.add_argument("--model", help="sentence-transformers model name or local path (default: all-MiniLM-L6-v2, bundled)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_auto)
+
+    p = sub.add_parser("demo", help="build the bundled BANKING77 demo run once and print its path",
+                       formatter_class=fmt, epilog="example:\n  dq demo")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("info", help="labels, splits, sizes, epochs and creation time of a run",
+                       formatter_class=fmt, epilog="example:\n  dq info ~/.dq/runs/demo/banking77 --json")
+    p.add_argument("run_dir", help="run directory")
+    p.add_argument("--json", action="store_true", help="print run.json (with the path) as JSON")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("runs", help="list the runs under $DQ_HOME (finished and unfinished)",
+                       formatter_class=fmt, epilog="example:\n  dq runs --json")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=_cmd_runs)
+    return parser
+
+
+def _fill_auto_defaults(args: argparse.Namespace) -> None:
+    from dq.config import CONFIG
+
+    for name, default in (("epochs", CONFIG.auto_epochs), ("folds", CONFIG.auto_folds), ("seed", CONFIG.auto_seed)):
+        if getattr(args, name, 0) is None:
+            setattr(args, name, default)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dq`` console script."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from dq.errors import DQError
+
+    args = build_parser().parse_args(argv)
+    _fill_auto_defaults(args)
+    try:
+        return int(args.func(args))
+    except DQError as exc:
+        print(f"dq {args.command}: error: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"dq {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"dq {args.command}: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

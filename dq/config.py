@@ -1,0 +1,53 @@
+"""Named constants of dq in one frozen config (no magic numbers inside functions)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Version of the run directory format written by this package (``run.json`` ``schema_version``).
+RUN_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Config:
+    """Tunable defaults. Change them with ``dataclasses.replace``, never by mutation."""
+
+    #: Rows buffered per split (samples) or per split and epoch (outputs) before a Parquet part is written.
+    chunk_rows: int = 65_536
+    #: Tolerance on the row sums of ``probs`` before they are refused as not being probabilities.
+    probs_sum_atol: float = 1e-3
+    #: dq auto: epochs of the classifier head, folds of cross-fitting, seed, batch size, learning rate.
+    auto_epochs: int = 5
+    auto_folds: int = 5
+    auto_seed: int = 0
+    auto_batch_size: int = 256
+    auto_learning_rate: float = 0.05
+    auto_weight_decay: float = 1e-4
+    #: Texts embedded per batch by the sentence-transformers model.
+    embed_batch_size: int = 64
+    #: How many offending values an error message lists before "...".
+    error_examples: int = 5
+
+
+CONFIG = Config()
+
+#: Project and run names of the bundled demo.
+DEMO_PROJECT = "demo"
+DEMO_RUN = "banking77"
+
+
+def dq_home() -> Path:
+    """The root of dq's files: ``$DQ_HOME`` or ``~/.dq``."""
+    return Path(os.environ.get("DQ_HOME") or Path.home() / ".dq").expanduser()
+
+
+def runs_root(home: Path | None = None) -> Path:
+    """Where runs live: ``<home>/runs/<project>/<run>/``."""
+    return (home or dq_home()) / "runs"
+
+
+def cache_root(home: Path | None = None) -> Path:
+    """Where content-keyed caches (embeddings) live."""
+    return (home or dq_home()) / "cache"

@@ -1,0 +1,202 @@
+"""Reading finished runs, and listing the runs (finished or not) under a dq home."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dq.config import RUN_SCHEMA_VERSION, runs_root
+from dq.errors import RunFormatError, UnfinishedRunError, ValidationError
+from dq.splits import SPLITS
+from dq.store import layout
+from dq.store.hashing import content_hash
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Model outputs of one split at one epoch, row-aligned with ``Run.samples(split)``."""
+
+    probs: np.ndarray  # (n, n_labels) float32, columns in ``Run.labels`` order
+    embs: np.ndarray  # (n, embedding_dim) float32
+
+
+def _read_parts(directory: Path, columns: list[str] | None = None) -> pa.Table:
+    parts = sorted(directory.glob("part-*.parquet"))
+    if not parts:
+        raise RunFormatError(f"{directory} holds no Parquet parts; the run is damaged.")
+    return pa.concat_tables(pq.read_table(p, columns=columns) for p in parts)
+
+
+def _matrix(column: pa.ChunkedArray) -> np.ndarray:
+    arr = column.combine_chunks()
+    width = arr.type.list_size
+    return arr.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+
+
+class Run:
+    """A finished run directory, opened read-only.
+
+    Examples
+    --------
+    >>> run = Run("~/.dq/runs/demo/banking77")  # doctest: +SKIP
+    >>> run.labels[:2], run.splits  # doctest: +SKIP
+    (['activate_my_card', 'age_limit'], ['training', 'test'])
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.meta = read_run_json(self.path)
+        self.labels: list[str] = list(self.meta["labels"])
+        self.splits: list[str] = [s for s in SPLITS if s in self.meta["splits"]]
+
+    @property
+    def project(self) -> str:
+        return str(self.meta["project"])
+
+    @property
+    def name(self) -> str:
+        return str(self.meta["run"])
+
+    @property
+    def content_hash(self) -> str:
+        return str(self.meta["content_hash"])
+
+    def n_samples(self, split: str) -> int:
+        return int(self._split_meta(split)["n_samples"])
+
+    def epochs(self, split: str) -> list[int]:
+        """The epochs logged for ``split``, ascending."""
+        return [int(e) for e in self._split_meta(split)["epochs"]]
+
+    def samples(self, split: str, *, columns: list[str] | None = None) -> pd.DataFrame:
+        """The samples of ``split`` in logging order: id, text, label and metadata columns."""
+        self._split_meta(split)
+        return _read_parts(layout.samples_dir(self.path, split), columns).to_pandas()
+
+    def outputs(self, split: str, epoch: int | None = None) -> Outputs:
+        """Probabilities and embeddings of ``split`` at ``epoch`` (default: the last epoch)."""
+        epochs = self.epochs(split)
+        epoch = epochs[-1] if epoch is None else epoch
+        if epoch not in epochs:
+            raise ValidationError(
+                f"The 'epoch' parameter must be one of the epochs logged for split '{split}' "
+                f"({epochs}). Got {epoch!r} instead."
+            )
+        table = _read_parts(layout.outputs_dir(self.path, split, epoch))
+        rows = table.column("row").to_numpy()
+        n = self.n_samples(split)
+        if len(rows) != n:
+            raise RunFormatError(
+                f"{self.path}: epoch {epoch} of split '{split}' holds {len(rows)} rows, expected {n}."
+            )
+        probs = np.empty((n, len(self.labels)), dtype=np.float32)
+        probs[rows] = _matrix(table.column("probs"))
+        embs_in = _matrix(table.column("emb"))
+        embs = np.empty((n, embs_in.shape[1]), dtype=np.float32)
+        embs[rows] = embs_in
+        return Outputs(probs=probs, embs=embs)
+
+    def verify(self) -> bool:
+        """Recompute the content hash and compare it with ``run.json`` (reads every byte)."""
+        return content_hash(self.path, exclude=(layout.RUN_JSON,)) == self.content_hash
+
+    def _split_meta(self, split: str) -> dict[str, Any]:
+        if split not in self.meta["splits"]:
+            raise ValidationError(
+                f"The 'split' parameter must be one of this run's splits {self.splits}. "
+                f"Got {split!r} instead."
+            )
+        return self.meta["splits"][split]
+
+
+def read_run_json(path: Path) -> dict[str, Any]:
+    """Read and check ``run.json`` of a run directory; refuse unfinished and foreign directories."""
+    if layout.is_staging_name(path.name) or (path / layout.IN_PROGRESS).exists():
+        raise UnfinishedRunError(_unfinished_message(path))
+    run_json = path / layout.RUN_JSON
+    if not run_json.exists():
+        partial = sorted(path.parent.glob(f".{path.name}{layout.PARTIAL_INFIX}*")) if path.parent.exists() else []
+        if partial:
+            raise UnfinishedRunError(_unfinished_message(partial[-1]))
+        if path.is_dir():
+            raise RunFormatError(f"{path} is not a dq run: it has no {layout.RUN_JSON}.")
+        raise RunFormatError(f"{path} does not exist.")
+    try:
+        meta = json.loads(run_json.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunFormatError(f"{run_json} is not valid JSON ({exc}).") from None
+    version = meta.get("schema_version") if isinstance(meta, dict) else None
+    if version != RUN_SCHEMA_VERSION:
+        raise RunFormatError(
+            f"{path} has run format version {version!r}; this dq reads version {RUN_SCHEMA_VERSION}."
+        )
+    return meta
+
+
+def _unfinished_message(staging: Path) -> str:
+    started = "at an unknown time"
+    marker = staging / layout.IN_PROGRESS
+    if marker.exists():
+        try:
+            info = json.loads(marker.read_text())
+            started = f"at {info.get('started')} by process {info.get('pid')}"
+        except (json.JSONDecodeError, OSError):
+            pass
+    return (
+        f"run at {staging} is unfinished: logging started {started} and never finished "
+        f"(crash or interrupt); it cannot be read. Log it again."
+    )
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One directory found under ``<home>/runs``: a finished run, or an unfinished one."""
+
+    project: str
+    run: str
+    path: Path
+    finished: bool
+    meta: dict[str, Any] | None  # run.json of a finished run, else None
+
+
+def list_runs(home: Path | None = None) -> list[RunEntry]:
+    """Every run directory under ``<home>/runs/<project>/``, finished ones first by creation time.
+
+    Unfinished runs (staging directories left by a crash) are listed with ``finished=False``.
+    """
+    root = runs_root(home)
+    entries: list[RunEntry] = []
+    if not root.is_dir():
+        return entries
+    for project_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for run_dir in sorted(p for p in project_dir.iterdir() if p.is_dir()):
+            if layout.is_staging_name(run_dir.name):
+                name = layout.target_name_of_staging(run_dir.name)
+                if "replaced-" in run_dir.name:
+                    continue
+                entries.append(RunEntry(project_dir.name, name, run_dir, False, None))
+                continue
+            try:
+                meta = read_run_json(run_dir)
+            except (RunFormatError, UnfinishedRunError):
+                entries.append(RunEntry(project_dir.name, run_dir.name, run_dir, False, None))
+                continue
+            entries.append(RunEntry(project_dir.name, run_dir.name, run_dir, True, meta))
+    entries.sort(key=lambda e: (not e.finished, -(_created_ts(e.meta))))
+    return entries
+
+
+def _created_ts(meta: dict[str, Any] | None) -> float:
+    if not meta:
+        return 0.0
+    try:
+        return pd.Timestamp(meta.get("created")).timestamp()
+    except (ValueError, TypeError):
+        return 0.0

@@ -1,0 +1,461 @@
+"""RunWriter: validated, chunked, atomic writing of one run directory.
+
+Samples and model outputs are buffered per split (and epoch) and written as Parquet parts of at
+most ``CONFIG.chunk_rows`` rows, so logging 1M samples with 384-d embeddings holds one chunk per
+open (split, epoch) in memory, not the run. Everything goes to a hidden staging directory;
+:meth:`RunWriter.finish` checks completeness, writes ``run.json`` and renames the staging
+directory into place, so a crash or Ctrl-C never leaves a run that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dq import __version__
+from dq.config import CONFIG, RUN_SCHEMA_VERSION
+from dq.errors import RunExistsError, RunStateError, ValidationError
+from dq.splits import INFERENCE, SPLITS, check_split
+from dq.store import layout
+from dq.store.hashing import content_hash
+from dq.validate import (
+    as_ids,
+    as_labels_list,
+    as_matrix,
+    as_texts,
+    check_probs,
+    check_same_length,
+    duplicated,
+    examples,
+    softmax,
+)
+
+_RESERVED_COLUMNS = ("id", "text", "label", "split")
+
+
+@dataclass
+class _SplitState:
+    """What the writer knows about one split while logging."""
+
+    index: dict[Any, int] = field(default_factory=dict)  # id -> row in the split, in logging order
+    buffer: list[pa.Table] = field(default_factory=list)
+    buffered_rows: int = 0
+    parts: int = 0
+    schema: pa.Schema | None = None
+    epochs: dict[int, "_EpochState"] = field(default_factory=dict)
+
+
+@dataclass
+class _EpochState:
+    """Outputs logged for one split at one epoch."""
+
+    seen: bytearray = field(default_factory=bytearray)  # 1 per row once its outputs are logged
+    n_seen: int = 0
+    buffer: list[pa.Table] = field(default_factory=list)
+    buffered_rows: int = 0
+    parts: int = 0
+
+
+def _fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).ravel(), type=pa.float32())
+    return pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, compression="zstd")
+
+
+class RunWriter:
+    """Write one run: ``add_samples`` and ``add_outputs`` in any number of calls, then ``finish``.
+
+    Parameters
+    ----------
+    target : Path
+        The run directory to create (``<home>/runs/<project>/<run>``).
+    project, run : str
+        Names recorded in ``run.json``.
+    labels : sequence
+        Class names in model output order; stored as strings.
+    overwrite : bool
+        Replace a finished run already at ``target`` when finishing (default: refuse).
+    extra : dict, optional
+        JSON-serialisable facts added to ``run.json`` under ``"source"`` (dq auto records its inputs).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> w = RunWriter(Path(tempfile.mkdtemp()) / "r", project="p", run="r", labels=["a", "b"])
+    >>> w.add_samples(texts=["x", "y"], labels=["a", "b"], ids=[0, 1], split="training")
+    >>> w.add_outputs(ids=[0, 1], embs=np.eye(2), probs=[[0.9, 0.1], [0.2, 0.8]], split="training", epoch=0)
+    >>> (w.finish() / "run.json").exists()
+    True
+    """
+
+    def __init__(
+        self,
+        target: Path,
+        *,
+        project: str,
+        run: str,
+        labels: Any,
+        overwrite: bool = False,
+        extra: dict[str, Any] | None = None,
+        chunk_rows: int = CONFIG.chunk_rows,
+    ) -> None:
+        for param, value in (("project", project), ("run", run)):
+            if not isinstance(value, str) or not value.strip() or "/" in value or value.startswith("."):
+                raise ValidationError(
+                    f"The '{param}' parameter must be a non-empty name without '/' that does not "
+                    f"start with '.'. Got {value!r} instead."
+                )
+        self.target = Path(target)
+        self.project, self.run = project, run
+        self.labels = as_labels_list(labels)
+        self.overwrite = overwrite
+        self.extra = dict(extra or {})
+        self.chunk_rows = chunk_rows
+        if not overwrite:
+            self._refuse_existing()
+        self._label_index = {name: i for i, name in enumerate(self.labels)}
+        self._splits: dict[str, _SplitState] = {}
+        self._id_type: str | None = None
+        self._emb_dim: int | None = None
+        self._output_kind: str | None = None
+        self._finished = False
+        self.staging = layout.staging_dir(self.target, uuid.uuid4().hex[:12])
+        self.staging.mkdir(parents=True)
+        marker = {
+            "pid": os.getpid(),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "target": str(self.target),
+        }
+        (self.staging / layout.IN_PROGRESS).write_text(json.dumps(marker))
+
+    # ----------------------------------------------------------------- samples
+    def add_samples(
+        self,
+        *,
+        texts: Any,
+        labels: Any = None,
+        ids: Any = None,
+        split: str,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        """Validate and buffer a batch of samples of one split (see ``dq.log_data_samples``)."""
+        self._check_open()
+        split = check_split(split)
+        texts = as_texts(texts)
+        n = len(texts)
+        state = self._splits.setdefault(split, _SplitState())
+        if ids is None:
+            if self._id_type == "str":
+                raise ValidationError(
+                    "The 'ids' parameter must be given: this run uses str ids. Got None instead."
+                )
+            start = len(state.index)
+            ids_arr, kind = np.arange(start, start + n, dtype=np.int64), "int"
+        else:
+            ids_arr, kind = as_ids(ids, id_type=self._id_type)
+            check_same_length("ids", ids_arr, n, other="texts")
+        self._check_new_ids(ids_arr, state, split)
+        label_names = self._check_labels(labels, n, split)
+        columns: dict[str, pa.Array] = {
+            "id": pa.array(ids_arr.tolist(), type=pa.int64() if kind == "int" else pa.string()),
+            "text": pa.array(texts, type=pa.large_string()),
+            "label": pa.array(label_names, type=pa.string()),
+        }
+        columns.update(self._meta_columns(meta, n))
+        table = pa.table(columns)
+        if state.schema is None:
+            state.schema = table.schema
+        elif table.schema != state.schema:
+            table = self._conform(table, state.schema, split)
+        self._id_type = kind if n else self._id_type
+        for row, id_ in enumerate(ids_arr.tolist(), start=len(state.index)):
+            state.index[id_] = row
+        state.buffer.append(table)
+        state.buffered_rows += n
+        if state.buffered_rows >= self.chunk_rows:
+            self._flush_samples(split, state)
+
+    def _check_new_ids(self, ids: np.ndarray, state: _SplitState, split: str) -> None:
+        dups = duplicated(ids)
+        if dups:
+            raise ValidationError(
+                f"The 'ids' parameter must hold unique ids. Got {len(dups)} ids repeated within "
+                f"this call ({examples(dups)}) instead."
+            )
+        again = [i for i in ids.tolist() if i in state.index]
+        if again:
+            raise ValidationError(
+                f"The 'ids' parameter must hold ids not yet logged in split '{split}'. "
+                f"Got {len(again)} already logged ({examples(again)}) instead."
+            )
+
+    def _check_labels(self, labels: Any, n: int, split: str) -> list[str | None]:
+        if labels is None:
+            if split != INFERENCE:
+                raise ValidationError(
+                    f"The 'labels' parameter must be given for split '{split}'. Got None instead."
+                )
+            return [None] * n
+        values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
+        check_same_length("labels", values, n, other="texts")
+        names = [None if v is None else str(v) for v in values]
+        unknown = sorted({v for v in names if v not in self._label_index}, key=str)
+        if unknown:
+            raise ValidationError(
+                f"The 'labels' parameter must hold only the run's labels {examples(self.labels)}. "
+                f"Got {len(unknown)} unknown labels ({examples(unknown)}) instead."
+            )
+        return names
+
+    def _meta_columns(self, meta: dict[str, Any] | None, n: int) -> dict[str, pa.Array]:
+        if meta is None:
+            return {}
+        if not isinstance(meta, dict):
+            raise ValidationError(
+                f"The 'meta' parameter must be a dict of column name to values. "
+                f"Got {type(meta).__name__} instead."
+            )
+        columns = {}
+        for name, values in meta.items():
+            if not isinstance(name, str) or name in _RESERVED_COLUMNS:
+                raise ValidationError(
+                    f"The 'meta' parameter must use string column names other than "
+                    f"{list(_RESERVED_COLUMNS)}. Got {name!r} instead."
+                )
+            values = values.tolist() if hasattr(values, "tolist") else list(values)
+            check_same_length(f"meta[{name!r}]", values, n, other="texts")
+            try:
+                columns[name] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise ValidationError(
+                    f"The 'meta[{name!r}]' values must be of one scalar type. Got: {exc}"
+                ) from None
+        return columns
+
+    @staticmethod
+    def _conform(table: pa.Table, schema: pa.Schema, split: str) -> pa.Table:
+        if set(table.schema.names) != set(schema.names):
+            raise ValidationError(
+                f"The 'meta' parameter must hold the same columns in every call for split "
+                f"'{split}' ({schema.names[3:]}). Got {table.schema.names[3:]} instead."
+            )
+        try:
+            return table.select(schema.names).cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            raise ValidationError(
+                f"The 'meta' parameter must keep each column's type across calls for split "
+                f"'{split}' ({schema}). Got {table.schema} instead."
+            ) from None
+
+    # ----------------------------------------------------------------- outputs
+    def add_outputs(
+        self,
+        *,
+        ids: Any,
+        embs: Any,
+        logits: Any = None,
+        probs: Any = None,
+        split: str,
+        epoch: int,
+    ) -> None:
+        """Validate and buffer model outputs for logged samples (see ``dq.log_model_outputs``)."""
+        self._check_open()
+        split = check_split(split)
+        if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 0:
+            raise ValidationError(
+                f"The 'epoch' parameter must be an integer >= 0. Got {epoch!r} instead."
+            )
+        epoch = int(epoch)
+        if (logits is None) == (probs is None):
+            raise ValidationError(
+                "Exactly one of the 'logits' and 'probs' parameters must be given. Got "
+                f"{'both' if logits is not None else 'neither'} instead."
+            )
+        state = self._splits.get(split)
+        if state is None or not state.index:
+            raise RunStateError(
+                f"Outputs for split '{split}' were logged before any of its samples; "
+                f"call log_data_samples(split='{split}') first."
+            )
+        ids_arr, _ = as_ids(ids, id_type=self._id_type)
+        n = len(ids_arr)
+        rows = self._rows_of(ids_arr, state, split)
+        width = len(self.labels)
+        hint = f" (one per label of the run: {examples(self.labels, limit=3)})"
+        kind = "logits" if logits is not None else "probs"
+        scores = as_matrix(logits if logits is not None else probs, param=kind, n_rows=n, n_cols=width, cols_hint=hint)
+        if kind == "probs":
+            check_probs(scores)
+        else:
+            scores = softmax(scores)
+        embs_arr = as_matrix(embs, param="embs", n_rows=n, n_cols=self._emb_dim,
+                             cols_hint=" (the embedding size of earlier calls)")
+        if embs_arr.shape[1] == 0:
+            raise ValidationError("The 'embs' parameter must have at least 1 column. Got 0 instead.")
+        ep = state.epochs.setdefault(epoch, _EpochState())
+        if len(ep.seen) < len(state.index):
+            ep.seen.extend(bytes(len(state.index) - len(ep.seen)))
+        already = [i for i, r in zip(ids_arr.tolist(), rows.tolist()) if ep.seen[r]]
+        if already:
+            raise ValidationError(
+                f"The 'ids' parameter must hold ids without outputs yet at epoch {epoch} of split "
+                f"'{split}'. Got {len(already)} already logged ({examples(already)}) instead."
+            )
+        if len(np.unique(rows)) != n:
+            raise ValidationError(
+                f"The 'ids' parameter must hold unique ids. Got repeated ids "
+                f"({examples(duplicated(ids_arr))}) instead."
+            )
+        for r in rows.tolist():
+            ep.seen[r] = 1
+        ep.n_seen += n
+        self._emb_dim = embs_arr.shape[1]
+        self._output_kind = self._output_kind or kind
+        table = pa.table({
+            "id": pa.array(ids_arr.tolist(), type=pa.int64() if self._id_type == "int" else pa.string()),
+            "row": pa.array(rows, type=pa.int64()),
+            "probs": _fixed_list(scores),
+            "emb": _fixed_list(embs_arr),
+        })
+        ep.buffer.append(table)
+        ep.buffered_rows += n
+        if ep.buffered_rows >= self.chunk_rows:
+            self._flush_outputs(split, epoch, ep)
+
+    @staticmethod
+    def _rows_of(ids: np.ndarray, state: _SplitState, split: str) -> np.ndarray:
+        index = state.index
+        rows = [index.get(i, -1) for i in ids.tolist()]
+        missing = [i for i, r in zip(ids.tolist(), rows) if r < 0]
+        if missing:
+            raise ValidationError(
+                f"The 'ids' parameter must hold ids logged with log_data_samples in split "
+                f"'{split}'. Got {len(missing)} ids never logged ({examples(missing)}) instead."
+            )
+        return np.asarray(rows, dtype=np.int64)
+
+    # ----------------------------------------------------------------- finish
+    def check_complete(self) -> None:
+        """Raise ``ValidationError`` unless every logged sample has outputs at every epoch of its split."""
+        if not any(s.index for s in self._splits.values()):
+            raise ValidationError("No samples were logged: a run needs at least one split with samples.")
+        for split, state in self._splits.items():
+            n = len(state.index)
+            if not state.epochs:
+                raise ValidationError(
+                    f"Split '{split}' has {n} samples with no outputs: log outputs with "
+                    f"log_model_outputs(split='{split}', epoch=...) for every sample before finish."
+                )
+            for epoch, ep in sorted(state.epochs.items()):
+                if ep.n_seen != n:
+                    seen = ep.seen.ljust(n, b"\0")
+                    ids = list(state.index)
+                    missing = [ids[r] for r in range(n) if not seen[r]]
+                    raise ValidationError(
+                        f"Epoch {epoch} of split '{split}' is missing outputs for {len(missing)} of "
+                        f"{n} samples ({examples(missing)}); every epoch must cover every sample."
+                    )
+
+    def finish(self) -> Path:
+        """Check completeness, write the last parts and ``run.json``, and move the run into place."""
+        self._check_open()
+        self.check_complete()
+        for split, state in self._splits.items():
+            self._flush_samples(split, state)
+            for epoch, ep in state.epochs.items():
+                self._flush_outputs(split, epoch, ep)
+        meta = self._run_json()
+        meta["content_hash"] = content_hash(self.staging, exclude=(layout.IN_PROGRESS,))
+        tmp = self.staging / (layout.RUN_JSON + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
+        os.replace(tmp, self.staging / layout.RUN_JSON)
+        (self.staging / layout.IN_PROGRESS).unlink()
+        self._move_into_place()
+        self._finished = True
+        return self.target
+
+    def abort(self) -> None:
+        """Delete everything written so far (used when the producer fails)."""
+        if not self._finished:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self._finished = True
+
+    def _run_json(self) -> dict[str, Any]:
+        splits = {
+            split: {
+                "n_samples": len(state.index),
+                "epochs": sorted(state.epochs),
+                "meta_columns": list(state.schema.names[3:]) if state.schema else [],
+            }
+            for split in SPLITS
+            if (state := self._splits.get(split)) is not None and state.index
+        }
+        return {
+            "schema_version": RUN_SCHEMA_VERSION,
+            "task": layout.TASK,
+            "project": self.project,
+            "run": self.run,
+            "labels": self.labels,
+            "splits": splits,
+            "epochs": sorted({e for s in splits.values() for e in s["epochs"]}),
+            "n_samples": sum(s["n_samples"] for s in splits.values()),
+            "embedding_dim": self._emb_dim,
+            "id_type": self._id_type,
+            "outputs_logged_as": self._output_kind,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "dq_version": __version__,
+            "source": self.extra,
+        }
+
+    def _move_into_place(self) -> None:
+        if self.target.exists():
+            if not self.overwrite:
+                self._refuse_existing()
+            trash = layout.staging_dir(self.target, "replaced-" + uuid.uuid4().hex[:8])
+            os.rename(self.target, trash)
+            os.rename(self.staging, self.target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(self.staging, self.target)
+
+    def _refuse_existing(self) -> None:
+        if self.target.exists() and any(self.target.iterdir()):
+            raise RunExistsError(
+                f"{self.target} already exists; choose another run name, pass overwrite=True, "
+                f"or delete it."
+            )
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RunStateError("This run is already finished; start a new one with dq.init().")
+
+    # ----------------------------------------------------------------- parts
+    def _flush_samples(self, split: str, state: _SplitState) -> None:
+        if not state.buffer:
+            return
+        table = pa.concat_tables(state.buffer)
+        _write_parquet(table, layout.samples_dir(self.staging, split) / layout.part_name(state.parts))
+        state.parts += 1
+        state.buffer, state.buffered_rows = [], 0
+
+    def _flush_outputs(self, split: str, epoch: int, ep: _EpochState) -> None:
+        if not ep.buffer:
+            return
+        table = pa.concat_tables(ep.buffer)
+        _write_parquet(table, layout.outputs_dir(self.staging, split, epoch) / layout.part_name(ep.parts))
+        ep.parts += 1
+        ep.buffer, ep.buffered_rows = [], 0
