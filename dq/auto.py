@@ -134,10 +134,10 @@ def _build(
     label_index = {name: i for i, name in enumerate(labels)}
     texts = frame["text"].tolist()
     say(f"embedding {len(texts)} texts")
-    embs, n_cached, n_encoded = embed_texts_with_stats(
+    embs, stats = embed_texts_with_stats(
         texts, model=settings.model, cache_dir=cache_root(home), progress=progress
     )
-    say(f"embedded {n_encoded} texts, {n_cached} from cache")
+    say(f"embedded {stats.n_encoded} texts, {stats.n_cached} from cache")
     split_rows = {s: np.flatnonzero((frame["split"] == s).to_numpy()) for s in SPLITS}
     split_rows = {s: rows for s, rows in split_rows.items() if len(rows)}
     train_rows = split_rows[TRAINING]
@@ -170,4 +170,4 @@ def _build(
         # Ctrl-C or any failure: leave nothing half-written behind.
         writer.abort()
         raise
-    return AutoResult(path, False, table.skipped, n_encoded, n_cached)
+    return AutoResult(path, False, table.skipped, stats.n_encoded, stats.n_cached)

