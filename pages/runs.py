@@ -1,0 +1,31 @@
+"""Runs: the finished runs under DQ_HOME, and apart from them the directories that are not (yet) runs."""
+
+import streamlit as st
+
+from app.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, list_runs, unfinished_table
+
+DEMO_COMMANDS = """\
+make run      # set up, build the demo run, open this console
+dq demo       # only build the demo run"""
+
+st.title("Runs")
+listing = list_runs()
+st.caption("Runs are read from")
+st.code(str(listing.root), language=None)
+
+if listing.is_empty:
+    st.info("No runs yet. Build the demo run with `dq demo` (or `make run` from a checkout), then reload.")
+    st.code(DEMO_COMMANDS, language="bash")
+    st.stop()
+
+st.subheader("Finished runs")
+if listing.finished:
+    st.dataframe(finished_table(listing.finished), hide_index=True, column_config=FINISHED_COLUMNS)
+else:
+    st.info("No finished run yet. Build the demo run with `dq demo`.")
+    st.code(DEMO_COMMANDS, language="bash")
+
+if listing.unfinished:
+    st.subheader("Unfinished")
+    st.caption("These directories hold no complete run: being logged, interrupted or damaged. They are not read.")
+    st.dataframe(unfinished_table(listing.unfinished), hide_index=True, column_config=UNFINISHED_COLUMNS)
