@@ -192,6 +192,9 @@ def _compute_embeddings(
     vectors = np.zeros((len(unique), dim), dtype=np.float32)
     found = _read_cache(shard_dir, keys, vectors)
     missing = np.flatnonzero(~found)
+    # Longest first, across all chunks: each encode call then pads to similar lengths, which is
+    # what one big call would do (sentence-transformers sorts by length within a call only).
+    missing = missing[np.argsort([-len(unique[i]) for i in missing], kind="stable")]
     if missing.size:
         _encode_missing(
             loaded, [unique[i] for i in missing], keys[missing], missing, vectors, shard_dir,

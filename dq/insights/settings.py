@@ -1,0 +1,39 @@
+"""Every knob of the insights engine, in one frozen dataclass (part of the cache key)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from hashlib import sha256
+import json
+
+
+@dataclass(frozen=True)
+class InsightSettings:
+    """Settings of ``dq.insights``; change with ``dataclasses.replace``. Defaults favour precision."""
+
+    seed: int = 0
+    # -- neighbours (cosine similarity over L2-normalised embeddings)
+    n_neighbors: int = 10
+    #: Above this many samples, neighbours come from an IVF index instead of exact search.
+    exact_knn_max: int = 20_000
+    #: IVF lists probed per query: recall vs speed.
+    ivf_nprobe: int = 8
+    # -- near duplicates
+    #: Cosine similarity at or above which two samples are near duplicates.
+    duplicate_similarity: float = 0.95
+    # -- outliers / out of coverage
+    #: Share of training samples whose neighbourhood is sparse enough to call them outliers.
+    outlier_share: float = 0.01
+    # -- likely mislabeled: the precision/recall knob (0 = favour recall, 1 = favour precision)
+    mislabel_precision: float = 0.7
+    # -- clusters
+    #: None: chosen from the split size.
+    n_clusters: int | None = None
+    cluster_top_words: int = 8
+    # -- the 2-D map
+    map_neighbors: int = 15
+    map_min_dist: float = 0.1
+
+    def key(self) -> str:
+        """A short stable hash of the settings, for cache keys."""
+        return sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
