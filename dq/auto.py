@@ -130,7 +130,7 @@ def _build(
 ) -> AutoResult:
     frame = table.frame
     labelled = frame["label"].notna()
-    labels = sorted(frame.loc[labelled, "label"].unique().tolist())
+    labels = sorted(frame.loc[labelled, "label"].unique().tolist(), key=lambda s: (s.casefold(), s))
     label_index = {name: i for i, name in enumerate(labels)}
     texts = frame["text"].tolist()
     say(f"embedding {len(texts)} texts")

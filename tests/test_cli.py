@@ -56,7 +56,7 @@ def test_auto_on_real_text_builds_a_run_with_every_epoch(tmp_path, monkeypatch, 
     assert path == tmp_path / "home" / "runs" / "auto" / "bank"
     run = Run(path)
     source = pd.read_csv(data, dtype=str)
-    assert run.labels == sorted(source["category"].unique())
+    assert run.labels == sorted(source["category"].unique(), key=lambda s: (s.casefold(), s))
     assert run.splits == ["training", "test"]
     assert run.n_samples("training") == (source["split"] == "train").sum() == 240
     assert run.epochs("training") == run.epochs("test") == [0, 1, 2]
