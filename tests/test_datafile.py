@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from dq.datafile import EMPTY_TEXT, MISSING_LABEL, load_samples, read_table
 from dq.errors import InputFileError, ValidationError
 
-BANKING77_TRAIN = Path("/work/shared/datasets/banking77/train.csv")
+BANKING77_TRAIN = Path(__file__).resolve().parents[1] / "dq" / "data" / "banking77" / "train.csv"
 
 
 def _write(folder: Path, name: str, content: str | bytes) -> Path:
