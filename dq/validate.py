@@ -111,7 +111,11 @@ def as_matrix(
     (1, 2)
     """
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        arr = np.asarray(value)
+        # float32 stays float32 (embeddings are large; a float64 round trip doubles memory and
+        # time for nothing); anything else is read as float64.
+        if arr.dtype != np.float32:
+            arr = arr.astype(np.float64)
     except (TypeError, ValueError):
         raise ValidationError(
             f"The '{param}' parameter must be a 2-D array of numbers. "
