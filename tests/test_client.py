@@ -301,3 +301,18 @@ def test_run_json_lists_what_the_format_promises(tmp_path):
                 "dq_version", "content_hash"):
         assert key in meta, key
     assert meta["content_hash"].startswith("blake2b:")
+
+
+def test_log_dataset_from_a_hugging_face_dataset_maps_class_labels(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=["neg", "pos", "neutral"]),
+                                  "source": datasets.Value("string")})
+    hf = datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [2, 0, 1], "source": ["x", "y", "z"]},
+                                    features=features)
+    dq.init(project="p", run="hf", labels=LABELS, home=tmp_path)
+    dq.log_dataset(hf, split="training")
+    dq.log_model_outputs(ids=[0, 1, 2], embs=_embs(3), probs=_probs(3), split="training", epoch=0)
+    frame = Run(dq.finish()).samples("training")
+    assert frame["label"].tolist() == ["neutral", "neg", "pos"]
+    assert frame["source"].tolist() == ["x", "y", "z"]
