@@ -16,6 +16,8 @@ SAMPLES_DIR = "samples"
 OUTPUTS_DIR = "outputs"
 PARTIAL_INFIX = ".partial-"
 TASK = "text_classification"
+#: Derived data (insights, 2-D maps) cached inside a run; not part of its content hash.
+CACHE_DIR = "_cache"
 
 
 def samples_dir(run_dir: Path, split: str) -> Path:

@@ -95,6 +95,18 @@ class Run:
 
     def outputs(self, split: str, epoch: int | None = None) -> Outputs:
         """Probabilities and embeddings of ``split`` at ``epoch`` (default: the last epoch)."""
+        read = self._read_outputs(split, epoch, ("probs", "emb"))
+        return Outputs(probs=read["probs"], embs=read["emb"])
+
+    def probs(self, split: str, epoch: int | None = None) -> np.ndarray:
+        """Only the (n, n_labels) probabilities of ``split`` at ``epoch`` (default: the last)."""
+        return self._read_outputs(split, epoch, ("probs",))["probs"]
+
+    def embs(self, split: str, epoch: int | None = None) -> np.ndarray:
+        """Only the (n, embedding_dim) embeddings of ``split`` at ``epoch`` (default: the last)."""
+        return self._read_outputs(split, epoch, ("emb",))["emb"]
+
+    def _read_outputs(self, split: str, epoch: int | None, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
         epochs = self.epochs(split)
         epoch = epochs[-1] if epoch is None else epoch
         if epoch not in epochs:
@@ -112,16 +124,15 @@ class Run:
             raise RunFormatError(
                 f"{self.path}: epoch {epoch} of split '{split}' holds {n_rows} rows, expected {n}."
             )
-        width = pq.read_schema(parts[0]).field("emb").type.list_size
-        probs = np.empty((n, len(self.labels)), dtype=np.float32)
-        embs = np.empty((n, width), dtype=np.float32)
+        schema = pq.read_schema(parts[0])
+        out = {c: np.empty((n, schema.field(c).type.list_size), dtype=np.float32) for c in columns}
         for part in parts:
             with pq.ParquetFile(part) as reader:
-                for batch in reader.iter_batches(batch_size=_READ_BATCH_ROWS, columns=["row", "probs", "emb"]):
+                for batch in reader.iter_batches(batch_size=_READ_BATCH_ROWS, columns=["row", *columns]):
                     rows = batch.column("row").to_numpy()
-                    _fill_rows(probs, rows, batch.column("probs"))
-                    _fill_rows(embs, rows, batch.column("emb"))
-        return Outputs(probs=probs, embs=embs)
+                    for c in columns:
+                        _fill_rows(out[c], rows, batch.column(c))
+        return out
 
     def verify(self) -> bool:
         """Recompute the content hash and compare it with ``run.json`` (reads every byte)."""

@@ -1,0 +1,72 @@
+"""dq.insights: DEP, likely mislabeled samples, duplicates, outliers, clusters, metrics and alerts.
+
+>>> from dq.store import Run                                       # doctest: +SKIP
+>>> from dq.insights import run_insights
+>>> result = run_insights(Run("~/.dq/runs/demo/banking77"))["training"]
+>>> result.frame.sort_values("dep", ascending=False).head()      # the likeliest data errors
+>>> [a.message for a in result.alerts]
+
+Results are cached beside the run (see ``dq.insights.cache``): the first call computes, later
+calls read. Pure library: no streamlit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dq.insights import cache
+from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split
+from dq.insights.settings import InsightSettings
+from dq.splits import TRAINING
+from dq.store.reader import Run
+from dq.errors import ValidationError
+
+__all__ = ["InsightSettings", "SplitInsights", "run_insights", "split_insights"]
+
+
+def _as_run(run: Run | str | Path) -> Run:
+    return run if isinstance(run, Run) else Run(run)
+
+
+def run_insights(
+    run: Run | str | Path,
+    *,
+    settings: InsightSettings = InsightSettings(),
+    refresh: bool = False,
+) -> dict[str, SplitInsights]:
+    """Insights of every split of ``run``, from the cache when present (``refresh`` recomputes).
+
+    The training split is required: it is the reference the other splits are compared with.
+    """
+    run = _as_run(run)
+    if TRAINING not in run.splits:
+        raise ValidationError(
+            f"The run at {run.path} must have a '{TRAINING}' split for insights. Got splits {run.splits} instead."
+        )
+    directory = cache.cache_dir(run, settings)
+    if not refresh:
+        cached = {split: cache.load(directory, split) for split in run.splits}
+        if all(r is not None for r in cached.values()):
+            return cached  # type: ignore[return-value]
+    reference = build_reference(run, settings)
+    results = {split: compute_split(run, split, reference, settings) for split in run.splits}
+    attach_alerts(results)
+    for result in results.values():
+        cache.save(directory, result)
+    return results
+
+
+def split_insights(
+    run: Run | str | Path,
+    split: str,
+    *,
+    settings: InsightSettings = InsightSettings(),
+    refresh: bool = False,
+) -> SplitInsights:
+    """Insights of one split (computing, and caching, every split of the run on a cold cache)."""
+    run = _as_run(run)
+    if split not in run.splits:
+        raise ValidationError(
+            f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
+        )
+    return run_insights(run, settings=settings, refresh=refresh)[split]

@@ -1,0 +1,286 @@
+"""Alerts: typed findings with a severity, a one-line explanation, the rule that fired and the
+sample filter they stand for. Rules run in the explicit order of :data:`RULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dq.insights.filters import SampleFilter
+from dq.splits import TRAINING
+
+SEVERITIES = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One finding about a split."""
+
+    kind: str
+    severity: str  # "high", "medium" or "low"
+    message: str  # one line
+    rule: str  # the condition that fired, in words
+    filter: SampleFilter  # the samples it stands for
+    count: int  # how many samples match
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """The numbers the rules compare against (named, in one place)."""
+
+    mislabeled_high_share: float = 0.05
+    mislabeled_medium_share: float = 0.01
+    misclassified_share: float = 0.05
+    hard_share: float = 0.10
+    low_f1_gap: float = 0.15  # class F1 this far below the split's macro F1 fires ...
+    low_f1_floor: float = 0.6  # ... with high severity when also below this (and twice the gap)
+    min_support: int = 5  # classes with fewer samples are not judged on F1
+    imbalance_ratio: float = 0.25  # support below this share of the median class support
+    overlap_min: float = 0.15
+    max_items: int = 5  # per-class / per-pair / per-cluster alerts kept (highest first)
+    duplicate_share: float = 0.0  # any duplicate group fires
+    outlier_min: int = 1
+    cluster_dep_ratio: float = 1.5  # cluster mean DEP vs split mean DEP
+    cluster_min_size: int = 10
+    uncertain_share: float = 0.05
+    overfit_gap: float = 0.15  # training F1 - evaluation F1
+    underfit_f1: float = 0.6  # both training and evaluation F1 below this
+    short_words: int = 2
+    long_words: int = 200  # about the 256-token window of MiniLM: longer texts are truncated
+
+
+@dataclass(frozen=True)
+class AlertContext:
+    """Everything the rules look at, for one split."""
+
+    split: str
+    frame: pd.DataFrame  # per-sample insights
+    class_report: pd.DataFrame  # label, precision, recall, f1, support, n_predicted
+    overlap: pd.DataFrame  # class_a, class_b, overlap, n_confused
+    clusters: pd.DataFrame  # cluster, size, avg_dep, ...
+    macro_f1: float | None
+    #: class reports of the other splits of the run (for training vs evaluation rules)
+    other_reports: dict[str, pd.DataFrame] = field(default_factory=dict)
+    thresholds: AlertThresholds = AlertThresholds()
+
+
+def _share_severity(share: float, high: float, medium: float) -> str:
+    return "high" if share >= high else "medium" if share >= medium else "low"
+
+
+def _count(ctx: AlertContext, column: str) -> int:
+    return int(ctx.frame[column].sum()) if column in ctx.frame.columns else 0
+
+
+def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
+    n = _count(ctx, "is_mislabeled")
+    if not n:
+        return []
+    t = ctx.thresholds
+    share = n / len(ctx.frame)
+    return [Alert("likely_mislabeled", _share_severity(share, t.mislabeled_high_share, t.mislabeled_medium_share),
+                  f"{n:,} samples ({share:.1%}) are likely mislabeled; each has a suggested label.",
+                  "is_mislabeled: DEP ranks them high and the combined posterior prefers another label",
+                  {"is_mislabeled": True}, n)]
+
+
+def rule_misclassified(ctx: AlertContext) -> list[Alert]:
+    n = _count(ctx, "is_misclassified")
+    share = n / max(len(ctx.frame), 1)
+    if share < ctx.thresholds.misclassified_share:
+        return []
+    return [Alert("misclassified", "medium", f"The model gets {n:,} samples ({share:.1%}) wrong.",
+                  f"share of pred != label >= {ctx.thresholds.misclassified_share:.0%}",
+                  {"is_misclassified": True}, n)]
+
+
+def rule_hard(ctx: AlertContext) -> list[Alert]:
+    n = int((ctx.frame["dep_bucket"] == "hard").sum()) if "dep_bucket" in ctx.frame else 0
+    share = n / max(len(ctx.frame), 1)
+    if share < ctx.thresholds.hard_share:
+        return []
+    return [Alert("hard_for_model", "medium", f"{n:,} samples ({share:.1%}) are hard for the model (high DEP).",
+                  f"share of dep_bucket == 'hard' >= {ctx.thresholds.hard_share:.0%}",
+                  {"dep_bucket": "hard"}, n)]
+
+
+def _judged(report: pd.DataFrame, t: AlertThresholds) -> pd.DataFrame:
+    return report[report["support"] >= t.min_support]
+
+
+def rule_low_performing_classes(ctx: AlertContext) -> list[Alert]:
+    t = ctx.thresholds
+    if ctx.macro_f1 is None:
+        return []
+    bar = ctx.macro_f1 - t.low_f1_gap
+    low = _judged(ctx.class_report, t)
+    low = low[low["f1"] < bar].sort_values("f1").head(t.max_items)
+    return [Alert("low_performing_class", "high" if row.f1 < min(bar - t.low_f1_gap, t.low_f1_floor) else "medium",
+                  f"Class {row.label!r} has F1 {row.f1:.2f} (split macro F1 {ctx.macro_f1:.2f}).",
+                  f"f1 < macro F1 - {t.low_f1_gap} with support >= {t.min_support}",
+                  {"label": row.label}, int(row.support)) for row in low.itertuples()]
+
+
+def rule_imbalance(ctx: AlertContext) -> list[Alert]:
+    t = ctx.thresholds
+    report = ctx.class_report[ctx.class_report["support"] > 0]
+    if report.empty or ctx.macro_f1 is None:
+        return []
+    median = float(report["support"].median())
+    rare = report[(report["support"] < t.imbalance_ratio * median) & (report["f1"] < ctx.macro_f1)]
+    rare = rare.sort_values("f1").head(t.max_items)
+    return [Alert("class_imbalance", "medium",
+                  f"Class {row.label!r} has only {int(row.support)} samples (median {median:.0f}) and "
+                  f"F1 {row.f1:.2f}, below the macro F1 {ctx.macro_f1:.2f}: collect more of it.",
+                  f"support < {t.imbalance_ratio} x median support and f1 < macro F1",
+                  {"label": row.label}, int(row.support)) for row in rare.itertuples()]
+
+
+def rule_overlap(ctx: AlertContext) -> list[Alert]:
+    t = ctx.thresholds
+    pairs = ctx.overlap[ctx.overlap["overlap"] >= t.overlap_min].head(t.max_items)
+    return [Alert("class_overlap", "high" if row.overlap >= 2 * t.overlap_min else "medium",
+                  f"Classes {row.class_a!r} and {row.class_b!r} overlap (score {row.overlap:.2f}, "
+                  f"{int(row.n_confused)} samples confused between them).",
+                  f"overlap >= {t.overlap_min}",
+                  {"label": [row.class_a, row.class_b], "pred": [row.class_a, row.class_b]},
+                  int(row.n_confused)) for row in pairs.itertuples()]
+
+
+def rule_duplicates(ctx: AlertContext) -> list[Alert]:
+    alerts = []
+    n_dup = _count(ctx, "is_near_duplicate")
+    n_conf = _count(ctx, "is_conflicting_duplicate")
+    if n_conf:
+        alerts.append(Alert("conflicting_duplicates", "high",
+                            f"{n_conf:,} near-duplicate samples carry different labels.",
+                            "a near-duplicate group holds more than one label",
+                            {"is_conflicting_duplicate": True}, n_conf))
+    if n_dup:
+        alerts.append(Alert("near_duplicates", "low",
+                            f"{n_dup:,} samples are near duplicates of another sample.",
+                            "cosine similarity >= the duplicate threshold, or the same normalised text",
+                            {"is_near_duplicate": True}, n_dup))
+    return alerts
+
+
+def rule_outliers(ctx: AlertContext) -> list[Alert]:
+    alerts = []
+    n_out = _count(ctx, "is_outlier")
+    if n_out >= ctx.thresholds.outlier_min:
+        alerts.append(Alert("outliers", "low", f"{n_out:,} samples are outliers: few similar samples around them.",
+                            "mean similarity to the nearest neighbours is among the lowest of the split",
+                            {"is_outlier": True}, n_out))
+    n_cov = _count(ctx, "is_out_of_coverage")
+    if n_cov >= ctx.thresholds.outlier_min:
+        alerts.append(Alert("out_of_coverage", "medium",
+                            f"{n_cov:,} {ctx.split} samples lie where the training data is sparse.",
+                            "farther from the training samples than the training outliers are",
+                            {"is_out_of_coverage": True}, n_cov))
+    return alerts
+
+
+def rule_high_dep_clusters(ctx: AlertContext) -> list[Alert]:
+    t = ctx.thresholds
+    if ctx.clusters.empty or "avg_dep" not in ctx.clusters:
+        return []
+    mean = float(ctx.frame["dep"].mean())
+    hot = ctx.clusters[(ctx.clusters["size"] >= t.cluster_min_size) & (ctx.clusters["avg_dep"] >= t.cluster_dep_ratio * mean)]
+    hot = hot.sort_values("avg_dep", ascending=False).head(t.max_items)
+    return [Alert("high_dep_cluster", "medium",
+                  f"Cluster {int(row.cluster)} ({', '.join(list(row.top_words)[:3]) or 'no keywords'}) has "
+                  f"mean DEP {row.avg_dep:.2f}, {row.avg_dep / max(mean, 1e-9):.1f}x the split's.",
+                  f"cluster mean DEP >= {t.cluster_dep_ratio} x split mean DEP, size >= {t.cluster_min_size}",
+                  {"cluster": int(row.cluster)}, int(row.size)) for row in hot.itertuples()]
+
+
+def rule_uncertain(ctx: AlertContext) -> list[Alert]:
+    n = _count(ctx, "is_on_boundary")
+    share = n / max(len(ctx.frame), 1)
+    if share < ctx.thresholds.uncertain_share:
+        return []
+    return [Alert("high_uncertainty", "low",
+                  f"{n:,} samples ({share:.1%}) sit on a decision boundary (top two classes nearly tied).",
+                  f"share of is_on_boundary >= {ctx.thresholds.uncertain_share:.0%}",
+                  {"is_on_boundary": True}, n)]
+
+
+def rule_fit(ctx: AlertContext) -> list[Alert]:
+    """Training vs evaluation per class: overfitting (gap) and underfitting (both low)."""
+    t = ctx.thresholds
+    if ctx.split == TRAINING or TRAINING not in ctx.other_reports:
+        return []
+    train = ctx.other_reports[TRAINING].set_index("label")
+    report = _judged(ctx.class_report, t).set_index("label")
+    common = report.index.intersection(train.index)
+    alerts = []
+    gap = (train.loc[common, "f1"] - report.loc[common, "f1"]).sort_values(ascending=False)
+    for label, g in gap[gap >= t.overfit_gap].head(t.max_items).items():
+        alerts.append(Alert("overfitting_class", "medium",
+                            f"Class {label!r}: F1 {train.loc[label, 'f1']:.2f} on training but "
+                            f"{report.loc[label, 'f1']:.2f} on {ctx.split}.",
+                            f"training F1 - {ctx.split} F1 >= {t.overfit_gap}",
+                            {"label": label}, int(report.loc[label, "support"])))
+    both_low = [lab for lab in common if train.loc[lab, "f1"] < t.underfit_f1 and report.loc[lab, "f1"] < t.underfit_f1]
+    for label in sorted(both_low, key=lambda lab: report.loc[lab, "f1"])[: t.max_items]:
+        alerts.append(Alert("underfitting_class", "medium",
+                            f"Class {label!r} is learnt poorly everywhere: F1 {train.loc[label, 'f1']:.2f} on "
+                            f"training, {report.loc[label, 'f1']:.2f} on {ctx.split}.",
+                            f"F1 < {t.underfit_f1} on both training and {ctx.split}",
+                            {"label": label}, int(report.loc[label, "support"])))
+    return alerts
+
+
+def rule_lengths(ctx: AlertContext) -> list[Alert]:
+    t = ctx.thresholds
+    words = ctx.frame["n_words"]
+    alerts = []
+    for kind, mask, cond, what in (
+        ("empty_samples", words == 0, {"n_words": 0}, "are empty (no words)"),
+        ("very_short_samples", (words > 0) & (words <= t.short_words), {"n_words": {"min": 1, "max": t.short_words}},
+         f"have at most {t.short_words} words"),
+        ("very_long_samples", words >= t.long_words, {"n_words": {"min": t.long_words}},
+         f"have {t.long_words}+ words (the embedding model truncates them)"),
+    ):
+        n = int(mask.sum())
+        if n:
+            alerts.append(Alert(kind, "high" if kind == "empty_samples" else "low", f"{n:,} samples {what}.",
+                                f"n_words {'== 0' if kind == 'empty_samples' else 'in range'}", cond, n))
+    return alerts
+
+
+#: The rules, in the order their alerts are listed (then sorted by severity, stably).
+RULES: tuple[Callable[[AlertContext], list[Alert]], ...] = (
+    rule_mislabeled,
+    rule_duplicates,
+    rule_low_performing_classes,
+    rule_overlap,
+    rule_imbalance,
+    rule_fit,
+    rule_high_dep_clusters,
+    rule_hard,
+    rule_misclassified,
+    rule_uncertain,
+    rule_outliers,
+    rule_lengths,
+)
+
+
+def find_alerts(ctx: AlertContext) -> list[Alert]:
+    """Run every rule of :data:`RULES`; high severity first, then in rule order."""
+    alerts = [alert for rule in RULES for alert in rule(ctx)]
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    return sorted(alerts, key=lambda a: order[a.severity])
+
+
+def word_counts(texts: pd.Series) -> np.ndarray:
+    """Whitespace-separated words per text (vectorised)."""
+    return texts.fillna("").str.split().str.len().fillna(0).to_numpy(dtype=np.int64)

@@ -1,0 +1,109 @@
+"""The on-disk cache of insights, beside the run and keyed by its content and the settings.
+
+``<run>/_cache/insights/<content hash>-<settings key>-v<INSIGHTS_VERSION>/``:
+``<split>.parquet`` (the per-sample frame) and ``<split>.json`` (summary, alerts, tables),
+the JSON written last so a half-written entry is never read. When the run directory is not
+writable (a shared, read-only run), the same layout goes under ``$DQ_HOME/cache/insights/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dq.config import cache_root
+from dq.insights.alerts import Alert
+from dq.insights.compute import SplitInsights
+from dq.insights.settings import InsightSettings
+from dq.store import layout
+from dq.store.reader import Run
+
+#: Bumped whenever the insights computation changes, so old cache entries are not reused.
+INSIGHTS_VERSION = 1
+_TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
+
+
+def cache_dir(run: Run, settings: InsightSettings, *, kind: str = "insights") -> Path:
+    """The cache directory of this run's ``kind`` results under these settings."""
+    key = f"{run.content_hash.split(':')[-1][:16]}-{settings.key()}-v{INSIGHTS_VERSION}"
+    beside = run.path / layout.CACHE_DIR / kind / key
+    if _writable(run.path):
+        return beside
+    return cache_root() / kind / key
+
+
+def _writable(path: Path) -> bool:
+    target = path / layout.CACHE_DIR
+    return os.access(target if target.exists() else path, os.W_OK)
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(directory: Path, result: SplitInsights) -> None:
+    """Write one split's insights (frame first, JSON last)."""
+    frame = result.frame
+    table = pa.Table.from_pandas(frame.drop(columns=["probs"]), preserve_index=False)
+    probs = np.stack(frame["probs"].to_numpy()).astype(np.float32)  # a split is never empty
+    flat = pa.array(probs.ravel(), type=pa.float32())
+    table = table.append_column("probs", pa.FixedSizeListArray.from_arrays(flat, probs.shape[1]))
+    _atomic_write(directory / f"{result.split}.parquet", lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    payload = {
+        "split": result.split,
+        "summary": result.summary,
+        "alerts": [a.to_dict() for a in result.alerts],
+        "confusion": result.confusion.tolist(),
+        **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
+    }
+    text = json.dumps(payload, default=_json_default, ensure_ascii=False)
+    _atomic_write(directory / f"{result.split}.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def load(directory: Path, split: str) -> SplitInsights | None:
+    """Read one split's cached insights, or None when the entry is absent or incomplete."""
+    meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
+    if not (meta_path.exists() and frame_path.exists()):
+        return None
+    payload = json.loads(meta_path.read_text(encoding="utf-8"))
+    table = pq.read_table(frame_path)
+    probs = table.column("probs").combine_chunks()
+    frame = table.drop(["probs"]).to_pandas()
+    matrix = probs.flatten().to_numpy(zero_copy_only=False).reshape(len(frame), -1)
+    frame.insert(frame.columns.get_loc("pred") + 1, "probs", list(matrix))
+    return SplitInsights(
+        split=split,
+        frame=frame,
+        summary=payload["summary"],
+        confusion=np.asarray(payload["confusion"], dtype=np.int64),
+        alerts=[Alert(**a) for a in payload["alerts"]],
+        **{name: pd.DataFrame.from_records(payload[name]) for name in _TABLES},
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.bool_):
+        return bool(value)
+    raise TypeError(f"cannot store {type(value).__name__} in the insights cache")

@@ -1,0 +1,440 @@
+"""Topic clusters of a split: spherical k-means over the embeddings, c-TF-IDF keywords, a summary table.
+
+Clusters are fitted on the training split (:func:`fit_clusters`) and other splits are assigned to
+the same centroids (:func:`assign_clusters`), so a cluster id means the same topic in every split.
+Cluster ids are renumbered by size, largest first (0 = the largest cluster of the fitted split).
+
+Scale: k-means trains on a seeded sample of at most ``n_clusters x TRAIN_POINTS_PER_CLUSTER``
+rows, so its cost does not grow with the split; assigning is one exact inner-product search
+against the centroids. Keywords count words once per text with scikit-learn's ``CountVectorizer``
+(the vocabulary capped at :data:`KEYWORD_MAX_FEATURES` terms), then sum the counts per cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faiss
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
+
+from dq.errors import ValidationError
+from dq.insights.metrics import UNLABELLED, as_class_indices
+from dq.insights.neighbors import as_embs
+from dq.validate import as_texts, check_same_length, examples
+
+#: Automatic cluster count: ``round(sqrt(n / AUTO_CLUSTERS_DIVISOR))`` clipped to the bounds below
+#: (and never above n). About 10 clusters at 200 samples, 22 at 1,000, the maximum from 5,000 on.
+AUTO_CLUSTERS_DIVISOR = 2
+AUTO_CLUSTERS_MIN = 2
+#: More clusters than this stop being readable as a list of topics in the console.
+AUTO_CLUSTERS_MAX = 50
+#: k-means trains on at most this many sampled rows per cluster; more buys little (faiss's default).
+TRAIN_POINTS_PER_CLUSTER = 256
+#: k-means iterations per run, and runs from different seeded starts (the best objective wins):
+#: a few restarts make a merged-pair-plus-split-blob local optimum unlikely at a small cost.
+KMEANS_ITERATIONS = 25
+KMEANS_RESTARTS = 3
+#: Centroids compared with at most this many rows per faiss call (bounds temporary memory).
+ASSIGN_BATCH = 65_536
+#: Keywords: a term must occur in at least this many texts, and only this many of the most
+#: frequent terms are kept, which bounds the vocabulary (and memory) at 1M texts.
+KEYWORD_MIN_DF = 2
+KEYWORD_MAX_FEATURES = 50_000
+#: Tokens are runs of at least two letters (no digits, no underscores).
+KEYWORD_TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+# Class indices are checked against n_classes; without one, any non-negative index is accepted.
+_NO_CLASS_BOUND = int(np.iinfo(np.int64).max)
+#: Columns of :func:`cluster_table`, in order; the optional ones appear only with their inputs.
+TABLE_COLUMNS = (
+    "cluster", "size", "share", "top_words", "avg_dep", "accuracy", "macro_f1", "top_label", "top_label_share",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterModel:
+    """Spherical k-means fitted on one split.
+
+    Attributes
+    ----------
+    centroids : (c, d) float32 array
+        Unit-length cluster centres; row ``j`` is cluster ``j``, ordered by size (0 = largest).
+    labels : (n,) int64 array
+        Cluster of each fitted row, in ``0 .. c - 1``.
+    """
+
+    centroids: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of clusters ``c``."""
+        return int(self.centroids.shape[0])
+
+
+def auto_n_clusters(n: int) -> int:
+    """The cluster count used when none is given: ``round(sqrt(n / 2))`` clipped to [2, 50], at most n.
+
+    >>> [auto_n_clusters(n) for n in (1, 10, 200, 1_000, 100_000)]
+    [1, 2, 10, 22, 50]
+    """
+    count = round((n / AUTO_CLUSTERS_DIVISOR) ** 0.5)
+    return int(min(max(count, AUTO_CLUSTERS_MIN), AUTO_CLUSTERS_MAX, n))
+
+
+def fit_clusters(embs: Any, *, n_clusters: int | None = None, seed: int = 0) -> ClusterModel:
+    """Group rows of ``embs`` into topic clusters with spherical k-means (faiss).
+
+    Parameters
+    ----------
+    embs : (n, d) float array
+        Sentence embeddings, one row per sample (rows are L2-normalised on a copy if needed).
+    n_clusters : int, optional
+        How many clusters; ``None`` picks :func:`auto_n_clusters` of ``n``. Clusters left empty
+        after the final assignment are dropped, so the model may hold fewer.
+    seed : int
+        Seed of the training sample and of the k-means starts: same inputs, same clusters.
+
+    Returns
+    -------
+    ClusterModel
+        Centroids and the cluster of every row, renumbered by size (0 = largest).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> centres = np.eye(8, dtype=np.float32)[:2] * 10
+    >>> embs = np.repeat(centres, 50, axis=0) + rng.normal(size=(100, 8)).astype(np.float32)
+    >>> model = fit_clusters(embs, n_clusters=2, seed=0)
+    >>> model.centroids.shape, np.bincount(model.labels).tolist()
+    ((2, 8), [50, 50])
+    """
+    embs = as_embs(embs, param="embs")
+    n = embs.shape[0]
+    if n == 0:
+        raise ValidationError("The 'embs' parameter must hold at least one row. Got 0 rows instead.")
+    if n_clusters is None:
+        n_clusters = auto_n_clusters(n)
+    elif isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or not 1 <= n_clusters <= n:
+        raise ValidationError(
+            f"The 'n_clusters' parameter must be None or an integer in [1, {n}] (the number of rows). "
+            f"Got {n_clusters!r} instead."
+        )
+    return _compute_clusters(embs, int(n_clusters), _check_seed(seed))
+
+
+def assign_clusters(embs: Any, model: ClusterModel) -> np.ndarray:
+    """The cluster of each row of ``embs``: its most cosine-similar centroid of ``model``.
+
+    Parameters
+    ----------
+    embs : (m, d) float array
+        Embeddings of any split, with the dimension the model was fitted on.
+    model : ClusterModel
+        From :func:`fit_clusters` (usually on the training split).
+
+    Returns
+    -------
+    (m,) int64 array
+        Cluster ids; on the fitted rows they equal ``model.labels``.
+
+    Examples
+    --------
+    >>> model = ClusterModel(np.eye(2, dtype=np.float32), np.zeros(0, dtype=np.int64))
+    >>> assign_clusters([[0.1, 0.9], [2.0, 0.5]], model).tolist()
+    [1, 0]
+    """
+    if not isinstance(model, ClusterModel):
+        raise ValidationError(
+            f"The 'model' parameter must be a ClusterModel from fit_clusters. Got {type(model).__name__} instead."
+        )
+    embs = as_embs(embs, param="embs", dim=model.centroids.shape[1])
+    return _compute_assign(embs, np.ascontiguousarray(model.centroids, dtype=np.float32))
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValidationError(f"The 'seed' parameter must be a non-negative integer. Got {seed!r} instead.")
+    return int(seed)
+
+
+def _compute_clusters(embs: np.ndarray, n_clusters: int, seed: int) -> ClusterModel:
+    n, d = embs.shape
+    n_train = min(n, n_clusters * TRAIN_POINTS_PER_CLUSTER)
+    # Sampling ourselves (rather than faiss) keeps training cost and determinism independent of n.
+    rows = np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False)) if n_train < n else slice(None)
+    train = np.ascontiguousarray(embs[rows])
+    kmeans = faiss.Kmeans(
+        d, n_clusters, niter=KMEANS_ITERATIONS, nredo=KMEANS_RESTARTS, seed=seed, spherical=True,
+        max_points_per_centroid=TRAIN_POINTS_PER_CLUSTER, min_points_per_centroid=1, verbose=False,
+    )  # fmt: skip
+    kmeans.train(train)
+    centroids = np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
+    labels = _compute_assign(embs, centroids)
+    sizes = np.bincount(labels, minlength=n_clusters)
+    order = np.argsort(-sizes, kind="stable")
+    order = order[sizes[order] > 0]
+    new_id = np.full(n_clusters, -1, dtype=np.int64)
+    new_id[order] = np.arange(order.size)
+    return ClusterModel(centroids=np.ascontiguousarray(centroids[order]), labels=new_id[labels])
+
+
+def _compute_assign(embs: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(centroids)
+    out = np.empty(embs.shape[0], dtype=np.int64)
+    for start in range(0, embs.shape[0], ASSIGN_BATCH):
+        _, nearest = index.search(embs[start : start + ASSIGN_BATCH], 1)
+        out[start : start + nearest.shape[0]] = nearest[:, 0]
+    return out
+
+
+# --- keywords ------------------------------------------------------------------------------------
+
+
+def cluster_keywords(
+    texts: Sequence[str], clusters: Any, *, top_n: int, bigrams: bool = False
+) -> dict[int, list[str]]:
+    """The words that set each cluster apart, by class-based TF-IDF (c-TF-IDF).
+
+    For term ``t`` and cluster ``c``: ``tf(t, c) / words(c) * log(1 + A / f(t))``, where
+    ``words(c)`` is the number of counted words in the cluster, ``A`` the mean of ``words(c)`` over
+    clusters and ``f(t)`` the count of ``t`` over all clusters. English stop words are removed;
+    tokens are runs of two or more letters, lower-cased; a term must occur in at least
+    :data:`KEYWORD_MIN_DF` texts (when there are that many).
+
+    Parameters
+    ----------
+    texts : sequence of str
+        One text per sample.
+    clusters : (n,) int array
+        Cluster id of each text (non-negative).
+    top_n : int
+        Keywords per cluster, best first; fewer when a cluster has fewer distinct terms.
+    bigrams : bool
+        Also score two-word phrases.
+
+    Returns
+    -------
+    dict of int -> list of str
+        Every cluster id present in ``clusters``, ascending, with its keywords.
+
+    Examples
+    --------
+    >>> texts = ["cheap flight tickets", "flight delayed again", "pizza delivery late", "cold pizza"]
+    >>> cluster_keywords(texts, [0, 0, 1, 1], top_n=1)
+    {0: ['flight'], 1: ['pizza']}
+    """
+    texts = as_texts(texts)
+    clusters = _as_cluster_ids(clusters)
+    check_same_length("clusters", clusters, len(texts), other="texts")
+    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
+        raise ValidationError(f"The 'top_n' parameter must be a positive integer. Got {top_n!r} instead.")
+    return _compute_keywords(texts, clusters, int(top_n), bool(bigrams))
+
+
+def _as_cluster_ids(clusters: Any, *, param: str = "clusters") -> np.ndarray:
+    arr = np.asarray(clusters)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise ValidationError(
+            f"The '{param}' parameter must be a 1-D array of integer cluster ids. "
+            f"Got {arr.dtype} with shape {arr.shape} instead."
+        )
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and arr.min() < 0:
+        raise ValidationError(
+            f"The '{param}' parameter must hold non-negative cluster ids. "
+            f"Got {examples(np.unique(arr[arr < 0]).tolist())} instead."
+        )
+    return arr
+
+
+def _compute_keywords(texts: list[str], clusters: np.ndarray, top_n: int, bigrams: bool) -> dict[int, list[str]]:
+    present = np.unique(clusters)
+    result: dict[int, list[str]] = {int(c): [] for c in present}
+    vectorizer = CountVectorizer(
+        lowercase=True, stop_words="english", token_pattern=KEYWORD_TOKEN_PATTERN,
+        ngram_range=(1, 2 if bigrams else 1), min_df=min(KEYWORD_MIN_DF, max(len(texts), 1)),
+        max_features=KEYWORD_MAX_FEATURES, dtype=np.int64,
+    )  # fmt: skip
+    try:
+        counts = vectorizer.fit_transform(texts)
+    except ValueError:  # scikit-learn's "empty vocabulary": nothing left to count
+        return result
+    vocab = vectorizer.get_feature_names_out()
+    # Cluster-by-term counts: one sparse product with the (cluster x text) indicator matrix.
+    position = np.searchsorted(present, clusters)
+    indicator = sp.csr_matrix(
+        (np.ones(len(texts), dtype=np.int64), (position, np.arange(len(texts)))), shape=(present.size, len(texts))
+    )
+    tf = np.asarray((indicator @ counts).todense(), dtype=np.float64)
+    scores = _ctfidf(tf)
+    for row, cluster in enumerate(present):
+        best = np.argsort(-scores[row], kind="stable")[:top_n]
+        result[int(cluster)] = [str(vocab[j]) for j in best if scores[row, j] > 0]
+    return result
+
+
+def _ctfidf(tf: np.ndarray) -> np.ndarray:
+    """c-TF-IDF of a (clusters, terms) count matrix; 0 where a cluster lacks the term."""
+    words = tf.sum(axis=1, keepdims=True)
+    term_total = tf.sum(axis=0, keepdims=True)
+    mean_words = words.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        freq = np.where(words > 0, tf / words, 0.0)
+        idf = np.where(term_total > 0, np.log1p(mean_words / term_total), 0.0)
+    return freq * idf
+
+
+# --- summary table -------------------------------------------------------------------------------
+
+
+def cluster_table(
+    clusters: Any,
+    keywords: Mapping[int, Sequence[str]],
+    *,
+    dep: Any = None,
+    is_correct: Any = None,
+    labels: Any = None,
+    preds: Any = None,
+    n_classes: int | None = None,
+) -> pd.DataFrame:
+    """One row per cluster: size, keywords and, when given, DEP and model quality inside it.
+
+    Parameters
+    ----------
+    clusters : (n,) int array
+        Cluster id of each sample.
+    keywords : dict of int -> list of str
+        From :func:`cluster_keywords`; a cluster without an entry gets an empty list.
+    dep : (n,) float array, optional
+        DEP of each sample (higher = more likely a data error): adds ``avg_dep``.
+    is_correct : (n,) bool array, optional
+        Whether the model got each sample right: ``accuracy`` is its mean. Without it, accuracy
+        comes from ``labels == preds`` when both are given.
+    labels, preds : (n,) int arrays, optional
+        Class indices; ``-1`` in ``labels`` marks an unlabelled sample, left out of the metrics.
+        ``labels`` adds ``top_label`` and ``top_label_share`` (of the labelled samples); both add
+        ``accuracy`` and ``macro_f1`` (over the classes present in the cluster, zero division = 0).
+    n_classes : int, optional
+        Number of classes; defaults to one more than the largest index seen.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cluster, size, share, top_words`` then the optional ones, sorted by cluster id.
+        A metric of a cluster without labelled samples is NaN (``top_label`` is -1).
+
+    Examples
+    --------
+    >>> table = cluster_table([0, 0, 1], {0: ["refund"], 1: ["card"]}, labels=[2, 2, 0], preds=[2, 1, 0])
+    >>> table[["cluster", "size", "accuracy", "macro_f1", "top_label"]].to_dict("records")[0]
+    {'cluster': 0, 'size': 2, 'accuracy': 0.5, 'macro_f1': 0.3333333333333333, 'top_label': 2}
+    """
+    clusters = _as_cluster_ids(clusters)
+    n = clusters.size
+    if not isinstance(keywords, Mapping):
+        raise ValidationError(
+            f"The 'keywords' parameter must be a dict of cluster id -> list of words. Got {type(keywords).__name__} instead."
+        )
+    dep_arr = None if dep is None else _as_floats(dep, "dep", n)
+    correct = None if is_correct is None else _as_bools(is_correct, "is_correct", n)
+    if n_classes is not None and (
+        isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1
+    ):
+        raise ValidationError(f"The 'n_classes' parameter must be None or a positive integer. Got {n_classes!r} instead.")
+    if preds is not None and labels is None:
+        raise ValidationError("The 'preds' parameter needs 'labels' too. Got preds without labels instead.")
+    bound = _NO_CLASS_BOUND if n_classes is None else int(n_classes)
+    label_arr = pred_arr = None
+    if labels is not None:
+        label_arr = as_class_indices(labels, param="labels", n_classes=bound, allow_unlabelled=True)
+        check_same_length("labels", label_arr, n, other="clusters")
+    if preds is not None:
+        pred_arr = as_class_indices(preds, param="preds", n_classes=bound, allow_unlabelled=False)
+        check_same_length("preds", pred_arr, n, other="clusters")
+    if n_classes is None:
+        n_classes = 1 + max((int(a.max()) for a in (label_arr, pred_arr) if a is not None and a.size), default=0)
+    return _compute_table(clusters, keywords, dep_arr, correct, label_arr, pred_arr, int(n_classes))
+
+
+def _as_floats(values: Any, param: str, n: int) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.dtype.kind not in "fiub" or not np.isfinite(arr.astype(np.float64)).all():
+        raise ValidationError(
+            f"The '{param}' parameter must be a 1-D array of finite numbers. Got {arr.dtype} with shape {arr.shape} instead."
+        )
+    check_same_length(param, arr, n, other="clusters")
+    return arr.astype(np.float64)
+
+
+def _as_bools(values: Any, param: str, n: int) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.dtype.kind not in "bi" or (arr.dtype.kind == "i" and not np.isin(arr, (0, 1)).all()):
+        raise ValidationError(
+            f"The '{param}' parameter must be a 1-D array of booleans. Got {arr.dtype} with shape {arr.shape} instead."
+        )
+    check_same_length(param, arr, n, other="clusters")
+    return arr.astype(bool)
+
+
+def _compute_table(
+    clusters: np.ndarray,
+    keywords: Mapping[int, Sequence[str]],
+    dep: np.ndarray | None,
+    is_correct: np.ndarray | None,
+    labels: np.ndarray | None,
+    preds: np.ndarray | None,
+    n_classes: int,
+) -> pd.DataFrame:
+    present, pos, sizes = np.unique(clusters, return_inverse=True, return_counts=True)
+    n, c = clusters.size, present.size
+    table: dict[str, Any] = {
+        "cluster": present.astype(np.int64),
+        "size": sizes.astype(np.int64),
+        "share": sizes / max(n, 1),
+        "top_words": [list(keywords.get(int(k), [])) for k in present],
+    }
+    if dep is not None:
+        table["avg_dep"] = np.bincount(pos, weights=dep, minlength=c) / sizes
+    if is_correct is not None:
+        table["accuracy"] = np.bincount(pos, weights=is_correct, minlength=c) / sizes
+    if labels is not None:
+        keep = labels != UNLABELLED
+        pos_l, lab = pos[keep], labels[keep]
+        n_labelled = np.bincount(pos_l, minlength=c)
+        by_label = np.bincount(pos_l * n_classes + lab, minlength=c * n_classes).reshape(c, n_classes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["top_label"] = np.where(n_labelled > 0, by_label.argmax(axis=1), UNLABELLED).astype(np.int64)
+            table["top_label_share"] = np.where(n_labelled > 0, by_label.max(axis=1) / n_labelled, np.nan)
+        if preds is not None:
+            table.update(_cluster_quality(pos_l, lab, preds[keep], by_label, n_labelled, n_classes, is_correct is None))
+    return pd.DataFrame(table)[[col for col in TABLE_COLUMNS if col in table]]
+
+
+def _cluster_quality(
+    pos: np.ndarray,
+    labels: np.ndarray,
+    preds: np.ndarray,
+    by_label: np.ndarray,
+    n_labelled: np.ndarray,
+    n_classes: int,
+    with_accuracy: bool,
+) -> dict[str, np.ndarray]:
+    """Accuracy and macro-F1 per cluster from (cluster, class) bincounts of the labelled samples."""
+    c = by_label.shape[0]
+    hit = labels == preds
+    by_pred = np.bincount(pos * n_classes + preds, minlength=c * n_classes).reshape(c, n_classes)
+    tp = np.bincount(pos[hit] * n_classes + labels[hit], minlength=c * n_classes).reshape(c, n_classes)
+    denom = by_label + by_pred  # = 2TP + FP + FN; > 0 exactly for the classes present in the cluster
+    present = denom > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(present, 2.0 * tp / denom, 0.0)
+        out = {"macro_f1": np.where(n_labelled > 0, f1.sum(axis=1) / present.sum(axis=1), np.nan)}
+        if with_accuracy:
+            out["accuracy"] = np.where(n_labelled > 0, tp.sum(axis=1) / n_labelled, np.nan)
+    return out

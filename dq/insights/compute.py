@@ -1,0 +1,202 @@
+"""The insights pipeline: from a run's arrays to one per-sample frame and its summaries.
+
+The training split is the reference for everything that compares a sample with "the data the
+model learnt from": neighbour labels (DEP), out-of-coverage, clusters. Its neighbour index and
+cluster model are built once and reused for validation/test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dq.insights import alerts as alerts_mod
+from dq.insights.clusters import ClusterModel, assign_clusters, cluster_keywords, cluster_table, fit_clusters
+from dq.insights.dep import compute_dep
+from dq.insights.duplicates import find_near_duplicates
+from dq.insights.metrics import class_report, confusion, summary_metrics
+from dq.insights.neighbors import NeighborIndex, Neighbors, build_index, knn, knn_label_distribution
+from dq.insights.outliers import find_out_of_coverage, find_outliers
+from dq.insights.overlap import class_overlap, on_boundary, top_misclassified_pairs
+from dq.insights.settings import InsightSettings
+from dq.splits import TRAINING
+from dq.store.reader import Run
+
+#: DEP buckets: "easy" below the first threshold, "hard" from the second; see ``dep_thresholds``.
+DEP_BUCKETS = ("easy", "ambiguous", "hard")
+#: Quantile bins used to find where the model starts failing as DEP grows.
+_DEP_BINS = 20
+#: Misclassification rate that makes a DEP bin "hard", and the rate below which it is "easy".
+_HARD_ERROR_RATE = 0.5
+_EASY_ERROR_RATE = 0.05
+#: Fallback quantiles when the error rates never cross those rates.
+_FALLBACK_EASY_Q, _FALLBACK_HARD_Q = 0.5, 0.9
+
+
+@dataclass
+class Reference:
+    """What the training split contributes to every split's insights."""
+
+    embs: np.ndarray
+    labels: np.ndarray  # class indices
+    index: NeighborIndex
+    self_nbrs: Neighbors
+    outlier_scores: np.ndarray
+    clusters: ClusterModel
+
+
+@dataclass
+class SplitInsights:
+    """The insights of one split."""
+
+    split: str
+    frame: pd.DataFrame
+    summary: dict[str, Any]
+    class_report: pd.DataFrame
+    overlap: pd.DataFrame
+    misclassified_pairs: pd.DataFrame
+    confusion: np.ndarray
+    clusters: pd.DataFrame
+    alerts: list[alerts_mod.Alert] = field(default_factory=list)
+
+
+def label_indices(values: pd.Series, labels: list[str]) -> np.ndarray:
+    """Class index of each label name; -1 for missing (inference)."""
+    index = {name: i for i, name in enumerate(labels)}
+    return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in values], dtype=np.int64)
+
+
+def build_reference(run: Run, settings: InsightSettings) -> Reference:
+    """Index, neighbours, outlier scores and clusters of the training split."""
+    embs = run.embs(TRAINING)
+    labels = label_indices(run.samples(TRAINING, columns=["label"])["label"], run.labels)
+    index = build_index(embs, settings=settings)
+    self_nbrs = knn(embs, k=settings.n_neighbors, settings=settings, index=index)
+    outliers = find_outliers(self_nbrs, settings=settings)
+    clusters = fit_clusters(embs, n_clusters=settings.n_clusters, seed=settings.seed)
+    return Reference(embs, labels, index, self_nbrs, outliers.score, clusters)
+
+
+def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float, float]:
+    """(easy, hard) DEP thresholds derived from the data.
+
+    Samples are cut into DEP quantile bins; "hard" starts at the first bin where the model is
+    wrong at least half the time, "easy" ends at the last bin (counting up from the bottom)
+    where it is wrong less than 5% of the time. Quantiles 0.5 / 0.9 stand in when a rate is
+    never crossed.
+    """
+    if len(dep) == 0:
+        return 0.0, 1.0
+    order = np.argsort(dep, kind="stable")
+    bins = np.array_split(order, min(_DEP_BINS, len(dep)))
+    rates = np.array([is_misclassified[b].mean() for b in bins])
+    lows = np.array([dep[b].min() for b in bins])
+    highs = np.array([dep[b].max() for b in bins])
+    hard_bins = np.flatnonzero(rates >= _HARD_ERROR_RATE)
+    hard = float(lows[hard_bins[0]]) if len(hard_bins) else float(np.quantile(dep, _FALLBACK_HARD_Q))
+    easy_run = np.cumprod(rates < _EASY_ERROR_RATE).sum()
+    easy = float(highs[easy_run - 1]) if easy_run else float(np.quantile(dep, _FALLBACK_EASY_Q))
+    return min(easy, hard), hard
+
+
+def compute_split(run: Run, split: str, reference: Reference, settings: InsightSettings) -> SplitInsights:
+    """Every per-sample analysis of one split, assembled into a frame, plus summaries."""
+    samples = run.samples(split)
+    labels = label_indices(samples["label"], run.labels)
+    epochs = run.epochs(split)
+    epoch_probs = np.stack([run.probs(split, e) for e in epochs])
+    last = epoch_probs[-1]
+    is_training = split == TRAINING
+    embs = reference.embs if is_training else run.embs(split)
+    to_training = reference.self_nbrs if is_training else knn(
+        reference.embs, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
+    nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
+    dep = compute_dep(epoch_probs, labels, neighbor_probs=nbr_probs, precision=settings.mislabel_precision)
+    self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
+    texts = samples["text"].tolist()
+    dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)
+    outliers = find_outliers(self_nbrs, settings=settings)
+    coverage = None if is_training else find_out_of_coverage(to_training, reference.outlier_scores, settings=settings)
+    boundary = on_boundary(last)
+    cluster_ids = reference.clusters.labels if is_training else assign_clusters(embs, reference.clusters)
+
+    pred = last.argmax(axis=1)
+    names = np.array(run.labels, dtype=object)
+    labelled = labels >= 0
+    suggested = dep.columns["suggested_label"]
+    rows = np.arange(len(labels))
+    frame = pd.DataFrame({
+        "id": samples["id"],
+        "text": samples["text"],
+        "label": samples["label"],
+        "pred": names[pred],
+        "probs": list(last),
+        "confidence": last.max(axis=1),
+        "margin": np.where(labelled, last[rows, np.where(labelled, labels, 0)] - _runner_up(last, labels), np.nan),
+        "dep": dep.score,
+        "is_misclassified": labelled & (pred != labels),
+        "is_mislabeled": dep.is_issue,
+        "suggested_label": np.where(suggested >= 0, names[np.maximum(suggested, 0)], None),
+        "p_wrong": dep.columns["p_wrong"],
+        "is_on_boundary": boundary.is_issue,
+        "dup_group": dups.columns["dup_group"],
+        "is_near_duplicate": dups.is_issue,
+        "is_conflicting_duplicate": dups.columns["is_conflicting_duplicate"],
+        "outlier_score": outliers.score,
+        "is_outlier": outliers.is_issue,
+        "cluster": cluster_ids,
+        "n_words": alerts_mod.word_counts(samples["text"]),
+        "n_chars": samples["text"].str.len().to_numpy(),
+    })
+    if coverage is not None:
+        frame["is_out_of_coverage"] = coverage.is_issue
+    easy, hard = dep_thresholds(dep.score[labelled], frame["is_misclassified"].to_numpy()[labelled])
+    frame.insert(frame.columns.get_loc("dep") + 1, "dep_bucket",
+                 np.where(dep.score >= hard, "hard", np.where(dep.score < easy, "easy", "ambiguous")))
+    for column in samples.columns.difference(["id", "text", "label"]):
+        frame[f"meta_{column}" if column in frame.columns else column] = samples[column]
+
+    keywords = cluster_keywords(texts, cluster_ids, top_n=settings.cluster_top_words)
+    clusters = cluster_table(cluster_ids, keywords, dep=dep.score, labels=labels, preds=pred,
+                             n_classes=len(run.labels))
+    if "top_label" in clusters:
+        clusters["top_label"] = [names[i] if i >= 0 else None for i in clusters["top_label"]]
+    report = class_report(labels, pred, run.labels)
+    metrics = summary_metrics(labels, pred, run.labels, dep=dep.score)
+    summary = {
+        "split": split,
+        "n_samples": len(frame),
+        "epochs": epochs,
+        "dep_thresholds": {"easy": easy, "hard": hard},
+        "metrics": metrics,
+        "analyses": {r.name: r.summary for r in (dep, dups, outliers, boundary, *( [coverage] if coverage else []))},
+        "settings": settings.key(),
+    }
+    return SplitInsights(
+        split=split, frame=frame, summary=summary, class_report=report,
+        overlap=class_overlap(last, labels, run.labels),
+        misclassified_pairs=top_misclassified_pairs(labels, pred, run.labels, top=None),
+        confusion=confusion(labels, pred, len(run.labels)), clusters=clusters,
+    )
+
+
+def _runner_up(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    others = probs.copy()
+    rows = np.arange(len(labels))
+    others[rows, np.maximum(labels, 0)] = -np.inf
+    return others.max(axis=1)
+
+
+def attach_alerts(results: dict[str, SplitInsights]) -> None:
+    """Fill each split's alerts (rules comparing splits see the other splits' class reports)."""
+    reports = {split: r.class_report for split, r in results.items()}
+    for split, r in results.items():
+        ctx = alerts_mod.AlertContext(
+            split=split, frame=r.frame, class_report=r.class_report, overlap=r.overlap,
+            clusters=r.clusters, macro_f1=r.summary["metrics"].get("macro_f1"),
+            other_reports={s: rep for s, rep in reports.items() if s != split},
+        )
+        r.alerts = alerts_mod.find_alerts(ctx)

@@ -1,0 +1,235 @@
+"""Data Error Potential (DEP): how likely a sample's label is wrong, from 0 to 1 (higher = worse).
+
+DEP is computed from a combined posterior ``M`` over the classes (see docs/dep.md for the
+evidence behind each part):
+
+1. **Training dynamics.** The per-epoch probabilities are pooled: all epochs, the later half, or
+   the last one — whichever fits the given labels best (lowest log loss). Averaging over epochs
+   is an area-under-the-margin style signal: a sample whose label the model only accepts late,
+   or never, keeps a low average.
+2. **Neighbour agreement.** The label distribution of the sample's nearest neighbours in
+   embedding space (training samples; softmax-weighted by similarity), mixed in with weight
+   ``w`` chosen the same way. It votes with evidence the classifier did not use directly.
+3. **Score.** ``DEP = (1 - M[y]) ** a * ((1 - margin) / 2) ** (1 - a)`` where ``margin`` is
+   ``M[y]`` minus the largest other class, ``a = DEP_SELF_WEIGHT``. The self-confidence term ranks
+   random (uniform) label noise best; the margin term adds the evidence of one strong
+   alternative class, which is what class-conditional noise looks like.
+
+The likely-mislabeled set and the suggested label come from the same posterior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dq.errors import ValidationError
+from dq.insights.base import AnalysisResult
+
+#: Exponent of the self-confidence term of DEP (the margin term gets the rest).
+DEP_SELF_WEIGHT = 0.8
+#: Candidate weights of the neighbour view in the combined posterior.
+NEIGHBOR_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+#: Floor on probabilities inside log losses.
+_EPS = 1e-6
+#: A suggested label needs at least this posterior probability, else "no confident suggestion".
+SUGGESTION_MIN_PROB = 0.4
+#: Never flag a sample whose DEP is below this, whatever the precision knob says.
+MISLABEL_MIN_DEP = 0.5
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """The combined posterior and how it was built."""
+
+    probs: np.ndarray  # (n, C) float32
+    epochs: str  # "all", "late" or "last"
+    neighbor_weight: float
+
+
+def combine_views(
+    epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, labels: np.ndarray
+) -> Posterior:
+    """Pool the epochs and the neighbour view into one posterior, choosing how by log loss.
+
+    Parameters
+    ----------
+    epoch_probs : (E, n, C) float array
+        Probabilities of every logged epoch, oldest first.
+    neighbor_probs : (n, C) float array or None
+        Label distribution of each sample's neighbours (rows sum to 1).
+    labels : (n,) int array
+        Given labels (class indices); ``-1`` (unlabelled) samples are ignored for the choice.
+
+    Examples
+    --------
+    >>> P = np.array([[[0.6, 0.4], [0.3, 0.7]], [[0.9, 0.1], [0.2, 0.8]]])
+    >>> combine_views(P, None, np.array([0, 1])).epochs
+    'last'
+    """
+    n_epochs = epoch_probs.shape[0]
+    bases = {"all": epoch_probs.mean(axis=0), "last": epoch_probs[-1]}
+    if n_epochs > 2:
+        bases["late"] = epoch_probs[n_epochs // 2 :].mean(axis=0)
+    labelled = np.flatnonzero(labels >= 0)
+    y = labels[labelled]
+    weights = NEIGHBOR_WEIGHTS if neighbor_probs is not None else (0.0,)
+    d_y = neighbor_probs[labelled, y] if neighbor_probs is not None else np.zeros(len(y))
+    best: tuple[float, str, float] | None = None
+    for name, base in bases.items():
+        b_y = base[labelled, y]
+        for w in weights:
+            # Only each sample's own-label column enters the log loss, so no (n, C) mix is built here.
+            loss = float(-np.log(np.clip((1 - w) * b_y + w * d_y, _EPS, 1)).mean()) if len(y) else 0.0
+            if best is None or loss < best[0] - 1e-12:
+                best = (loss, name, w)
+    assert best is not None
+    _, name, w = best
+    probs = bases[name] if w == 0 else (1 - w) * bases[name] + w * neighbor_probs
+    return Posterior(np.asarray(probs, dtype=np.float32), name, float(w))
+
+
+def margins(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``probs[label]`` minus the largest probability of any other class, per row.
+
+    >>> margins(np.array([[0.7, 0.2, 0.1]]), np.array([1])).round(2).tolist()
+    [-0.5]
+    """
+    rows = np.arange(len(labels))
+    own = probs[rows, labels]
+    others = probs.copy()
+    others[rows, labels] = -np.inf
+    return own - others.max(axis=1)
+
+
+def dep_from_posterior(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """DEP in [0, 1] from a posterior and the given labels (see the module docstring).
+
+    >>> dep_from_posterior(np.array([[0.9, 0.1], [0.1, 0.9]]), np.array([0, 0])).round(2).tolist()
+    [0.1, 0.9]
+    """
+    rows = np.arange(len(labels))
+    self_term = np.clip(1.0 - probs[rows, labels], 0.0, 1.0)
+    margin_term = np.clip((1.0 - margins(probs, labels)) / 2.0, 0.0, 1.0)
+    return (self_term**DEP_SELF_WEIGHT * margin_term ** (1 - DEP_SELF_WEIGHT)).astype(np.float32)
+
+
+def suggest_labels(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The most probable class other than the given one, or -1 when it is not confident.
+
+    >>> suggest_labels(np.array([[0.2, 0.8], [0.45, 0.55]]), np.array([0, 1])).tolist()
+    [1, 0]
+    """
+    rows = np.arange(len(labels))
+    others = probs.copy()
+    others[rows, labels] = -np.inf
+    best = others.argmax(axis=1)
+    confident = probs[rows, best] >= SUGGESTION_MIN_PROB
+    return np.where(confident, best, -1).astype(np.int64)
+
+
+def flag_mislabeled(dep: np.ndarray, p_wrong: np.ndarray, prefers_other: np.ndarray, *, precision: float) -> np.ndarray:
+    """Flag the top of the DEP ranking while its estimated precision stays >= ``precision``.
+
+    ``p_wrong`` is the posterior probability that each label is wrong; the flagged set is the
+    longest DEP-ranked prefix whose mean ``p_wrong`` is at least ``precision``, restricted to
+    samples whose posterior prefers another class and whose DEP is >= ``MISLABEL_MIN_DEP``.
+    Raising ``precision`` flags fewer, surer samples; lowering it trades precision for recall.
+
+    >>> flag_mislabeled(np.array([0.9, 0.6, 0.1]), np.array([0.9, 0.6, 0.1]),
+    ...                 np.array([True, True, False]), precision=0.7).tolist()
+    [True, True, False]
+    """
+    eligible = prefers_other & (dep >= MISLABEL_MIN_DEP)
+    order = np.argsort(-dep, kind="stable")
+    order = order[eligible[order]]
+    flagged = np.zeros(len(dep), dtype=bool)
+    if not len(order):
+        return flagged
+    running = np.cumsum(p_wrong[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(running >= precision)
+    if len(ok):
+        flagged[order[: ok[-1] + 1]] = True
+    return flagged
+
+
+def compute_dep(
+    epoch_probs: Any,
+    labels: Any,
+    *,
+    neighbor_probs: Any = None,
+    precision: float = 0.7,
+) -> AnalysisResult:
+    """DEP, likely-mislabeled flags and suggested labels for one split.
+
+    Parameters
+    ----------
+    epoch_probs : (E, n, C) array
+        Probabilities of every epoch, oldest first.
+    labels : (n,) int array
+        Given labels as class indices; ``-1`` for unlabelled samples, whose DEP is computed
+        against the predicted class (so it measures uncertainty) and which are never flagged.
+    neighbor_probs : (n, C) array, optional
+        Neighbour label distribution (``dq.insights.neighbors.knn_label_distribution``).
+    precision : float in (0, 1)
+        The precision/recall knob of the mislabeled flag (higher = fewer, surer flags).
+
+    Returns
+    -------
+    AnalysisResult
+        ``name="mislabeled"``, ``score`` = DEP, ``is_issue`` = likely mislabeled; columns
+        ``suggested_label`` (class index, -1 = none), ``p_wrong``, ``pred`` (argmax of the
+        combined posterior); summary with the views chosen.
+
+    Examples
+    --------
+    >>> P = np.array([[[0.9, 0.1], [0.1, 0.9], [0.95, 0.05]]])
+    >>> r = compute_dep(P, np.array([0, 1, 1]))
+    >>> r.score.round(2).tolist(), r.is_issue.tolist(), r.columns["suggested_label"].tolist()
+    ([0.1, 0.1, 0.95], [False, False, True], [-1, -1, 0])
+    """
+    probs = np.asarray(epoch_probs, dtype=np.float32)
+    if probs.ndim != 3:
+        raise ValidationError(
+            f"The 'epoch_probs' parameter must be a 3-D array (epochs, samples, classes). "
+            f"Got shape {probs.shape} instead."
+        )
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.shape != (probs.shape[1],):
+        raise ValidationError(
+            f"The 'labels' parameter must have one entry per sample ({probs.shape[1]}). "
+            f"Got shape {labels.shape} instead."
+        )
+    if not 0 < precision < 1:
+        raise ValidationError(f"The 'precision' parameter must be in (0, 1). Got {precision!r} instead.")
+    nbr = None if neighbor_probs is None else np.asarray(neighbor_probs, dtype=np.float32)
+    return _compute_dep(probs, labels, nbr, precision)
+
+
+def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, precision: float) -> AnalysisResult:
+    post = combine_views(probs, nbr, labels)
+    pred = post.probs.argmax(axis=1)
+    labelled = labels >= 0
+    judged = np.where(labelled, labels, pred)
+    dep = dep_from_posterior(post.probs, judged)
+    rows = np.arange(len(labels))
+    p_wrong = np.clip(1.0 - post.probs[rows, judged], 0.0, 1.0)
+    suggested = np.where(labelled, suggest_labels(post.probs, judged), -1)
+    prefers_other = labelled & (pred != labels)
+    flagged = flag_mislabeled(dep, p_wrong, prefers_other, precision=precision) & (suggested >= 0)
+    summary = {
+        "epochs_pooled": post.epochs,
+        "neighbor_weight": post.neighbor_weight,
+        "n_mislabeled": int(flagged.sum()),
+        "precision_target": precision,
+        "estimated_errors": float(p_wrong[labelled].sum()),
+    }
+    return AnalysisResult(
+        name="mislabeled",
+        score=dep,
+        is_issue=flagged,
+        columns={"suggested_label": suggested, "p_wrong": p_wrong.astype(np.float32), "pred": pred},
+        summary=summary,
+    )
