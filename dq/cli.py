@@ -62,6 +62,52 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _insight_settings(args: argparse.Namespace) -> Any:
+    from dataclasses import replace
+
+    from dq.insights import InsightSettings
+
+    settings = InsightSettings()
+    if getattr(args, "precision", None) is not None:
+        settings = replace(settings, mislabel_precision=args.precision)
+    return settings
+
+
+def _cmd_insights(args: argparse.Namespace) -> int:
+    from dq.insights import split_insights
+    from dq.insights.export import write_frame
+
+    result = split_insights(args.run_dir, args.split, settings=_insight_settings(args), refresh=args.refresh)
+    path = write_frame(result.frame, args.out)
+    n_flagged = int(result.frame["is_mislabeled"].sum())
+    print(f"{path}: {len(result.frame):,} samples, {n_flagged:,} likely mislabeled", file=sys.stderr)
+    print(path)
+    return 0
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    from dq.insights import run_insights
+    from dq.insights.filters import describe_filter
+
+    results = run_insights(args.run_dir, settings=_insight_settings(args), refresh=args.refresh)
+    splits = [args.split] if args.split else list(results)
+    for split in splits:
+        if split not in results:
+            from dq.errors import ValidationError
+
+            raise ValidationError(
+                f"The '--split' option must be one of this run's splits {list(results)}. Got {split!r} instead."
+            )
+    if args.json:
+        print(json.dumps({s: [a.to_dict() for a in results[s].alerts] for s in splits}, indent=2, ensure_ascii=False))
+        return 0
+    for split in splits:
+        print(f"{split}: {len(results[split].alerts)} alerts")
+        for a in results[split].alerts:
+            print(f"  [{a.severity:<6}] {a.kind:<24} {a.message}  ({describe_filter(a.filter)})")
+    return 0
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from dq.store import list_runs
 
@@ -135,6 +181,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run directory")
     p.add_argument("--json", action="store_true", help="print run.json (with the path) as JSON")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser(
+        "insights", help="per-sample insights of one split (DEP, likely mislabeled, clusters, ...) to a file",
+        formatter_class=fmt,
+        description="Compute (or read from the cache beside the run) the insights of a split and write the "
+                    "per-sample table: id, text, label, pred, probs (list in the run's label order), dep, "
+                    "dep_bucket, is_mislabeled, suggested_label, cluster, is_near_duplicate, is_outlier, ...",
+        epilog="example:\n  dq insights ~/.dq/runs/demo/banking77 --split training --out insights.parquet",
+    )
+    p.add_argument("run_dir", help="run directory")
+    p.add_argument("--split", default="training", help="split to export (default: training)")
+    p.add_argument("--out", required=True, help="output file: .parquet, .csv or .jsonl")
+    p.add_argument("--precision", type=float, help="precision target of the likely-mislabeled flag, in (0, 1) (default 0.7)")
+    p.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
+    p.set_defaults(func=_cmd_insights)
+
+    p = sub.add_parser("alerts", help="the alerts of a run (likely mislabeled, duplicates, weak classes, ...)",
+                       formatter_class=fmt, epilog="example:\n  dq alerts ~/.dq/runs/demo/banking77 --split test --json")
+    p.add_argument("run_dir", help="run directory")
+    p.add_argument("--split", help="only this split (default: every split)")
+    p.add_argument("--json", action="store_true", help="print the alerts as JSON, per split")
+    p.add_argument("--precision", type=float, help="precision target of the likely-mislabeled flag, in (0, 1)")
+    p.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
+    p.set_defaults(func=_cmd_alerts)
 
     p = sub.add_parser("runs", help="list the runs under $DQ_HOME (finished and unfinished)",
                        formatter_class=fmt, epilog="example:\n  dq runs --json")

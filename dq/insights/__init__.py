@@ -47,6 +47,7 @@ def run_insights(
     if not refresh:
         cached = {split: cache.load(directory, split) for split in run.splits}
         if all(r is not None for r in cached.values()):
+            attach_alerts(cached)  # type: ignore[arg-type]
             return cached  # type: ignore[return-value]
     reference = build_reference(run, settings)
     results = {split: compute_split(run, split, reference, settings) for split in run.splits}

@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dq.config import cache_root
-from dq.insights.alerts import Alert
 from dq.insights.compute import SplitInsights
 from dq.insights.settings import InsightSettings
 from dq.store import layout
@@ -58,7 +57,11 @@ def _atomic_write(path: Path, write: Any) -> None:
 
 
 def save(directory: Path, result: SplitInsights) -> None:
-    """Write one split's insights (frame first, JSON last)."""
+    """Write one split's insights (frame first, JSON last).
+
+    Alerts are not stored: they are cheap to derive from what is, so changing a rule never
+    needs a recompute.
+    """
     frame = result.frame
     table = pa.Table.from_pandas(frame.drop(columns=["probs"]), preserve_index=False)
     probs = np.stack(frame["probs"].to_numpy()).astype(np.float32)  # a split is never empty
@@ -68,7 +71,6 @@ def save(directory: Path, result: SplitInsights) -> None:
     payload = {
         "split": result.split,
         "summary": result.summary,
-        "alerts": [a.to_dict() for a in result.alerts],
         "confusion": result.confusion.tolist(),
         **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
     }
@@ -92,7 +94,6 @@ def load(directory: Path, split: str) -> SplitInsights | None:
         frame=frame,
         summary=payload["summary"],
         confusion=np.asarray(payload["confusion"], dtype=np.int64),
-        alerts=[Alert(**a) for a in payload["alerts"]],
         **{name: pd.DataFrame.from_records(payload[name]) for name in _TABLES},
     )
 
