@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from noise import embeddings, epoch_probs, inject_noise, load_dataset, model_confusion  # noqa: E402
 from _report import write_section  # noqa: E402
 
-from dq.insights.dep import compute_dep  # noqa: E402
+from dq.insights.dep import combine_views, compute_dep, margins  # noqa: E402
 from dq.insights.neighbors import knn, knn_label_distribution  # noqa: E402
 from dq.insights.settings import InsightSettings  # noqa: E402
 
@@ -66,9 +66,21 @@ def evaluate(name: str, kind: str, seed: int, embs: np.ndarray, ds, confusion) -
     t = time.perf_counter()
     nbrs = knn(embs, k=settings.n_neighbors, settings=settings)
     nbr_probs = knn_label_distribution(nbrs, noisy, n_classes, weights="softmax")
-    result = compute_dep(probs, noisy, neighbor_probs=nbr_probs, precision=settings.mislabel_precision)
+    result = compute_dep(probs, noisy, neighbor_probs=nbr_probs, strictness=settings.mislabel_strictness)
     row["dq_seconds"] = time.perf_counter() - t
     row["dep_ap"], row["dep_pk"] = ap_and_pk(is_error, result.score)
+    # Ablation: each part of DEP added in turn (docs/dep.md).
+    rows_ = np.arange(len(noisy))
+    pooled = combine_views(probs, None, noisy).probs
+    mixed = combine_views(probs, nbr_probs, noisy).probs
+    for key, score in (
+        ("abl_last_self", 1 - last[rows_, noisy]),
+        ("abl_pooled_self", 1 - pooled[rows_, noisy]),
+        ("abl_mixed_self", 1 - mixed[rows_, noisy]),
+        ("abl_mixed_margin", -margins(mixed, noisy)),
+        ("abl_neighbors_only", 1 - nbr_probs[rows_, noisy]),
+    ):
+        row[key] = ap_and_pk(is_error, score)[0]
     row["dq_p"], row["dq_r"], row["dq_f1"] = prf(is_error, result.is_issue)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -135,6 +147,18 @@ def render(table, seeds: int) -> str:
             f"{m['cl_confidence_weighted_entropy_ap']:.3f} | **{m['dep_ap']:.3f}** | {delta:+.3f} | {verdict} | "
             f"{m['dep_pk']:.3f} | {best_pk:.3f} | {m['dq_p']:.2f} / {m['dq_r']:.2f} / {m['dq_f1']:.2f} | "
             f"{m['cl_p']:.2f} / {m['cl_r']:.2f} / {m['cl_f1']:.2f} | {m['suggest_right_flagged']:.2f} / {m['suggest_right_all']:.2f} |"
+        )
+    lines += [
+        "",
+        "Ablation (AP; each column adds one part of DEP, see docs/dep.md):",
+        "",
+        "| dataset | noise | last epoch, 1 − p(label) | + epochs pooled | + neighbours | margin instead of 1 − p | neighbours alone | **DEP** |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, kind, m in table:
+        lines.append(
+            f"| {name} | {kind.replace('_', '-')} | {m['abl_last_self']:.3f} | {m['abl_pooled_self']:.3f} | "
+            f"{m['abl_mixed_self']:.3f} | {m['abl_mixed_margin']:.3f} | {m['abl_neighbors_only']:.3f} | **{m['dep_ap']:.3f}** |"
         )
     return "\n".join(lines)
 

@@ -68,8 +68,8 @@ def _insight_settings(args: argparse.Namespace) -> Any:
     from dq.insights import InsightSettings
 
     settings = InsightSettings()
-    if getattr(args, "precision", None) is not None:
-        settings = replace(settings, mislabel_precision=args.precision)
+    if getattr(args, "strictness", None) is not None:
+        settings = replace(settings, mislabel_strictness=args.strictness)
     return settings
 
 
@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run directory")
     p.add_argument("--split", default="training", help="split to export (default: training)")
     p.add_argument("--out", required=True, help="output file: .parquet, .csv or .jsonl")
-    p.add_argument("--precision", type=float, help="precision target of the likely-mislabeled flag, in (0, 1) (default 0.7)")
+    p.add_argument("--strictness", type=float, help="likely-mislabeled knob in [0, 1]: 0 = recall (flag as many as "
+                   "the estimated errors), 1 = precision (half as many); default 0.3")
     p.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
     p.set_defaults(func=_cmd_insights)
 
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run directory")
     p.add_argument("--split", help="only this split (default: every split)")
     p.add_argument("--json", action="store_true", help="print the alerts as JSON, per split")
-    p.add_argument("--precision", type=float, help="precision target of the likely-mislabeled flag, in (0, 1)")
+    p.add_argument("--strictness", type=float, help="likely-mislabeled knob in [0, 1] (default 0.3)")
     p.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
     p.set_defaults(func=_cmd_alerts)
 

@@ -87,7 +87,7 @@ def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
     t = ctx.thresholds
     share = n / len(ctx.frame)
     return [Alert("likely_mislabeled", _share_severity(share, t.mislabeled_high_share, t.mislabeled_medium_share),
-                  f"{n:,} samples ({share:.1%}) are likely mislabeled; each has a suggested label.",
+                  f"{n:,} samples ({share:.1%}) are likely mislabeled; see their suggested labels.",
                   "is_mislabeled: DEP ranks them high and the combined posterior prefers another label",
                   {"is_mislabeled": True}, n)]
 

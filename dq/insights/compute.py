@@ -114,7 +114,7 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     to_training = reference.self_nbrs if is_training else knn(
         reference.embs, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
     nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
-    dep = compute_dep(epoch_probs, labels, neighbor_probs=nbr_probs, precision=settings.mislabel_precision)
+    dep = compute_dep(epoch_probs, labels, neighbor_probs=nbr_probs, strictness=settings.mislabel_strictness)
     self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
     texts = samples["text"].tolist()
     dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)

@@ -15,7 +15,9 @@ evidence behind each part):
    random (uniform) label noise best; the margin term adds the evidence of one strong
    alternative class, which is what class-conditional noise looks like.
 
-The likely-mislabeled set and the suggested label come from the same posterior.
+The likely-mislabeled set and the suggested label come from the same posterior: the number of
+label errors is estimated by confident learning's counting rule, and that many of the
+highest-DEP samples (fewer with ``strictness``) whose posterior prefers another class are flagged.
 """
 
 from __future__ import annotations
@@ -36,8 +38,6 @@ NEIGHBOR_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 _EPS = 1e-6
 #: A suggested label needs at least this posterior probability, else "no confident suggestion".
 SUGGESTION_MIN_PROB = 0.4
-#: Never flag a sample whose DEP is below this, whatever the precision knob says.
-MISLABEL_MIN_DEP = 0.5
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def margins(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def dep_from_posterior(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """DEP in [0, 1] from a posterior and the given labels (see the module docstring).
 
-    >>> dep_from_posterior(np.array([[0.9, 0.1], [0.1, 0.9]]), np.array([0, 0])).round(2).tolist()
+    >>> [round(float(x), 2) for x in dep_from_posterior(np.array([[0.9, 0.1], [0.1, 0.9]]), np.array([0, 0]))]
     [0.1, 0.9]
     """
     rows = np.arange(len(labels))
@@ -130,28 +130,40 @@ def suggest_labels(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.where(confident, best, -1).astype(np.int64)
 
 
-def flag_mislabeled(dep: np.ndarray, p_wrong: np.ndarray, prefers_other: np.ndarray, *, precision: float) -> np.ndarray:
-    """Flag the top of the DEP ranking while its estimated precision stays >= ``precision``.
+def estimate_error_count(probs: np.ndarray, labels: np.ndarray) -> int:
+    """How many given labels look wrong, by confident learning's counting rule.
 
-    ``p_wrong`` is the posterior probability that each label is wrong; the flagged set is the
-    longest DEP-ranked prefix whose mean ``p_wrong`` is at least ``precision``, restricted to
-    samples whose posterior prefers another class and whose DEP is >= ``MISLABEL_MIN_DEP``.
-    Raising ``precision`` flags fewer, surer samples; lowering it trades precision for recall.
+    A sample is counted when some class ``j`` reaches its class threshold ``t_j`` (the mean
+    posterior of ``j`` over samples labelled ``j``) and the most probable such class is not the
+    given label (Northcutt et al. 2021, the off-diagonal of the confident joint).
 
-    >>> flag_mislabeled(np.array([0.9, 0.6, 0.1]), np.array([0.9, 0.6, 0.1]),
-    ...                 np.array([True, True, False]), precision=0.7).tolist()
-    [True, True, False]
+    >>> estimate_error_count(np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.9, 0.1]]), np.array([0, 0, 1, 1]))
+    1
     """
-    eligible = prefers_other & (dep >= MISLABEL_MIN_DEP)
+    n_classes = probs.shape[1]
+    thresholds = np.ones(n_classes, dtype=np.float64)
+    sums = np.bincount(labels, weights=probs[np.arange(len(labels)), labels], minlength=n_classes)
+    counts = np.bincount(labels, minlength=n_classes)
+    np.divide(sums, counts, out=thresholds, where=counts > 0)
+    above = probs >= thresholds
+    confident = np.where(above, probs, -1.0).argmax(axis=1)
+    return int((above.any(axis=1) & (confident != labels)).sum())
+
+
+def flag_mislabeled(dep: np.ndarray, prefers_other: np.ndarray, n_estimated: int, *, strictness: float) -> np.ndarray:
+    """Flag the ``round(n_estimated * (1 - strictness / 2))`` highest-DEP samples that prefer another class.
+
+    ``strictness`` 0 flags as many samples as there are estimated errors (recall); 1 flags half
+    as many, the surest (precision).
+
+    >>> flag_mislabeled(np.array([0.9, 0.6, 0.1]), np.array([True, True, False]), 2, strictness=1.0).tolist()
+    [True, False, False]
+    """
+    k = int(round(n_estimated * (1.0 - strictness / 2.0)))
     order = np.argsort(-dep, kind="stable")
-    order = order[eligible[order]]
+    order = order[prefers_other[order]][:k]
     flagged = np.zeros(len(dep), dtype=bool)
-    if not len(order):
-        return flagged
-    running = np.cumsum(p_wrong[order]) / np.arange(1, len(order) + 1)
-    ok = np.flatnonzero(running >= precision)
-    if len(ok):
-        flagged[order[: ok[-1] + 1]] = True
+    flagged[order] = True
     return flagged
 
 
@@ -160,7 +172,7 @@ def compute_dep(
     labels: Any,
     *,
     neighbor_probs: Any = None,
-    precision: float = 0.7,
+    strictness: float = 0.3,
 ) -> AnalysisResult:
     """DEP, likely-mislabeled flags and suggested labels for one split.
 
@@ -173,8 +185,9 @@ def compute_dep(
         against the predicted class (so it measures uncertainty) and which are never flagged.
     neighbor_probs : (n, C) array, optional
         Neighbour label distribution (``dq.insights.neighbors.knn_label_distribution``).
-    precision : float in (0, 1)
-        The precision/recall knob of the mislabeled flag (higher = fewer, surer flags).
+    strictness : float in [0, 1]
+        The precision/recall knob of the mislabeled flag: 0 flags as many samples as the
+        estimated number of label errors, 1 half as many (fewer, surer flags).
 
     Returns
     -------
@@ -186,8 +199,8 @@ def compute_dep(
     Examples
     --------
     >>> P = np.array([[[0.9, 0.1], [0.1, 0.9], [0.95, 0.05]]])
-    >>> r = compute_dep(P, np.array([0, 1, 1]))
-    >>> r.score.round(2).tolist(), r.is_issue.tolist(), r.columns["suggested_label"].tolist()
+    >>> r = compute_dep(P, np.array([0, 1, 1]), strictness=0.0)
+    >>> [round(float(x), 2) for x in r.score], r.is_issue.tolist(), r.columns["suggested_label"].tolist()
     ([0.1, 0.1, 0.95], [False, False, True], [-1, -1, 0])
     """
     probs = np.asarray(epoch_probs, dtype=np.float32)
@@ -202,13 +215,13 @@ def compute_dep(
             f"The 'labels' parameter must have one entry per sample ({probs.shape[1]}). "
             f"Got shape {labels.shape} instead."
         )
-    if not 0 < precision < 1:
-        raise ValidationError(f"The 'precision' parameter must be in (0, 1). Got {precision!r} instead.")
+    if not 0 <= strictness <= 1:
+        raise ValidationError(f"The 'strictness' parameter must be in [0, 1]. Got {strictness!r} instead.")
     nbr = None if neighbor_probs is None else np.asarray(neighbor_probs, dtype=np.float32)
-    return _compute_dep(probs, labels, nbr, precision)
+    return _compute_dep(probs, labels, nbr, strictness)
 
 
-def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, precision: float) -> AnalysisResult:
+def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, strictness: float) -> AnalysisResult:
     post = combine_views(probs, nbr, labels)
     pred = post.probs.argmax(axis=1)
     labelled = labels >= 0
@@ -218,13 +231,15 @@ def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, 
     p_wrong = np.clip(1.0 - post.probs[rows, judged], 0.0, 1.0)
     suggested = np.where(labelled, suggest_labels(post.probs, judged), -1)
     prefers_other = labelled & (pred != labels)
-    flagged = flag_mislabeled(dep, p_wrong, prefers_other, precision=precision) & (suggested >= 0)
+    n_estimated = estimate_error_count(post.probs[labelled], labels[labelled]) if labelled.any() else 0
+    flagged = flag_mislabeled(dep, prefers_other, n_estimated, strictness=strictness)
     summary = {
         "epochs_pooled": post.epochs,
         "neighbor_weight": post.neighbor_weight,
         "n_mislabeled": int(flagged.sum()),
-        "precision_target": precision,
-        "estimated_errors": float(p_wrong[labelled].sum()),
+        "n_with_suggestion": int((flagged & (suggested >= 0)).sum()),
+        "strictness": strictness,
+        "estimated_errors": n_estimated,
     }
     return AnalysisResult(
         name="mislabeled",

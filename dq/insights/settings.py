@@ -24,8 +24,9 @@ class InsightSettings:
     # -- outliers / out of coverage
     #: Share of training samples whose neighbourhood is sparse enough to call them outliers.
     outlier_share: float = 0.01
-    # -- likely mislabeled: the precision/recall knob (0 = favour recall, 1 = favour precision)
-    mislabel_precision: float = 0.7
+    # -- likely mislabeled: the precision/recall knob. 0 flags as many samples as the estimated
+    # number of label errors (recall), 1 half as many (precision); the default leans to precision.
+    mislabel_strictness: float = 0.3
     # -- clusters
     #: None: chosen from the split size.
     n_clusters: int | None = None
