@@ -43,7 +43,7 @@ def run_insights(
         raise ValidationError(
             f"The run at {run.path} must have a '{TRAINING}' split for insights. Got splits {run.splits} instead."
         )
-    directory = cache.cache_dir(run, settings)
+    directory = cache.cache_dir(run, settings.key())
     if not refresh:
         cached = {split: cache.load(directory, split) for split in run.splits}
         if all(r is not None for r in cached.values()):

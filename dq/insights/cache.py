@@ -21,7 +21,6 @@ import pyarrow.parquet as pq
 
 from dq.config import cache_root
 from dq.insights.compute import SplitInsights
-from dq.insights.settings import InsightSettings
 from dq.store import layout
 from dq.store.reader import Run
 
@@ -30,9 +29,9 @@ INSIGHTS_VERSION = 1
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 
-def cache_dir(run: Run, settings: InsightSettings, *, kind: str = "insights") -> Path:
-    """The cache directory of this run's ``kind`` results under these settings."""
-    key = f"{run.content_hash.split(':')[-1][:16]}-{settings.key()}-v{INSIGHTS_VERSION}"
+def cache_dir(run: Run, settings_key: str, *, kind: str = "insights") -> Path:
+    """The cache directory of this run's ``kind`` results under the settings with this key."""
+    key = f"{run.content_hash.split(':')[-1][:16]}-{settings_key}-v{INSIGHTS_VERSION}"
     beside = run.path / layout.CACHE_DIR / kind / key
     if _writable(run.path):
         return beside

@@ -1,0 +1,55 @@
+"""The 2-D map of a split (UMAP), computed once per run and cached beside it.
+
+Kept apart from the other insights: it is the slowest step and only the console needs it, so
+``dq insights`` never waits for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from dq.errors import ValidationError
+from dq.insights.cache import cache_dir
+from dq.insights.projection import project_2d
+from dq.insights.settings import InsightSettings
+from dq.store.reader import Run
+
+
+def _map_key(settings: InsightSettings) -> str:
+    fields = {"seed": settings.seed, "n": settings.map_neighbors, "d": settings.map_min_dist}
+    return "map-" + hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettings()) -> np.ndarray:
+    """(n, 2) float32 map coordinates of ``split``, row-aligned with ``run.samples(split)``.
+
+    >>> xy = split_map(Run("~/.dq/runs/demo/banking77"), "training")  # doctest: +SKIP
+    >>> xy.shape  # doctest: +SKIP
+    (10003, 2)
+    """
+    if split not in run.splits:
+        raise ValidationError(
+            f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
+        )
+    path = cache_dir(run, _map_key(settings), kind="map") / f"{split}.npy"
+    if path.exists():
+        return np.load(path)
+    xy = project_2d(run.embs(split), seed=settings.seed, n_neighbors=settings.map_neighbors,
+                    min_dist=settings.map_min_dist).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
+    with os.fdopen(fd, "wb") as fh:
+        np.save(fh, xy)
+    os.replace(tmp, path)
+    return xy
+
+
+def has_map(run: Run, split: str, *, settings: InsightSettings = InsightSettings()) -> bool:
+    """Whether the map of ``split`` is already cached (the console shows progress otherwise)."""
+    return (cache_dir(run, _map_key(settings), kind="map") / f"{split}.npy").exists()
