@@ -1,4 +1,9 @@
-"""Session state of the console, initialised in one place before any page runs."""
+"""Session state of the console, initialised in one place before any page runs.
+
+The view (project, run, split) and the filters live in the URL query string too, so a copied
+link opens the same view: :func:`init_state` reads them once per session, :func:`sync_url`
+writes them back after the page's widgets ran.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,86 @@ from typing import Any
 
 import streamlit as st
 
-#: Every session-state key the console uses, with its value in a new session.
-DEFAULTS: dict[str, Any] = {
-    # The run directory the analysis pages look at; None until one is picked on the Runs page.
+#: Keys that mirror the URL; lists are comma-joined there.
+URL_KEYS: dict[str, Any] = {
+    "project": None,
+    "run": None,
+    "split": None,
+    "dep_min": 0.0,
+    "dep_max": 1.0,
+    "label": [],
+    "pred": [],
+    "misclassified": False,
+    "mislabeled": False,
+    "alert": None,  # index of an alert of the split, as a string key "kind:n"
+    "cluster": [],
+    "q": "",
+    "regex": False,
+    "meta": "",  # "column=value" pairs joined by ";"
+    "metric": "f1",
+}
+_LIST_KEYS = {"label", "pred", "cluster"}
+_BOOL_KEYS = {"misclassified", "mislabeled", "regex"}
+_FLOAT_KEYS = {"dep_min", "dep_max"}
+
+#: Keys that stay in the session only.
+SESSION_DEFAULTS: dict[str, Any] = {
     "run_dir": None,
+    "selected_ids": None,  # ids chosen on the map (box/lasso); None = no map selection
+    "page_number": 1,
+    "openai_enabled": False,
 }
 
 
+def _parse(key: str, raw: str) -> Any:
+    if key in _LIST_KEYS:
+        values = [v for v in raw.split(",") if v != ""]
+        return [int(v) for v in values if v.lstrip("-").isdigit()] if key == "cluster" else values
+    if key in _BOOL_KEYS:
+        return raw.lower() in ("1", "true", "yes")
+    if key in _FLOAT_KEYS:
+        try:
+            return min(max(float(raw), 0.0), 1.0)
+        except ValueError:
+            return URL_KEYS[key]
+    return raw
+
+
 def init_state() -> None:
-    """Give every key in :data:`DEFAULTS` its default, leaving keys already set alone."""
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
+    """Defaults first, then whatever the URL says (once per session)."""
+    for key, value in {**URL_KEYS, **SESSION_DEFAULTS}.items():
+        st.session_state.setdefault(key, list(value) if isinstance(value, list) else value)
+    if not st.session_state.get("_url_read"):
+        for key in URL_KEYS:
+            if key in st.query_params:
+                st.session_state[key] = _parse(key, st.query_params[key])
+        st.session_state["_url_read"] = True
+
+
+def sync_url() -> None:
+    """Write the non-default view and filter values to the URL (and drop the defaults)."""
+    params = {}
+    for key, default in URL_KEYS.items():
+        value = st.session_state.get(key, default)
+        if value == default or value in (None, "", []):
+            continue
+        if key in _LIST_KEYS:
+            params[key] = ",".join(map(str, value))
+        elif key in _BOOL_KEYS:
+            params[key] = "1"
+        else:
+            params[key] = str(value)
+    if dict(st.query_params) != params:
+        st.query_params.from_dict(params)
+
+
+FILTER_KEYS = ("dep_min", "dep_max", "label", "pred", "misclassified", "mislabeled", "alert", "cluster", "q", "regex", "meta")
+
+
+def clear_filters() -> None:
+    """Back to every sample of the split (the map selection included)."""
+    for key in FILTER_KEYS:
+        default = URL_KEYS[key]
+        st.session_state[key] = list(default) if isinstance(default, list) else default
+    st.session_state["selected_ids"] = None
+    st.session_state["page_number"] = 1

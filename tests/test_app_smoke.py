@@ -31,6 +31,7 @@ def write_run_json(run_dir: Path, *, n_train: int = 120, n_test: int = 30) -> Pa
 def run_app() -> AppTest:
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=RUN_TIMEOUT_S)
     at.run()
+    at.switch_page("pages/runs.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -44,10 +46,10 @@ def test_runs_page_lists_a_finished_run(
     dialogs: list[str] = []
     browser_page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
-    browser_page.goto(streamlit_server(dq_home))
+    browser_page.goto(streamlit_server(dq_home) + "/runs")
     wait_idle(browser_page)
 
-    expect(browser_page).to_have_title("dq studio")
+    expect(browser_page).to_have_title(re.compile("runs", re.IGNORECASE))  # st.navigation titles the tab after the page
     expect(browser_page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
     expect(browser_page.get_by_role("heading", name="Finished runs")).to_be_visible()
     expect(browser_page.get_by_role("heading", name="Unfinished")).to_be_visible()
@@ -69,7 +71,7 @@ def test_empty_home_tells_how_to_build_the_demo(
     wait_idle: Callable[[Any], None],
     screenshot: Callable[[Any, str], Path],
 ) -> None:
-    browser_page.goto(streamlit_server(dq_home))
+    browser_page.goto(streamlit_server(dq_home) + "/runs")
     wait_idle(browser_page)
 
     expect(browser_page.get_by_test_id("stAlert")).to_contain_text("dq demo")

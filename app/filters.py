@@ -1,0 +1,79 @@
+"""The console's filters: session state -> one sample filter -> the filtered rows of a split.
+
+Filtering happens on the server over the cached insights frame; pages only ever ship a page of
+rows (or the map's points) to the browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dq.insights import SplitInsights
+from dq.insights.alerts import Alert
+from dq.insights.filters import SampleFilter, apply_filter, describe_filter
+
+
+def alert_key(alerts: list[Alert], index: int) -> str:
+    """A stable key for an alert of a split: its kind and its position among that kind."""
+    kind = alerts[index].kind
+    return f"{kind}:{sum(1 for a in alerts[:index] if a.kind == kind)}"
+
+
+def find_alert(alerts: list[Alert], key: str | None) -> Alert | None:
+    for i, alert in enumerate(alerts):
+        if key and alert_key(alerts, i) == key:
+            return alert
+    return None
+
+
+def parse_meta(raw: str) -> dict[str, str]:
+    """``"lang=en;source=web"`` -> ``{"lang": "en", "source": "web"}``."""
+    pairs = (part.split("=", 1) for part in raw.split(";") if "=" in part)
+    return {k.strip(): v for k, v in pairs if k.strip()}
+
+
+def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
+    """The sample filter the current widgets (and a clicked alert) stand for."""
+    s = state if state is not None else st.session_state
+    flt: SampleFilter = {}
+    if s["dep_min"] > 0 or s["dep_max"] < 1:
+        flt["dep"] = {"min": float(s["dep_min"]), "max": float(s["dep_max"])}
+    if s["label"]:
+        flt["label"] = list(s["label"])
+    if s["pred"]:
+        flt["pred"] = list(s["pred"])
+    if s["misclassified"]:
+        flt["is_misclassified"] = True
+    if s["mislabeled"]:
+        flt["is_mislabeled"] = True
+    if s["cluster"]:
+        flt["cluster"] = [int(c) for c in s["cluster"]]
+    if s["q"]:
+        flt["text"] = {"regex": s["q"]} if s["regex"] else {"contains": s["q"]}
+    for column, value in parse_meta(s["meta"]).items():
+        flt[column] = value
+    alert = find_alert(insights.alerts, s["alert"])
+    if alert is not None:
+        for column, condition in alert.filter.items():
+            flt.setdefault(column, condition)
+    return flt
+
+
+def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
+    """The rows of the split that pass the filters and the map selection, sorted by DEP descending."""
+    s = state if state is not None else st.session_state
+    frame = insights.frame
+    mask = apply_filter(frame, state_filter(insights, s))
+    if s.get("selected_ids") is not None:
+        mask &= frame["id"].isin(s["selected_ids"])
+    return frame[mask].sort_values("dep", ascending=False, kind="stable")
+
+
+def filter_summary(insights: SplitInsights) -> str:
+    text = describe_filter(state_filter(insights))
+    if st.session_state.get("selected_ids") is not None:
+        text += f" and one of the {len(st.session_state['selected_ids']):,} samples selected on the map"
+    return text
