@@ -75,8 +75,9 @@ def _insight_settings(args: argparse.Namespace) -> Any:
 
 def _cmd_insights(args: argparse.Namespace) -> int:
     from dq.insights import split_insights
-    from dq.insights.export import write_frame
+    from dq.insights.export import check_out_path, write_frame
 
+    check_out_path(args.out)  # fail fast, before minutes of computing
     result = split_insights(args.run_dir, args.split, settings=_insight_settings(args), refresh=args.refresh)
     path = write_frame(result.frame, args.out)
     n_flagged = int(result.frame["is_mislabeled"].sum())

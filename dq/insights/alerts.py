@@ -151,7 +151,8 @@ def rule_overlap(ctx: AlertContext) -> list[Alert]:
                   f"Classes {row.class_a!r} and {row.class_b!r} overlap (score {row.overlap:.2f}, "
                   f"{int(row.n_confused)} samples confused between them).",
                   f"overlap >= {t.overlap_min}",
-                  {"label": [row.class_a, row.class_b], "pred": [row.class_a, row.class_b]},
+                  {"label": [row.class_a, row.class_b], "pred": [row.class_a, row.class_b],
+                   "is_misclassified": True},
                   int(row.n_confused)) for row in pairs.itertuples()]
 
 

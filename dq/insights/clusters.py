@@ -119,7 +119,7 @@ def fit_clusters(embs: Any, *, n_clusters: int | None = None, seed: int = 0) -> 
         raise ValidationError("The 'embs' parameter must hold at least one row. Got 0 rows instead.")
     if n_clusters is None:
         n_clusters = auto_n_clusters(n)
-    elif isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or not 1 <= n_clusters <= n:
+    elif not _is_int(n_clusters) or not 1 <= n_clusters <= n:
         raise ValidationError(
             f"The 'n_clusters' parameter must be None or an integer in [1, {n}] (the number of rows). "
             f"Got {n_clusters!r} instead."
@@ -150,14 +150,19 @@ def assign_clusters(embs: Any, model: ClusterModel) -> np.ndarray:
     """
     if not isinstance(model, ClusterModel):
         raise ValidationError(
-            f"The 'model' parameter must be a ClusterModel from fit_clusters. Got {type(model).__name__} instead."
+            "The 'model' parameter must be a ClusterModel from fit_clusters. "
+            f"Got {type(model).__name__} instead."
         )
     embs = as_embs(embs, param="embs", dim=model.centroids.shape[1])
     return _compute_assign(embs, np.ascontiguousarray(model.centroids, dtype=np.float32))
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not _is_int(seed) or seed < 0:
         raise ValidationError(f"The 'seed' parameter must be a non-negative integer. Got {seed!r} instead.")
     return int(seed)
 
@@ -166,8 +171,9 @@ def _compute_clusters(embs: np.ndarray, n_clusters: int, seed: int) -> ClusterMo
     n, d = embs.shape
     n_train = min(n, n_clusters * TRAIN_POINTS_PER_CLUSTER)
     # Sampling ourselves (rather than faiss) keeps training cost and determinism independent of n.
-    rows = np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False)) if n_train < n else slice(None)
-    train = np.ascontiguousarray(embs[rows])
+    train = embs
+    if n_train < n:
+        train = embs[np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False))]
     kmeans = faiss.Kmeans(
         d, n_clusters, niter=KMEANS_ITERATIONS, nredo=KMEANS_RESTARTS, seed=seed, spherical=True,
         max_points_per_centroid=TRAIN_POINTS_PER_CLUSTER, min_points_per_centroid=1, verbose=False,
@@ -232,7 +238,7 @@ def cluster_keywords(
     texts = as_texts(texts)
     clusters = _as_cluster_ids(clusters)
     check_same_length("clusters", clusters, len(texts), other="texts")
-    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
+    if not _is_int(top_n) or top_n < 1:
         raise ValidationError(f"The 'top_n' parameter must be a positive integer. Got {top_n!r} instead.")
     return _compute_keywords(texts, clusters, int(top_n), bool(bigrams))
 
@@ -253,7 +259,9 @@ def _as_cluster_ids(clusters: Any, *, param: str = "clusters") -> np.ndarray:
     return arr
 
 
-def _compute_keywords(texts: list[str], clusters: np.ndarray, top_n: int, bigrams: bool) -> dict[int, list[str]]:
+def _compute_keywords(
+    texts: list[str], clusters: np.ndarray, top_n: int, bigrams: bool
+) -> dict[int, list[str]]:
     present = np.unique(clusters)
     result: dict[int, list[str]] = {int(c): [] for c in present}
     vectorizer = CountVectorizer(
@@ -267,10 +275,9 @@ def _compute_keywords(texts: list[str], clusters: np.ndarray, top_n: int, bigram
         return result
     vocab = vectorizer.get_feature_names_out()
     # Cluster-by-term counts: one sparse product with the (cluster x text) indicator matrix.
-    position = np.searchsorted(present, clusters)
-    indicator = sp.csr_matrix(
-        (np.ones(len(texts), dtype=np.int64), (position, np.arange(len(texts)))), shape=(present.size, len(texts))
-    )
+    n = len(texts)
+    rows, cols = np.searchsorted(present, clusters), np.arange(n)
+    indicator = sp.csr_matrix((np.ones(n, dtype=np.int64), (rows, cols)), shape=(present.size, n))
     tf = np.asarray((indicator @ counts).todense(), dtype=np.float64)
     scores = _ctfidf(tf)
     for row, cluster in enumerate(present):
@@ -339,14 +346,15 @@ def cluster_table(
     n = clusters.size
     if not isinstance(keywords, Mapping):
         raise ValidationError(
-            f"The 'keywords' parameter must be a dict of cluster id -> list of words. Got {type(keywords).__name__} instead."
+            "The 'keywords' parameter must be a dict of cluster id -> list of words. "
+            f"Got {type(keywords).__name__} instead."
         )
     dep_arr = None if dep is None else _as_floats(dep, "dep", n)
     correct = None if is_correct is None else _as_bools(is_correct, "is_correct", n)
-    if n_classes is not None and (
-        isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1
-    ):
-        raise ValidationError(f"The 'n_classes' parameter must be None or a positive integer. Got {n_classes!r} instead.")
+    if n_classes is not None and (not _is_int(n_classes) or n_classes < 1):
+        raise ValidationError(
+            f"The 'n_classes' parameter must be None or a positive integer. Got {n_classes!r} instead."
+        )
     if preds is not None and labels is None:
         raise ValidationError("The 'preds' parameter needs 'labels' too. Got preds without labels instead.")
     bound = _NO_CLASS_BOUND if n_classes is None else int(n_classes)
@@ -358,7 +366,8 @@ def cluster_table(
         pred_arr = as_class_indices(preds, param="preds", n_classes=bound, allow_unlabelled=False)
         check_same_length("preds", pred_arr, n, other="clusters")
     if n_classes is None:
-        n_classes = 1 + max((int(a.max()) for a in (label_arr, pred_arr) if a is not None and a.size), default=0)
+        seen = [int(a.max()) for a in (label_arr, pred_arr) if a is not None and a.size]
+        n_classes = 1 + max(seen, default=0)
     return _compute_table(clusters, keywords, dep_arr, correct, label_arr, pred_arr, int(n_classes))
 
 
@@ -366,7 +375,8 @@ def _as_floats(values: Any, param: str, n: int) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.dtype.kind not in "fiub" or not np.isfinite(arr.astype(np.float64)).all():
         raise ValidationError(
-            f"The '{param}' parameter must be a 1-D array of finite numbers. Got {arr.dtype} with shape {arr.shape} instead."
+            f"The '{param}' parameter must be a 1-D array of finite numbers. "
+            f"Got {arr.dtype} with shape {arr.shape} instead."
         )
     check_same_length(param, arr, n, other="clusters")
     return arr.astype(np.float64)
@@ -374,9 +384,11 @@ def _as_floats(values: Any, param: str, n: int) -> np.ndarray:
 
 def _as_bools(values: Any, param: str, n: int) -> np.ndarray:
     arr = np.asarray(values)
-    if arr.ndim != 1 or arr.dtype.kind not in "bi" or (arr.dtype.kind == "i" and not np.isin(arr, (0, 1)).all()):
+    zero_one = arr.dtype.kind == "b" or (arr.dtype.kind == "i" and np.isin(arr, (0, 1)).all())
+    if arr.ndim != 1 or not zero_one:
         raise ValidationError(
-            f"The '{param}' parameter must be a 1-D array of booleans. Got {arr.dtype} with shape {arr.shape} instead."
+            f"The '{param}' parameter must be a 1-D array of booleans. "
+            f"Got {arr.dtype} with shape {arr.shape} instead."
         )
     check_same_length(param, arr, n, other="clusters")
     return arr.astype(bool)
@@ -412,7 +424,10 @@ def _compute_table(
             table["top_label"] = np.where(n_labelled > 0, by_label.argmax(axis=1), UNLABELLED).astype(np.int64)
             table["top_label_share"] = np.where(n_labelled > 0, by_label.max(axis=1) / n_labelled, np.nan)
         if preds is not None:
-            table.update(_cluster_quality(pos_l, lab, preds[keep], by_label, n_labelled, n_classes, is_correct is None))
+            quality = _cluster_quality(pos_l, lab, preds[keep], by_label, n_labelled, n_classes)
+            table["macro_f1"] = quality["macro_f1"]
+            if is_correct is None:
+                table["accuracy"] = quality["accuracy"]
     return pd.DataFrame(table)[[col for col in TABLE_COLUMNS if col in table]]
 
 
@@ -423,7 +438,6 @@ def _cluster_quality(
     by_label: np.ndarray,
     n_labelled: np.ndarray,
     n_classes: int,
-    with_accuracy: bool,
 ) -> dict[str, np.ndarray]:
     """Accuracy and macro-F1 per cluster from (cluster, class) bincounts of the labelled samples."""
     c = by_label.shape[0]
@@ -434,7 +448,7 @@ def _cluster_quality(
     present = denom > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         f1 = np.where(present, 2.0 * tp / denom, 0.0)
-        out = {"macro_f1": np.where(n_labelled > 0, f1.sum(axis=1) / present.sum(axis=1), np.nan)}
-        if with_accuracy:
-            out["accuracy"] = np.where(n_labelled > 0, tp.sum(axis=1) / n_labelled, np.nan)
-    return out
+        return {
+            "macro_f1": np.where(n_labelled > 0, f1.sum(axis=1) / present.sum(axis=1), np.nan),
+            "accuracy": np.where(n_labelled > 0, tp.sum(axis=1) / n_labelled, np.nan),
+        }

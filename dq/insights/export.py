@@ -15,6 +15,18 @@ from dq.errors import ValidationError
 FORMATS = (".parquet", ".csv", ".jsonl")
 
 
+def check_out_path(out: str | os.PathLike[str]) -> Path:
+    """Refuse an output path with an unknown extension or a missing directory (before any work)."""
+    path = Path(out).expanduser()
+    if path.suffix.lower() not in FORMATS:
+        raise ValidationError(
+            f"The '--out' file must end in one of {', '.join(FORMATS)}. Got {path.name!r} instead."
+        )
+    if not path.parent.exists():
+        raise ValidationError(f"The '--out' directory {path.parent} does not exist.")
+    return path
+
+
 def write_frame(frame: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
     """Write ``frame`` by the extension of ``out``; list columns (``probs``) stay lists in
     Parquet and become JSON arrays in CSV. Nothing is left behind if writing fails.
@@ -23,14 +35,8 @@ def write_frame(frame: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
     Traceback (most recent call last):
     dq.errors.ValidationError: ...
     """
-    path = Path(out).expanduser()
+    path = check_out_path(out)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise ValidationError(
-            f"The '--out' file must end in one of {', '.join(FORMATS)}. Got {path.name!r} instead."
-        )
-    if not path.parent.exists():
-        raise ValidationError(f"The '--out' directory {path.parent} does not exist.")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

@@ -59,7 +59,7 @@ def _condition_mask(values: pd.Series, condition: Any, column: str) -> pd.Series
                 return text.str.contains(str(condition["contains"]), case=False, regex=False)
             try:
                 return text.str.contains(str(condition["regex"]), regex=True, flags=0)
-            except re.error as exc:
+            except (re.error, ValueError) as exc:  # pandas 3 str columns are Arrow-backed: ArrowInvalid
                 raise ValidationError(
                     f"The regex filter on {column!r} must be a valid regular expression. "
                     f"Got {condition['regex']!r} ({exc}) instead."

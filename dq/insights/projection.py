@@ -1,8 +1,8 @@
 """The 2-D map of a split: UMAP over the embeddings, made fast enough for 100k points on a laptop.
 
 Stock ``umap.UMAP(metric="cosine")`` spends about a minute per fresh process compiling numba code
-(most of it pynndescent's nearest-neighbour descent, which numba cannot cache on disk) before
-doing any work. This module avoids that cost and most of the rest:
+(most of it pynndescent's nearest-neighbour descent, which is not cached on disk) before doing
+any work. This module avoids that cost and most of the rest:
 
 1. PCA to :data:`MAP_PCA_DIMS` dimensions (covariance of a seeded sample), then the k nearest
    neighbours from faiss (exact up to :data:`MAP_EXACT_KNN_MAX` rows, IVF above), handed to UMAP
@@ -30,8 +30,8 @@ import numpy as np
 from dq.errors import ValidationError
 from dq.insights.neighbors import as_embs
 
-#: Dimensions kept by the PCA before the neighbour search (MiniLM's 384 hold ~75% of their
-#: variance in 100); the search and the map's quality both depend on it.
+#: Dimensions kept by the PCA before the neighbour search (about 80% of the variance of MiniLM
+#: embeddings of BANKING77); fewer makes the search cheaper and the map's neighbourhoods worse.
 MAP_PCA_DIMS = 100
 #: The PCA's covariance is estimated on at most this many seeded rows (cost independent of n).
 MAP_PCA_SAMPLE = 50_000
@@ -82,13 +82,20 @@ def project_2d(embs: Any, *, seed: int = 0, n_neighbors: int = 15, min_dist: flo
     (10, 2)
     """
     embs = as_embs(embs, param="embs")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not _is_int(seed) or seed < 0:
         raise ValidationError(f"The 'seed' parameter must be a non-negative integer. Got {seed!r} instead.")
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, (int, np.integer)) or n_neighbors < 2:
-        raise ValidationError(f"The 'n_neighbors' parameter must be an integer >= 2. Got {n_neighbors!r} instead.")
-    if isinstance(min_dist, bool) or not isinstance(min_dist, (int, float, np.number)) or not 0 <= min_dist <= 1:
+    if not _is_int(n_neighbors) or n_neighbors < 2:
+        raise ValidationError(
+            f"The 'n_neighbors' parameter must be an integer >= 2. Got {n_neighbors!r} instead."
+        )
+    number = isinstance(min_dist, (int, float, np.number)) and not isinstance(min_dist, bool)
+    if not number or not 0 <= min_dist <= 1:
         raise ValidationError(f"The 'min_dist' parameter must be a number in [0, 1]. Got {min_dist!r} instead.")
     return _compute_map(embs, int(seed), int(n_neighbors), float(min_dist))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def map_epochs(n: int) -> int:
@@ -106,13 +113,13 @@ def _compute_map(embs: np.ndarray, seed: int, n_neighbors: int, min_dist: float)
         return _pca_fallback(embs)
     reduced = _pca(embs, MAP_PCA_DIMS, seed)
     init = reduced[:, :MAP_DIMS]
-    if np.ptp(init, axis=0).min() == 0:  # (near) identical rows: UMAP would divide by a zero range
+    if np.ptp(init, axis=0).min() == 0:  # identical rows: UMAP would divide by a zero range
         return _pca_fallback(embs)
     idx, dists = _knn(reduced, n_neighbors, seed)
-    umap_class = _umap_class()
-    reducer = umap_class(
+    reducer = _umap_class()(
         n_neighbors=n_neighbors, min_dist=min_dist, n_components=MAP_DIMS, metric="euclidean",
-        random_state=seed, precomputed_knn=(idx, dists), init=np.ascontiguousarray(init), n_epochs=map_epochs(n),
+        random_state=seed, precomputed_knn=(idx, dists), init=np.ascontiguousarray(init),
+        n_epochs=map_epochs(n),
     )  # fmt: skip
     with warnings.catch_warnings():
         # "n_jobs overridden by random_state" and "no search index with precomputed_knn" are expected.
@@ -131,9 +138,10 @@ def _pca(embs: np.ndarray, dims: int, seed: int) -> np.ndarray:
     mean = sample.mean(axis=0)
     centred = sample - mean
     _, vectors = np.linalg.eigh(centred.T @ centred)
-    components = _fix_signs(vectors[:, ::-1][:, : min(dims, d)].T).astype(np.float32)
+    components = _fix_signs(vectors[:, ::-1][:, : min(dims, d)].T)
     # x @ W - mean @ W: no centred copy of all rows.
-    return np.ascontiguousarray(embs @ components.T - (mean @ components.T.astype(np.float64)).astype(np.float32))
+    shift = (mean @ components.T).astype(np.float32)
+    return np.ascontiguousarray(embs @ components.T.astype(np.float32) - shift)
 
 
 def _fix_signs(components: np.ndarray) -> np.ndarray:
@@ -186,7 +194,9 @@ def _umap_class() -> type:
     """Import umap (seconds: leave it out of ``import dq``) and switch its kernels to numba's disk cache."""
     import importlib
 
-    import umap
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
+        import umap
 
     for module_name, names in _UMAP_KERNELS.items():
         module = importlib.import_module(module_name)
