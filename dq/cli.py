@@ -78,7 +78,8 @@ def _cmd_insights(args: argparse.Namespace) -> int:
     from dq.insights.export import check_out_path, write_frame
 
     check_out_path(args.out)  # fail fast, before minutes of computing
-    result = split_insights(args.run_dir, args.split, settings=_insight_settings(args), refresh=args.refresh)
+    result = split_insights(args.run_dir, args.split, settings=_insight_settings(args), refresh=args.refresh,
+                            with_map=args.with_map)
     path = write_frame(result.frame, args.out)
     n_flagged = int(result.frame["is_mislabeled"].sum())
     print(f"{path}: {len(result.frame):,} samples, {n_flagged:,} likely mislabeled", file=sys.stderr)
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strictness", type=float, help="likely-mislabeled knob in [0, 1]: 0 = recall (flag as many as "
                    "the estimated errors), 1 = precision (half as many); default 0.3")
     p.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
+    p.add_argument("--with-map", action="store_true", help="add the 2-D map coordinates as columns x, y (UMAP; slower)")
     p.set_defaults(func=_cmd_insights)
 
     p = sub.add_parser("alerts", help="the alerts of a run (likely mislabeled, duplicates, weak classes, ...)",

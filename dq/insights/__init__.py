@@ -63,11 +63,24 @@ def split_insights(
     *,
     settings: InsightSettings = InsightSettings(),
     refresh: bool = False,
+    with_map: bool = False,
 ) -> SplitInsights:
-    """Insights of one split (computing, and caching, every split of the run on a cold cache)."""
+    """Insights of one split (computing, and caching, every split of the run on a cold cache).
+
+    ``with_map`` adds the 2-D map coordinates as columns ``x`` and ``y`` (a separate cached step,
+    the slowest one: UMAP).
+    """
     run = _as_run(run)
     if split not in run.splits:
         raise ValidationError(
             f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
         )
-    return run_insights(run, settings=settings, refresh=refresh)[split]
+    result = run_insights(run, settings=settings, refresh=refresh)[split]
+    if with_map:
+        from dataclasses import replace
+
+        from dq.insights.maps import split_map
+
+        xy = split_map(run, split, settings=settings)
+        result = replace(result, frame=result.frame.assign(x=xy[:, 0], y=xy[:, 1]))
+    return result
