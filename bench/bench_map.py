@@ -60,7 +60,10 @@ def synthetic_embs(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         t = topic[start : start + GENERATE_BATCH]
         m = t.size
         rows = subs[t, rng.integers(0, SUBTOPICS, m)]
-        rows += VARIATION * np.einsum("mr,mrd->md", rng.normal(size=(m, RANK)), bases[t])
+        coefs = rng.normal(size=(m, RANK))
+        for k in range(TOPICS):  # per topic: no (m, RANK, DIM) temporary
+            mine = t == k
+            rows[mine] += VARIATION * coefs[mine] @ bases[k]
         rows += rng.normal(scale=scale * NOISE, size=(m, DIM))
         out[start : start + m] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     return out, topic
@@ -89,6 +92,7 @@ def synthetic_texts(topic: np.ndarray, *, seed: int = 0) -> list[str]:
 
 
 def peak_rss_gb() -> float:
+    """Peak resident memory of this process so far, in GiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
 
 
@@ -158,21 +162,25 @@ def main() -> None:
         return
 
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    map_args = ["map", str(args.map_n)]
     rows = []
     with tempfile.TemporaryDirectory() as empty_cache:
-        rows.append(("map, first run (empty numba cache)", run_child(["map", str(args.map_n)], {"NUMBA_CACHE_DIR": empty_cache})))
-    rows.append(("map, fresh process (numba cache filled)", run_child(["map", str(args.map_n)])))
+        rows.append(("map, first run (empty numba cache)", run_child(map_args, {"NUMBA_CACHE_DIR": empty_cache})))
+    rows.append(("map, fresh process (numba cache filled)", run_child(map_args)))
     if args.stock:
         rows.append(("stock umap cosine, fresh process", run_child(["stock", str(args.map_n)])))
     for name, r in rows:
-        print(f"{name:42s} n={args.map_n:>9,}: cold {r['cold']['wall_s']:6.1f} s wall ({r['cold']['cpu_s']:6.1f} s CPU), "
-              f"warm {r['warm']['wall_s']:6.1f} s wall ({r['warm']['cpu_s']:6.1f} s CPU), peak RSS {r['peak_rss_gb']:.2f} GB")  # fmt: skip
+        cold, warm = r["cold"], r["warm"]
+        print(f"{name:42s} n={args.map_n:,}: cold {cold['wall_s']:.1f} s wall ({cold['cpu_s']:.1f} s CPU), "
+              f"warm {warm['wall_s']:.1f} s wall ({warm['cpu_s']:.1f} s CPU), "
+              f"peak RSS {r['peak_rss_gb']:.2f} GiB")  # fmt: skip
     for n in args.sizes:
         r = run_child(["clusters", str(n)])
-        print(f"clusters n={n:>9,} ({r['n_clusters']} clusters, ARI vs topics {r['ari_vs_topics']:.2f}): "
-              f"fit_clusters {r['fit']['wall_s']:5.1f} s wall ({r['fit']['cpu_s']:5.1f} s CPU), "
-              f"cluster_keywords {r['keywords']['wall_s']:5.1f} s wall ({r['keywords']['cpu_s']:5.1f} s CPU), "
-              f"peak RSS {r['peak_rss_gb']:.2f} GB")  # fmt: skip
+        fit, kw = r["fit"], r["keywords"]
+        print(f"clusters n={n:,} ({r['n_clusters']} clusters, ARI vs topics {r['ari_vs_topics']:.2f}): "
+              f"fit_clusters {fit['wall_s']:.1f} s wall ({fit['cpu_s']:.1f} s CPU), "
+              f"cluster_keywords {kw['wall_s']:.1f} s wall ({kw['cpu_s']:.1f} s CPU), "
+              f"peak RSS {r['peak_rss_gb']:.2f} GiB")  # fmt: skip
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
