@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.data import load_insights, load_run
-from app.state import clear_filters
+from app.state import clear_filters, init_state
 from dq.insights import SplitInsights
 from dq.store import Run, list_runs
 
@@ -33,6 +33,9 @@ def _on_change_view() -> None:
 
 def pick_run() -> tuple[Run, str, SplitInsights]:
     """Render the picker; return the run, the split and its insights (or stop the page)."""
+    # The first request to a fresh server runs a deep-linked page without streamlit_app.py (Streamlit's
+    # pages/-folder mode lasts until st.navigation first runs), so the state may not be set up yet.
+    init_state()
     entries = [e for e in list_runs() if e.finished]
     if not entries:
         offer_demo()

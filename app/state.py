@@ -38,7 +38,12 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "run_dir": None,
     "selected_ids": None,  # ids chosen on the map (box/lasso); None = no map selection
     "page_number": 1,
+    "sample_id": None,  # id of the sample opened on the Dataset page; None = none open
     "openai_enabled": False,
+    "openai_model": "",  # "" = the model from DQ_OPENAI_MODEL / secrets / the default
+    "openai_base_url": "",  # "" = OPENAI_BASE_URL / secrets / OpenAI itself
+    "map_color": "DEP",
+    "cluster_sort": "Size",
 }
 
 

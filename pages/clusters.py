@@ -1,11 +1,25 @@
-"""Clusters: work in progress."""
+"""Clusters: a card per topic cluster with its size, average DEP, F1 and top words, sortable; a card opens
+the Dataset page filtered to its cluster. GPT summaries (a title and a paragraph) on demand, opt-in."""
 
 import streamlit as st
 
+from app.cluster_cards import SORT_CHOICES, SORT_HELP, mean_dep, show_cluster_cards, sort_clusters
+from app.gpt import gpt_controls
 from app.picker import pick_run
 from app.state import sync_url
 
 run, split, insights = pick_run()
 st.title("Clusters")
-st.write(f"{len(insights.frame):,} samples in {split}.")
+st.caption("Topics found by k-means over the sentence embeddings (fitted on the training split, so a cluster "
+           "means the same topic in every split). Top words are the words most particular to a cluster.")
+if insights.clusters.empty:
+    st.info("This split has no clusters.")
+    st.stop()
+
+settings = gpt_controls()
+order = st.radio("Sort by", list(SORT_CHOICES), key="cluster_sort", horizontal=True, help=SORT_HELP)
+st.caption(f"{len(insights.clusters)} clusters over {len(insights.frame):,} samples of {split}. "
+           "Show in Dataset adds the cluster to the Dataset page's current filters.")
+show_cluster_cards(sort_clusters(insights.clusters, order), insights.frame,
+                   split_dep=mean_dep(insights.frame), settings=settings)
 sync_url()

@@ -1,0 +1,89 @@
+"""Cluster cards: one bordered card per topic cluster (size, average DEP, F1, top words, top label),
+sortable, each with a button that opens the Dataset page filtered to that cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app.gpt import cluster_texts, show_summary
+from app.state import sync_url
+from dq.summaries import SummarySettings
+
+#: The sort control: choice -> (column, ascending). Each puts the clusters worth a look first.
+SORT_CHOICES: dict[str, tuple[str, bool]] = {
+    "Size": ("size", False),
+    "Average DEP": ("avg_dep", False),
+    "F1": ("macro_f1", True),
+}
+SORT_HELP = "Size: largest first. Average DEP: most likely errors first. F1: weakest model quality first."
+CARDS_PER_ROW = 3
+
+
+def sort_clusters(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The cluster table in the order of sort choice ``by``; ties (and missing values, last) by cluster id.
+
+    >>> t = pd.DataFrame({"cluster": [0, 1, 2], "size": [5, 9, 5], "avg_dep": [0.1, 0.3, 0.2],
+    ...                   "macro_f1": [0.9, float("nan"), 0.5]})
+    >>> [sort_clusters(t, by)["cluster"].tolist() for by in ("Size", "Average DEP", "F1")]
+    [[1, 0, 2], [1, 2, 0], [2, 0, 1]]
+    """
+    column, ascending = SORT_CHOICES[by]
+    if column not in table:
+        return table.sort_values("cluster", kind="stable")
+    ordered = table.sort_values("cluster", kind="stable")
+    return ordered.sort_values(column, ascending=ascending, kind="stable", na_position="last")
+
+
+def _number(value: Any, fmt: str) -> str:
+    return "–" if value is None or pd.isna(value) else format(value, fmt)
+
+
+def show_in_dataset(cluster: int) -> None:
+    """Filter the Dataset page to ``cluster`` (keeping the other filters) and open it."""
+    st.session_state["cluster"] = [int(cluster)]
+    st.session_state["page_number"] = 1
+    sync_url()
+    st.switch_page("pages/dataset.py")
+
+
+def _card(row: pd.Series, *, split_dep: float | None, texts: list[str], settings: SummarySettings | None) -> None:
+    cluster = int(row["cluster"])
+    words = [str(w) for w in (row.get("top_words") if row.get("top_words") is not None else [])]
+    with st.container(border=True):
+        st.markdown(f"**Cluster {cluster}** · {int(row['size']):,} samples")
+        st.caption(f"{row['share']:.1%} of the split")
+        dep_col, f1_col = st.columns(2)
+        avg_dep = row.get("avg_dep")
+        dep_delta = None if split_dep is None or avg_dep is None or pd.isna(avg_dep) else f"{avg_dep - split_dep:+.2f}"
+        dep_col.metric("Avg DEP", _number(avg_dep, ".2f"), delta=dep_delta, delta_color="inverse",
+                       help="Average Data Error Potential (higher = more likely data errors); "
+                            "the arrow compares it with the whole split.")  # fmt: skip
+        f1_col.metric("F1", _number(row.get("macro_f1"), ".2f"),
+                      help="Macro F1 of the model over the classes present in the cluster.")
+        label = row.get("top_label")
+        if label is not None and not pd.isna(label):
+            st.text(f"Top label: {label} ({row['top_label_share']:.0%})")
+        show_summary(cluster, texts, words, settings)
+        if st.button("Show in Dataset", key=f"show_cluster_{cluster}", icon=":material/table_rows:"):
+            show_in_dataset(cluster)
+
+
+def show_cluster_cards(table: pd.DataFrame, frame: pd.DataFrame, *, split_dep: float | None,
+                       settings: SummarySettings | None) -> None:
+    """A grid of cards for the rows of ``table`` in their order (GPT summaries when ``settings``)."""
+    texts = cluster_texts(frame) if settings is not None and settings.api_key else {}
+    rows = list(table.iterrows())
+    for start in range(0, len(rows), CARDS_PER_ROW):
+        columns = st.columns(CARDS_PER_ROW)
+        for column, (_, row) in zip(columns, rows[start : start + CARDS_PER_ROW]):
+            with column:
+                _card(row, split_dep=split_dep, texts=texts.get(int(row["cluster"]), []), settings=settings)
+
+
+def mean_dep(frame: pd.DataFrame) -> float | None:
+    """The split's average DEP (None when empty)."""
+    return float(np.nanmean(frame["dep"])) if len(frame) else None

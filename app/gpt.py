@@ -1,0 +1,114 @@
+"""GPT summaries in the console: the opt-in switch, where requests go, and a card's summary.
+
+Nothing leaves the machine unless the user turns the switch on (``openai_enabled``, off by
+default) and then clicks Summarize on a card. The key comes from the environment
+(``OPENAI_API_KEY``) or Streamlit's secrets (``OPENAI_API_KEY`` at the top level or ``api_key``
+under ``[openai]``); the model and server from ``DQ_OPENAI_MODEL`` / ``OPENAI_BASE_URL``, the
+same secrets, or the inputs shown once the switch is on. Whatever a model wrote is shown as plain text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dq.errors import DQError
+from dq.summaries import (
+    DEFAULT_MODEL,
+    SUMMARY_MAX_TEXT_CHARS,
+    SUMMARY_MAX_TEXTS,
+    SummarySettings,
+    cached_summary,
+    default_cache_path,
+    summarize_cluster,
+)
+
+#: Texts per cluster handed to the summary (lowest DEP first: the most typical samples of the topic).
+TEXTS_PER_CLUSTER = 50
+
+
+def _secret(*path: str) -> str | None:
+    """A value from st.secrets, or None (no secrets file is not an error)."""
+    try:
+        value: Any = st.secrets
+        for name in path:
+            value = value[name]
+    except (FileNotFoundError, KeyError):
+        return None
+    return str(value) if value else None
+
+
+def gpt_settings() -> SummarySettings:
+    """Key, model and server: the inputs on the page, else st.secrets, else the environment, else the defaults."""
+    env = SummarySettings.from_env()
+    state = st.session_state
+    model = state["openai_model"].strip() or _secret("openai", "model") or _secret("DQ_OPENAI_MODEL") or env.model
+    base_url = (state["openai_base_url"].strip() or _secret("openai", "base_url") or _secret("OPENAI_BASE_URL")
+                or env.base_url)  # fmt: skip
+    api_key = _secret("openai", "api_key") or _secret("OPENAI_API_KEY") or env.api_key
+    return replace(env, api_key=api_key, model=model, base_url=base_url)
+
+
+def gpt_controls() -> SummarySettings | None:
+    """The opt-in switch and, once on, the model and server inputs; the settings to use, or None when off."""
+    with st.container(border=True):
+        st.toggle("GPT summaries", key="openai_enabled",
+                  help="Off: nothing is sent anywhere. On: a Summarize button on each card sends that cluster's "
+                       "keywords and a sample of its texts to the model below.")  # fmt: skip
+        if not st.session_state["openai_enabled"]:
+            st.caption("Off: every card shows its keyword summary, and nothing is sent anywhere.")
+            return None
+        settings = gpt_settings()
+        model_col, url_col = st.columns(2)
+        model_col.text_input("Model", key="openai_model", placeholder=settings.model or DEFAULT_MODEL)
+        url_col.text_input("Server (base URL)", key="openai_base_url", placeholder=settings.base_url or "OpenAI",
+                           help="Any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; empty = OpenAI.")
+        st.caption(f"Summarize sends a cluster's keywords and up to {SUMMARY_MAX_TEXTS} of its texts "
+                   f"({SUMMARY_MAX_TEXT_CHARS} characters at most each). Answers are cached on this machine.")
+        if not settings.api_key:
+            st.info("No API key found, so no summary can be asked for. Set `OPENAI_API_KEY` in the environment "
+                    "or in `.streamlit/secrets.toml` (any non-empty value for a local server that needs none), "
+                    "then reload. Until then each card shows its keyword summary.", icon=":material/key_off:")
+        return settings
+
+
+def cluster_texts(frame: pd.DataFrame) -> dict[int, list[str]]:
+    """Each cluster's texts, lowest DEP first, at most :data:`TEXTS_PER_CLUSTER` of them."""
+    typical = frame.sort_values("dep", kind="stable").groupby("cluster", sort=False).head(TEXTS_PER_CLUSTER)
+    return {int(c): group.tolist() for c, group in typical.groupby("cluster")["text"]}
+
+
+def keyword_summary(words: list[str]) -> str:
+    """The summary a card shows without GPT.
+
+    >>> keyword_summary(["card", "arrive"])
+    'Keywords: card, arrive'
+    """
+    return "Keywords: " + (", ".join(words) if words else "(none)")
+
+
+def show_summary(cluster: int, texts: list[str], words: list[str], settings: SummarySettings | None) -> None:
+    """A card's summary: the keywords, then the GPT title and paragraph (cached, or on request)."""
+    st.text(keyword_summary(words))
+    if settings is None or not settings.api_key:
+        return
+    cache_path = default_cache_path()
+    try:
+        summary = cached_summary(texts, words, client_settings=settings, cache_path=cache_path)
+        slot = st.empty()
+        if summary is None and slot.button("Summarize", key=f"summarize_{cluster}", icon=":material/auto_awesome:"):
+            slot.empty()  # the answer takes the button's place
+            with st.spinner(f"Asking {settings.model}..."):
+                summary = summarize_cluster(texts, words, client_settings=settings, cache_path=cache_path)
+    except DQError as exc:  # SummaryError, or nothing to summarize
+        st.warning("No summary this time:", icon=":material/error:")
+        st.text(str(exc))
+        return
+    if summary is not None:
+        with st.container(border=True):
+            st.text(summary.title)
+            st.text(summary.paragraph)
+            st.caption(f"GPT summary by `{summary.model}`" + (", from the cache" if summary.cached else ""))
