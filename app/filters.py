@@ -35,6 +35,23 @@ def parse_meta(raw: str) -> dict[str, str]:
     return {k.strip(): v for k, v in pairs if k.strip()}
 
 
+def meta_value(frame: pd.DataFrame, column: str, raw: str) -> Any:
+    """``raw`` (text from a widget or the URL) as a value of ``column``'s type, so ``"3"`` matches 3."""
+    if column not in frame.columns:
+        return raw  # apply_filter names the unknown column
+    kind = frame[column].dtype.kind
+    try:
+        if kind == "b":
+            return raw.strip().lower() in ("1", "true", "yes")
+        if kind in "iu":
+            return int(raw)
+        if kind == "f":
+            return float(raw)
+    except ValueError:
+        return raw
+    return raw
+
+
 def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
     """The sample filter the current widgets (and a clicked alert) stand for."""
     s = state if state is not None else st.session_state
@@ -54,7 +71,7 @@ def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
     if s["q"]:
         flt["text"] = {"regex": s["q"]} if s["regex"] else {"contains": s["q"]}
     for column, value in parse_meta(s["meta"]).items():
-        flt[column] = value
+        flt[column] = meta_value(insights.frame, column, value)
     alert = find_alert(insights.alerts, s["alert"])
     if alert is not None:
         for column, condition in alert.filter.items():

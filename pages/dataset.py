@@ -1,11 +1,34 @@
-"""Dataset: work in progress."""
+"""Dataset: the samples of a split ranked by DEP (likeliest data errors first), filtered from the
+sidebar; beside them, the insights menu; below them, the sample selected in the table."""
 
 import streamlit as st
 
+from app.filter_bar import filter_bar
+from app.filters import filtered
+from app.insights_menu import insights_menu
 from app.picker import pick_run
+from app.sample_view import sample_view
 from app.state import sync_url
+from app.table import sample_table
+from dq.errors import ValidationError
 
 run, split, insights = pick_run()
+filter_bar(run, insights)
 st.title("Dataset")
-st.write(f"{len(insights.frame):,} samples in {split}.")
+
+try:
+    rows = filtered(insights)
+except ValidationError as exc:  # a regex that does not compile, a metadata column this split lacks
+    st.error("These filters cannot be applied; change them or clear them in the sidebar.", icon=":material/error:")
+    st.code(str(exc), language=None, wrap_lines=True)
+    sync_url()
+    st.stop()
+
+table_col, menu_col = st.columns([2, 1], gap="medium")
+with table_col:
+    sample_table(rows, split=split, n_split=len(insights.frame))
+    sample_view(run, split, insights, st.session_state["sample_id"])
+with menu_col:
+    insights_menu(run, split, insights, rows)
+
 sync_url()

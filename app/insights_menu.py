@@ -1,0 +1,120 @@
+"""The insights menu beside the Dataset table: size and metric of the filtered rows, then the
+Alerts tab (a click filters to an alert's samples) and the Metrics tab (charts that follow the
+filters; a click on a bar filters further).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import charts
+from app.filter_bar import escape_markdown, mirror
+from app.filters import alert_key
+from app.state import clear_filters
+from app.table import view_signature
+from dq.insights import SplitInsights
+from dq.insights.alerts import Alert
+from dq.insights.metrics import METRIC_NAMES, metric_value
+from dq.store import Run
+
+METRIC_LABELS = {"f1": "F1", "accuracy": "Accuracy", "precision": "Precision", "recall": "Recall"}
+#: The split-wide value of each metric in ``SplitInsights.summary["metrics"]``.
+SUMMARY_KEYS = {"f1": "macro_f1", "accuracy": "accuracy", "precision": "macro_precision", "recall": "macro_recall"}
+SEVERITY_ICONS = {"high": ":material/error:", "medium": ":material/warning:", "low": ":material/info:"}
+
+
+def _show_alert(key: str) -> None:
+    clear_filters()  # an alert's samples exactly, not their intersection with older filters
+    st.session_state["alert"] = key
+
+
+def _hide_alert() -> None:
+    st.session_state["alert"] = None
+    st.session_state["page_number"] = 1
+
+
+def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
+    """Draw the menu for the filtered ``rows`` of ``split``."""
+    arrays = charts.split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
+    positions = insights.frame.index.get_indexer(rows.index)
+    s = st.session_state
+    if s["metric"] not in METRIC_NAMES:
+        s["metric"] = "f1"
+    st.segmented_control("Metric", list(METRIC_NAMES), format_func=METRIC_LABELS.get, required=True,
+                         **mirror("metric", resets_page=False))
+    metric = s["metric"]
+    value = metric_value(metric, arrays.labels[positions], arrays.preds[positions], len(run.labels))
+    overall = insights.summary["metrics"].get(SUMMARY_KEYS[metric])
+    size_col, metric_col = st.columns(2)
+    size_col.metric("Samples", f"{len(rows):,}", help=f"of {len(insights.frame):,} in {split}", border=True)
+    compared = value is not None and overall is not None and len(rows) != len(insights.frame)
+    metric_col.metric(
+        METRIC_LABELS[metric], "–" if value is None else f"{value:.3f}", border=True,
+        delta=f"{value - overall:+.3f}" if compared else None, delta_description=f"vs {split}" if compared else None,
+        help="Macro average over the classes present in the filtered rows" if metric != "accuracy" else None,
+    )
+    alerts_tab, metrics_tab = st.tabs([f"Alerts ({len(insights.alerts)})", "Metrics"])
+    with alerts_tab:
+        alert_list(insights.alerts)
+    with metrics_tab:
+        metrics_charts(run, split, insights, rows, arrays, positions, metric)
+
+
+def alert_list(alerts: list[Alert]) -> None:
+    """One button an alert, high severity first; the active one is highlighted and can be hidden."""
+    if not alerts:
+        st.success("No alert: nothing stands out in this split.", icon=":material/check_circle:")
+        return
+    active = st.session_state["alert"]
+    st.caption("Click an alert to see its samples.")
+    for i, alert in enumerate(alerts):
+        key = alert_key(alerts, i)
+        st.button(escape_markdown(alert.message), key=f"alert_{key}", icon=SEVERITY_ICONS.get(alert.severity),
+                  type="primary" if key == active else "secondary", on_click=_show_alert, args=(key,),
+                  help=f"{alert.severity} severity · {alert.count:,} samples · rule: {escape_markdown(alert.rule)}",
+                  width="stretch")
+    if active is not None:
+        st.button("Show all samples again", key="alert_clear", icon=":material/close:", on_click=_hide_alert)
+
+
+def metrics_charts(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame,
+                   arrays: charts.SplitArrays, positions: np.ndarray, metric: str) -> None:
+    """The per-class, pair, overlap and DEP charts of the filtered rows; clicks filter."""
+    if not len(rows):
+        st.info("No sample matches these filters.")
+        return
+    agg = charts.aggregate(arrays, positions, rows["dep"].to_numpy(dtype=np.float64), run.labels)
+    tag = view_signature(split)
+    st.caption("Charts follow the filters; click a bar or a row to filter the table to it.")
+    title = charts.PER_CLASS[metric][1]
+    _chart_section(f"{title} by class", "class", f"chart_metric_{metric}_{tag}",
+                   charts.metric_by_class(agg.classes, metric) if len(agg.classes) else None, scroll=len(agg.classes))
+    _chart_section("Samples by class (:red[misclassified] part in red)", "class", f"chart_count_{tag}",
+                   charts.count_by_class(agg.classes) if agg.classes["support"].any() else None,
+                   scroll=int((agg.classes["support"] > 0).sum()))
+    st.markdown("**Overlapping classes**")
+    if len(agg.overlap):
+        charts.clickable_table(agg.overlap, key=f"table_overlap_{tag}", kind="overlap", columns=charts.overlap_columns())
+    else:
+        st.caption("No two classes share probability in these samples.")
+    st.markdown("**Top misclassified pairs**")
+    if len(agg.pairs):
+        charts.clickable_table(agg.pairs, key=f"table_pairs_{tag}", kind="pair", columns=charts.pairs_columns(agg.pairs))
+    else:
+        st.caption("No misclassified sample here.")
+    _chart_section("DEP distribution (:red[misclassified] in red)", "dep", f"chart_dep_{tag}",
+                   charts.dep_chart(agg.dep))
+
+
+def _chart_section(title: str, kind: str, key: str, chart: object, *, scroll: int = 0) -> None:
+    st.markdown(f"**{title}**")
+    if chart is None:
+        st.caption("Nothing to show for these samples.")
+        return
+    if charts.bar_height(scroll) > charts.SCROLL_BOX_PX:
+        with st.container(height=charts.SCROLL_BOX_PX, border=False):
+            charts.clickable(chart, key=key, kind=kind)
+    else:
+        charts.clickable(chart, key=key, kind=kind)
