@@ -16,35 +16,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import dq
+import dq  # noqa: F401 - the run is logged through the public client
+from tiny_runs import LABELS, WORDS, log_tiny_run  # noqa: F401
 from app.gpt import keyword_summary
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 RUN_TIMEOUT_S = 120
-LABELS = ["billing", "delivery", "login"]
-WORDS = {"billing": "invoice charge refund", "delivery": "parcel courier arrive", "login": "password account locked"}
 ANSWER = {"title": "Parcels <b>late</b>", "summary": "People ask where their **parcel** is."}
-
-
-def log_tiny_run(home: Path, *, n_train: int = 90, n_test: int = 30, seed: int = 0) -> None:
-    """Three topics, one per label, in 16-d; a few training labels flipped (planted errors)."""
-    rng = np.random.default_rng(seed)
-    centres = np.eye(16)[:3] * 4
-    dq.init(project="tiny", run="r1", labels=LABELS, home=home)
-    for split, n in (("training", n_train), ("test", n_test)):
-        topic = np.arange(n) % 3
-        texts = [f"{WORDS[LABELS[t]]} question {i}" for i, t in enumerate(topic)]
-        labels = [LABELS[t] for t in topic]
-        for i in range(1, 7) if split == "training" else ():
-            labels[i * 7] = LABELS[(topic[i * 7] + 1) % 3]
-        ids = list(range(n))
-        dq.log_data_samples(texts=texts, labels=labels, ids=ids, split=split)
-        embs = centres[topic] + rng.normal(scale=0.6, size=(n, 16))
-        for epoch in (0, 1):
-            logits = 2.0 * (epoch + 1) * np.eye(3)[topic] + rng.normal(scale=0.5, size=(n, 3))
-            probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-            dq.log_model_outputs(ids=ids, embs=embs, probs=probs, split=split, epoch=epoch)
-    dq.finish()
 
 
 @pytest.fixture
