@@ -82,6 +82,14 @@ def aggregate(arrays: SplitArrays, positions: np.ndarray, dep: np.ndarray, class
                       dep_bins(dep, labelled & (labels != preds)))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def view_aggregates(view: str, _owner: object, _arrays: SplitArrays, _positions: np.ndarray, _dep: np.ndarray,
+                    classes: tuple[str, ...]) -> tuple[object, Aggregates]:
+    """:func:`aggregate`, kept per view: ``view`` names the filtered rows of ``_owner`` (the split's
+    insights, held by the entry so the ``id`` in ``view`` stays its own)."""
+    return _owner, aggregate(_arrays, _positions, _dep, list(classes))
+
+
 def dep_bins(dep: np.ndarray, is_misclassified: np.ndarray) -> pd.DataFrame:
     """Counts of correct and misclassified samples per fixed DEP bin (``DEP_BIN_EDGES``)."""
     edges = np.asarray(DEP_BIN_EDGES)

@@ -6,6 +6,8 @@ rows (or the map's points) to the browser.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import pandas as pd
@@ -79,14 +81,37 @@ def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
     return flt
 
 
-def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
-    """The rows of the split that pass the filters and the map selection, sorted by DEP descending."""
+def view_key(insights: SplitInsights, state: Any = None) -> str:
+    """A hash of everything that decides the filtered rows: the filter and the full map selection."""
     s = state if state is not None else st.session_state
-    frame = insights.frame
-    mask = apply_filter(frame, state_filter(insights, s))
-    if s.get("selected_ids") is not None:
-        mask &= frame["id"].isin(s["selected_ids"])
-    return frame[mask].sort_values("dep", ascending=False, kind="stable")
+    flt = json.dumps(state_filter(insights, s), sort_keys=True, default=str)
+    ids = s.get("selected_ids")
+    chosen = "-" if ids is None else "\x1f".join(sorted(map(str, ids)))
+    return hashlib.sha1(f"{insights.split}\x1e{flt}\x1e{chosen}".encode()).hexdigest()
+
+
+def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
+    """The rows of the split that pass the filters and the map selection, sorted by DEP descending.
+
+    The result is shared between reruns and sessions showing the same view (paging, opening a
+    sample and reloading the page do not filter again): never modify it in place.
+    """
+    s = state if state is not None else st.session_state
+    _, rows = _filtered_rows(id(insights), view_key(insights, s), insights, state_filter(insights, s),
+                             s.get("selected_ids"))
+    return rows
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _filtered_rows(insights_id: int, key: str, _insights: SplitInsights, _flt: SampleFilter,
+                   _selected: Any) -> tuple[SplitInsights, pd.DataFrame]:
+    # Keyed on the identity of the (cached, shared) insights object and the view; the entry holds
+    # the insights object, so its id cannot be reused by another split's insights while it lives.
+    frame = _insights.frame
+    mask = apply_filter(frame, _flt)
+    if _selected is not None:
+        mask &= frame["id"].isin(_selected)
+    return _insights, frame[mask].sort_values("dep", ascending=False, kind="stable")
 
 
 def filter_summary(insights: SplitInsights) -> str:

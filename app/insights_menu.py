@@ -11,7 +11,7 @@ import streamlit as st
 
 from app import charts
 from app.filter_bar import escape_markdown, mirror
-from app.filters import alert_key
+from app.filters import alert_key, view_key
 from app.state import clear_filters
 from app.table import view_signature
 from dq.insights import SplitInsights
@@ -55,11 +55,15 @@ def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFr
         delta=f"{value - overall:+.3f}" if compared else None, delta_description=f"vs {split}" if compared else None,
         help="Macro average over the classes present in the filtered rows" if metric != "accuracy" else None,
     )
-    alerts_tab, metrics_tab = st.tabs([f"Alerts ({len(insights.alerts)})", "Metrics"])
-    with alerts_tab:
-        alert_list(insights.alerts)
-    with metrics_tab:
-        metrics_charts(run, split, insights, rows, arrays, positions, metric)
+    # Only the open tab runs (on_change="rerun"): the charts cost nothing until someone looks.
+    alerts_tab, metrics_tab = st.tabs([f"Alerts ({len(insights.alerts)})", "Metrics"], key="menu_tab",
+                                      on_change="rerun")
+    if alerts_tab.open:
+        with alerts_tab:
+            alert_list(insights.alerts)
+    if metrics_tab.open:
+        with metrics_tab:
+            metrics_charts(run, split, insights, rows, arrays, positions, metric)
 
 
 def alert_list(alerts: list[Alert]) -> None:
@@ -85,7 +89,9 @@ def metrics_charts(run: Run, split: str, insights: SplitInsights, rows: pd.DataF
     if not len(rows):
         st.info("No sample matches these filters.")
         return
-    agg = charts.aggregate(arrays, positions, rows["dep"].to_numpy(dtype=np.float64), run.labels)
+    view = f"{id(insights)}:{view_key(insights)}"  # the same filtered rows -> the same charts
+    _, agg = charts.view_aggregates(view, insights, arrays, positions, rows["dep"].to_numpy(dtype=np.float64),
+                                    tuple(run.labels))
     tag = view_signature(split)
     st.caption("Charts follow the filters; click a bar or a row to filter the table to it.")
     title = charts.PER_CLASS[metric][1]

@@ -20,7 +20,6 @@ import faiss
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 from dq.errors import ValidationError
 from dq.insights.metrics import UNLABELLED, as_class_indices
@@ -274,6 +273,10 @@ def _compute_keywords(
 ) -> dict[int, list[str]]:
     present = np.unique(clusters)
     result: dict[int, list[str]] = {int(c): [] for c in present}
+    # Imported here: scikit-learn costs about a second to import, and the console reads cached
+    # insights without it.
+    from sklearn.feature_extraction.text import CountVectorizer
+
     vectorizer = CountVectorizer(
         lowercase=True, stop_words="english", token_pattern=KEYWORD_TOKEN_PATTERN,
         ngram_range=(1, 2 if bigrams else 1), min_df=min(KEYWORD_MIN_DF, max(len(texts), 1)),
