@@ -14,8 +14,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app.actions import sample_actions
+from app.cart import edit_marks
 from app.filter_bar import escape_markdown
 from app.table import flags_text
+from dq.edits.model import EDIT_TEXT
 from dq.insights import SplitInsights
 from dq.insights.alerts import AlertThresholds
 from dq.insights.neighbors import as_embs
@@ -130,8 +133,10 @@ def _open_neighbour(key: str, ids: list[Any]) -> None:
         st.session_state["sample_id"] = ids[chosen[0]]
 
 
-def sample_view(run: Run, split: str, insights: SplitInsights, sample_id: Any) -> None:
-    """Show the sample ``sample_id`` of ``split`` (nothing when it is not one of the split's)."""
+def sample_view(run: Run, split: str, insights: SplitInsights, sample_id: Any, *,
+                active: pd.DataFrame | None = None) -> None:
+    """Show the sample ``sample_id`` of ``split`` (nothing when it is not one of the split's), with
+    what the edits cart does to it (``active``: the split's active edits) and the actions to fix it."""
     frame = insights.frame
     found = np.flatnonzero(frame["id"].to_numpy() == sample_id)
     if sample_id is None or not len(found):
@@ -145,6 +150,17 @@ def sample_view(run: Run, split: str, insights: SplitInsights, sample_id: Any) -
         head.subheader(f"Sample {escape_markdown(str(sample_id))}")
         close.button("Close", icon=":material/close:", on_click=_close, key="close_sample")
         st.code(sample["text"], language=None, wrap_lines=True)
+        mine = active[active["sample_id"] == str(sample_id)] if active is not None else None
+        if mine is not None and len(mine):
+            edited = mine.loc[mine["action"] == EDIT_TEXT, "new_value"]
+            text_now = str(edited.iloc[-1]) if len(edited) else str(sample["text"])
+            if len(edited):
+                st.caption("Text in the edits cart:")
+                st.code(text_now, language=None, wrap_lines=True)
+            mark = edit_marks(mine).get(str(sample_id))
+        else:
+            text_now, mark = str(sample["text"]), None
+        sample_actions(run, split, sample, mark, text_now)
         why_col, probs_col = st.columns([4, 5], gap="medium")
         with why_col:
             st.markdown("**Why it was flagged**")

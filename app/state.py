@@ -39,6 +39,9 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "selected_ids": None,  # ids chosen on the map (box/lasso); None = no map selection
     "page_number": 1,
     "sample_id": None,  # id of the sample opened on the Dataset page; None = none open
+    "ticked_ids": [],  # ids ticked in the Dataset table (the actions' targets)
+    "ticked_key": None,  # the table (view and page) those ticks belong to
+    "last_batch": None,  # batch id of this session's last action in the edits cart ("Undo last action")
     "openai_enabled": False,
     "openai_model": "",  # "" = the model from DQ_OPENAI_MODEL / secrets / the default
     "openai_base_url": "",  # "" = OPENAI_BASE_URL / secrets / OpenAI itself

@@ -14,6 +14,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from app.cart import edit_marks
 from app.filter_bar import mirror
 from app.state import FILTER_KEYS
 
@@ -42,6 +43,8 @@ COLUMN_CONFIG = {
     "suggested_label": st.column_config.TextColumn("Suggested", width=150,
                                                    help="The label the evidence prefers, when confident"),
     "id": st.column_config.TextColumn("ID", width=70),
+    "edit": st.column_config.TextColumn("In the cart", width=130,
+                                        help="What the edits cart does to the sample (undo on the Edits cart page)"),
 }
 
 
@@ -65,8 +68,10 @@ def flags_text(rows: pd.DataFrame) -> pd.Series:
     return joined.astype(str)
 
 
-def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """What a page of the table shows: plain values only (text stays text in the grid)."""
+def table_frame(rows: pd.DataFrame, marks: dict[str, str] | None = None) -> pd.DataFrame:
+    """What a page of the table shows: plain values only (text stays text in the grid); ``marks``
+    (sample id as text -> what the edits cart does to it) fill the "In the cart" column."""
+    marks = marks or {}
     return pd.DataFrame({
         "dep": rows["dep"].astype(float),
         "text": rows["text"],
@@ -75,6 +80,7 @@ def table_frame(rows: pd.DataFrame) -> pd.DataFrame:
         "flags": flags_text(rows),
         "suggested_label": rows["suggested_label"],
         "id": rows["id"].astype(str),
+        "edit": [marks.get(str(i), "") for i in rows["id"]],
     }).reset_index(drop=True)
 
 
@@ -86,13 +92,22 @@ def view_signature(split: str) -> str:
     return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:10]
 
 
-def _open_selected(table_key: str, ids: list) -> None:
-    rows = st.session_state[table_key].selection.rows
-    st.session_state["sample_id"] = ids[rows[0]] if rows else None
+def _on_select(table_key: str, ids: list) -> None:
+    # The ticked rows are the actions' targets; the row ticked last is the sample opened below.
+    before = set(st.session_state.get("ticked_ids") or [])
+    ticked = [ids[r] for r in st.session_state[table_key].selection.rows]
+    st.session_state["ticked_ids"] = ticked
+    added = [i for i in ticked if i not in before]
+    if added:
+        st.session_state["sample_id"] = added[-1]
+    elif st.session_state.get("sample_id") not in ticked:
+        st.session_state["sample_id"] = ticked[-1] if ticked else None
 
 
-def sample_table(rows: pd.DataFrame, *, split: str, n_split: int) -> None:
-    """The page of ``rows`` chosen by the page number, with the count and the page control."""
+def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.DataFrame | None = None) -> list:
+    """The page of ``rows`` chosen by the page number, with the count and the page control; returns
+    the ids of the ticked rows (of this page and view). ``active``: the split's active edits, shown
+    in the "In the cart" column."""
     n = len(rows)
     pages = n_pages(n)
     st.session_state["page_number"] = min(max(int(st.session_state["page_number"]), 1), pages)
@@ -105,13 +120,20 @@ def sample_table(rows: pd.DataFrame, *, split: str, n_split: int) -> None:
                          **mirror("page_number", resets_page=False))
     if not n:
         st.info("No sample matches these filters.", icon=":material/filter_alt_off:")
-        return
-    frame = table_frame(page)
+        return []
+    frame = table_frame(page, edit_marks(active, page["id"].tolist()) if active is not None else None)
     ids = page["id"].tolist()
     opened = st.session_state["sample_id"]
     key = f"table_{view_signature(split)}_{st.session_state['page_number']}"
+    if st.session_state.get("ticked_key") != key:  # another view or page: nothing ticked in it yet
+        st.session_state["ticked_key"], st.session_state["ticked_ids"] = key, []
+    ticked = [i for i in st.session_state["ticked_ids"] if i in ids]
+    if not ticked and opened in ids:
+        ticked = [opened]
     st.dataframe(
         frame, key=key, height=TABLE_HEIGHT, hide_index=True, column_config=COLUMN_CONFIG,
-        on_select=partial(_open_selected, key, ids), selection_mode="single-row",
-        selection_default={"selection": {"rows": [ids.index(opened)]}} if opened in ids else None,
+        on_select=partial(_on_select, key, ids), selection_mode="multi-row",
+        selection_default={"selection": {"rows": [ids.index(i) for i in ticked]}} if ticked else None,
     )
+    st.session_state["ticked_ids"] = ticked
+    return ticked

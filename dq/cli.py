@@ -110,6 +110,41 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dq.edits import EditsCart, fix
+    from dq.edits.export import write_dataset
+    from dq.fileio import check_out_path
+    from dq.store import Run
+
+    check_out_path(args.out)  # fail fast, before reading the run or computing insights
+    run = Run(args.run_dir)
+    result = fix(run, args.split, cart=EditsCart(args.db), auto_fix=args.auto_fix)
+    path = write_dataset(result.frame, args.out)
+    print(f"{path}: {result.describe()}", file=sys.stderr)
+    print(path)
+    return 0
+
+
+def _cmd_labelers(args: argparse.Namespace) -> int:
+    from dq.edits import EditsCart, labelers_frame
+    from dq.edits.export import LABELERS_FORMATS, write_labelers
+    from dq.errors import ValidationError
+    from dq.fileio import check_out_path
+    from dq.store import Run
+
+    check_out_path(args.out, formats=LABELERS_FORMATS)
+    run = Run(args.run_dir)
+    frame = labelers_frame(run, args.split, cart=EditsCart(args.db), include_flagged=args.all)
+    chosen = "marked for labelers in the cart" + (" or likely mislabeled" if args.all else "")
+    if frame.empty:
+        raise ValidationError(f"No sample of split '{args.split}' is {chosen}; nothing was written"
+                              + ("." if args.all else " (add --all for every likely-mislabeled sample)."))
+    path = write_labelers(frame, args.out, labels=run.labels)
+    print(f"{path}: {len(frame):,} samples {chosen}", file=sys.stderr)
+    print(path)
+    return 0
+
+
 def _cmd_runs(args: argparse.Namespace) -> int:
     from dq.store import list_runs
 
@@ -144,6 +179,14 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {number}")
     return number
+
+
+def _add_cart_arguments(p: argparse.ArgumentParser, *, out_help: str) -> None:
+    """The arguments of the commands that read the edits cart: run, split, output file, database."""
+    p.add_argument("run_dir", help="run directory")
+    p.add_argument("--split", default="training", help="split (default: training)")
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--db", type=Path, metavar="PATH", help="edits cart database (default: $DQ_HOME/edits.db)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,6 +252,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strictness", type=float, help="likely-mislabeled knob in [0, 1] (default 0.3)")
     p.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
     p.set_defaults(func=_cmd_alerts)
+
+    p = sub.add_parser(
+        "export", help="write the fixed dataset of a split: the edits cart applied, optionally auto-fixed",
+        formatter_class=fmt,
+        description="Apply the edits cart (relabels, removals, text edits) to a split and write it with the "
+                    "original columns, removed rows dropped. --auto-fix also fixes the likely-mislabeled samples "
+                    "the cart does not touch: relabel (to the suggested label, where there is a confident one) "
+                    "or remove.",
+        epilog="example:\n  dq export ~/.dq/runs/demo/banking77 --split training --out fixed.csv --auto-fix relabel",
+    )
+    _add_cart_arguments(p, out_help="output file: .csv, .parquet or .jsonl")
+    p.add_argument("--auto-fix", choices=["relabel", "remove"],
+                   help="also fix every likely-mislabeled sample the cart does not touch")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "labelers", help="write the samples to send to human labelers: Label Studio tasks (.json) or a CSV",
+        formatter_class=fmt,
+        description="Write the samples the edits cart marked 'send to labelers' (--all: also every likely-"
+                    "mislabeled sample), highest DEP first, with current texts and labels. A .json file holds "
+                    "Label Studio import tasks pre-annotated with the current label (score = DEP); a .csv file "
+                    "holds id, text, label, suggested_label, dep.",
+        epilog="example:\n  dq labelers ~/.dq/runs/demo/banking77 --split training --out review.json --all",
+    )
+    _add_cart_arguments(p, out_help="output file: .json (Label Studio) or .csv")
+    p.add_argument("--all", action="store_true", help="also every likely-mislabeled sample, not only the marked ones")
+    p.set_defaults(func=_cmd_labelers)
 
     p = sub.add_parser("runs", help="list the runs under $DQ_HOME (finished and unfinished)",
                        formatter_class=fmt, epilog="example:\n  dq runs --json")

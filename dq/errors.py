@@ -37,3 +37,11 @@ class RunExistsError(DQError):
 
 class ModelLoadError(DQError):
     """The embedding model cannot be loaded offline from the given name or path."""
+
+
+class MissingExtraError(DQError, ImportError):
+    """An integration needs a framework that is not installed; the message names the extra to install."""
+
+
+class EditsDBError(DQError):
+    """The edits-cart database cannot be used (not SQLite, or written by a newer dq)."""

@@ -1,8 +1,11 @@
 """Dataset: the samples of a split ranked by DEP (likeliest data errors first), filtered from the
-sidebar; beside them, the insights menu; below them, the sample selected in the table."""
+sidebar; beside them, the insights menu; below them, the actions that fix the ticked or filtered
+samples (into the edits cart) and the sample opened in the table."""
 
 import streamlit as st
 
+from app.actions import actions_panel
+from app.cart import active_edits
 from app.filter_bar import filter_bar
 from app.filters import filtered
 from app.insights_menu import insights_menu
@@ -24,10 +27,12 @@ except ValidationError as exc:  # a regex that does not compile, a metadata colu
     sync_url()
     st.stop()
 
+active = active_edits(run, split)
 table_col, menu_col = st.columns([2, 1], gap="medium")
 with table_col:
-    sample_table(rows, split=split, n_split=len(insights.frame))
-    sample_view(run, split, insights, st.session_state["sample_id"])
+    ticked = sample_table(rows, split=split, n_split=len(insights.frame), active=active)
+    actions_panel(run, split, insights.frame, rows, ticked)
+    sample_view(run, split, insights, st.session_state["sample_id"], active=active)
 with menu_col:
     insights_menu(run, split, insights, rows)
 

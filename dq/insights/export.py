@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dq.errors import ValidationError
+from dq.fileio import TABLE_FORMATS, check_out_path, write_table
 
-FORMATS = (".parquet", ".csv", ".jsonl")
+FORMATS = TABLE_FORMATS
 
-
-def check_out_path(out: str | os.PathLike[str]) -> Path:
-    """Refuse an output path with an unknown extension or a missing directory (before any work)."""
-    path = Path(out).expanduser()
-    if path.suffix.lower() not in FORMATS:
-        raise ValidationError(
-            f"The '--out' file must end in one of {', '.join(FORMATS)}. Got {path.name!r} instead."
-        )
-    if not path.parent.exists():
-        raise ValidationError(f"The '--out' directory {path.parent} does not exist.")
-    return path
+__all__ = ["FORMATS", "check_out_path", "write_frame"]
 
 
 def write_frame(frame: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
@@ -35,25 +24,11 @@ def write_frame(frame: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
     Traceback (most recent call last):
     dq.errors.ValidationError: ...
     """
-    path = check_out_path(out)
-    suffix = path.suffix.lower()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if suffix == ".parquet":
-            out_frame = frame.copy()
-            out_frame["probs"] = [np.asarray(p, dtype=np.float32) for p in frame["probs"]]
-            out_frame.to_parquet(tmp, index=False)
-        else:
-            out_frame = frame.copy()
-            out_frame["probs"] = [json.dumps([round(float(x), 6) for x in p]) for p in frame["probs"]]
-            if suffix == ".csv":
-                out_frame.to_csv(tmp, index=False)
-            else:
-                out_frame["probs"] = [json.loads(p) for p in out_frame["probs"]]
-                out_frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    suffix = check_out_path(out).suffix.lower()
+    out_frame = frame.copy()
+    if suffix == ".parquet":
+        out_frame["probs"] = [np.asarray(p, dtype=np.float32) for p in frame["probs"]]
+    else:
+        rounded = [[round(float(x), 6) for x in p] for p in frame["probs"]]
+        out_frame["probs"] = [json.dumps(p) for p in rounded] if suffix == ".csv" else rounded
+    return write_table(out_frame, out)

@@ -1,0 +1,66 @@
+"""The edits cart as the console uses it: who is editing, the active edits of a split, adding changes.
+
+The cart lives in SQLite (``dq.edits.EditsCart``, one connection per operation), so every browser
+session and every page sees the same edits at once; nothing about it is kept in session state but
+the last action's batch id (for "Undo last action").
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dq.edits import Change, EditsCart, current_samples, default_author, run_key
+from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS
+from dq.store import Run
+
+#: How each action reads in the console.
+ACTION_NAMES = {RELABEL: "relabel", REMOVE: "remove", EDIT_TEXT: "edit text", SEND_TO_LABELERS: "send to labelers"}
+
+
+def author() -> str:
+    """The signed-in user's e-mail (or name) when the app has authentication, else the local user."""
+    user = st.user
+    if user.get("is_logged_in"):
+        return str(user.get("email") or user.get("name") or default_author())
+    return default_author()
+
+
+def active_edits(run: Run, split: str) -> pd.DataFrame:
+    """The effective edits of ``split`` (one row per sample and field, the latest not undone)."""
+    return EditsCart().active(run_key(run), split)
+
+
+def current(run: Run, split: str) -> pd.DataFrame:
+    """The split's samples as the cart has them now (labels and texts edited, removed marked)."""
+    return current_samples(run, split, active_edits(run, split))
+
+
+def add_changes(run: Run, split: str, changes: list[Change], *, done: str) -> None:
+    """Store ``changes`` as one action and say so in a toast (``done``: "Relabelled", ...)."""
+    if not changes:
+        st.toast("Nothing to change: the samples already hold that value.", icon=":material/info:")
+        return
+    batch = EditsCart().add(run, split, changes, author=author())
+    st.session_state["last_batch"] = batch
+    st.toast(f"{done} {len(changes):,} sample{'s' if len(changes) != 1 else ''}. The Edits cart page lists "
+             "it, with undo.", icon=":material/shopping_cart:")
+
+
+def edit_marks(active: pd.DataFrame, ids: list | None = None) -> dict[str, str]:
+    """Per sample id (as text), what the cart does to it: ``"→ new label · text edited"``; only for
+    ``ids`` when given (a page of the table, not every edit of a large cart)."""
+    if ids is not None:
+        active = active[active["sample_id"].isin([str(i) for i in ids])]
+    marks: dict[str, list[str]] = {}
+    for sample_id, action, value in zip(active["sample_id"], active["action"], active["new_value"]):
+        if action == RELABEL:
+            text = f"→ {value}"
+        elif action == REMOVE:
+            text = "removed"
+        elif action == EDIT_TEXT:
+            text = "text edited"
+        else:
+            text = "to labelers"
+        marks.setdefault(str(sample_id), []).append(text)
+    return {key: " · ".join(parts) for key, parts in marks.items()}

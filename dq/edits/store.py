@@ -1,0 +1,272 @@
+"""The edits cart: every relabel, removal, text edit and review request, kept in SQLite.
+
+Rows are only ever added; undo stamps ``undone_at``. The effective state of a sample is, per
+field (label, text, removed, review), its latest edit that is not undone. The console calls the
+cart from many Streamlit threads and several processes may share one file, so every method opens
+its own connection (WAL, a busy timeout) and closes it before returning; writes take the write
+lock up front (``BEGIN IMMEDIATE``) so that two writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from sqlite_utils import Database
+
+from dq.config import dq_home
+from dq.edits.model import ACTIONS, EDIT_TEXT, FIELDS, RELABEL, Change, run_key
+from dq.errors import EditsDBError, ValidationError
+from dq.store.reader import Run
+
+#: File name of the cart under the dq home.
+DB_NAME = "edits.db"
+#: Seconds a connection waits for another writer's lock before giving up.
+BUSY_TIMEOUT_S = 10.0
+#: Columns of ``history`` (and, with ``field``, of ``active``), in order.
+EDIT_COLUMNS: tuple[str, ...] = ("edit_id", "run", "run_hash", "split", "sample_id", "action", "old_value",
+                                 "new_value", "author", "created_at", "batch", "undone_at")
+TABLE = "edits"
+#: The columns ``add`` writes (``edit_id`` is assigned by SQLite).
+_INSERTED = EDIT_COLUMNS[1:]
+
+
+def _migrate_1(db: Database) -> None:
+    db[TABLE].create(  # type: ignore[union-attr]
+        {"edit_id": int, "run": str, "run_hash": str, "split": str, "sample_id": str, "action": str,
+         "old_value": str, "new_value": str, "author": str, "created_at": str, "batch": str, "undone_at": str},
+        pk="edit_id",
+        not_null={"run", "run_hash", "split", "sample_id", "action", "author", "created_at", "batch"},
+    )
+    db[TABLE].create_index(["run", "split"], index_name="edits_run_split")  # type: ignore[union-attr]
+    db[TABLE].create_index(["batch"], index_name="edits_batch")  # type: ignore[union-attr]
+
+
+#: Migrations in order: ``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``.
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migrate_1,)
+#: The schema version this dq writes (``PRAGMA user_version``).
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _user_version(db: Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+@contextmanager
+def _write(db: Database) -> Iterator[None]:
+    """One write transaction that holds the write lock from its start (waits up to the busy timeout)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
+class EditsCart:
+    """The edits of every run, in one SQLite file (default ``$DQ_HOME/edits.db``).
+
+    Examples
+    --------
+    >>> from dq.edits import EditsCart, Change, run_key     # doctest: +SKIP
+    >>> cart = EditsCart()                                   # doctest: +SKIP
+    >>> batch = cart.add(run, "training", [Change("17", "relabel", "billing", "login")],
+    ...                  author="ana")                       # doctest: +SKIP
+    >>> cart.active(run_key(run), "training")                # doctest: +SKIP
+    >>> cart.undo_batch(batch)                               # doctest: +SKIP
+    1
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else dq_home() / DB_NAME
+
+    # --- connections ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[Database]:
+        """A fresh connection to an up-to-date schema, closed on exit."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        try:
+            db = Database(conn, execute_plugins=False)
+            self._prepare(db)
+            yield db
+        except sqlite3.OperationalError as exc:
+            # Locked past the busy timeout, disk full, read-only file: one line for the user.
+            raise EditsDBError(f"{self.path} cannot be used now: {exc}.") from None
+        finally:
+            conn.close()
+
+    def _prepare(self, db: Database) -> None:
+        try:
+            version = _user_version(db)
+        except sqlite3.OperationalError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise EditsDBError(f"{self.path} is not an edits database ({exc}).") from None
+        self._check_version(version)
+        if version == SCHEMA_VERSION:
+            return
+        db.enable_wal()  # persistent in the file: only the first connection ever switches it
+        with _write(db):
+            # Another process may have migrated while this one waited for the lock: read again.
+            version = _user_version(db)
+            self._check_version(version)
+            for migrate in MIGRATIONS[version:]:
+                migrate(db)
+            # PRAGMA takes no parameters; the value is this module's own integer constant.
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise EditsDBError(
+                f"{self.path} has edits schema version {version}; this dq knows versions up to "
+                f"{SCHEMA_VERSION}. Upgrade dq to use it."
+            )
+
+    def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
+        if not self.path.exists():  # reading never creates the file
+            return pd.DataFrame(columns=list(EDIT_COLUMNS))
+        with self._connect() as db:
+            cursor = db.execute(sql, list(params))
+            columns = [d[0] for d in cursor.description]
+            return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def add(self, run: Run, split: str, changes: Sequence[Change], *, author: str) -> str:
+        """Store ``changes`` to samples of ``split`` of ``run`` as one batch; return the batch id.
+
+        All rows are written in one transaction. Actions must be one of ``ACTIONS``, a relabel's
+        new value one of ``run.labels``, a text edit's new text non-blank.
+        """
+        if split not in run.splits:
+            raise ValidationError(
+                f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
+            )
+        if not changes:
+            raise ValidationError("The 'changes' parameter must hold at least one change. Got none.")
+        if not isinstance(author, str) or not author.strip():
+            raise ValidationError(f"The 'author' parameter must be a non-empty string. Got {author!r} instead.")
+        for change in changes:
+            _check_change(change, run.labels)
+        batch = uuid.uuid4().hex
+        now = _now()
+        key, content_hash = run_key(run), run.content_hash
+        rows = [(key, content_hash, split, c.sample_id, c.action, c.old_value, c.new_value, author, now, batch, None)
+                for c in changes]
+        # executemany, not Table.insert_all: a bulk action can add 100k edits, and insert_all's
+        # per-batch type detection makes that four times slower.
+        sql = f"INSERT INTO {TABLE} ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))})"
+        with self._connect() as db, _write(db):
+            db.conn.executemany(sql, rows)
+        return batch
+
+    def undo(self, edit_id: int) -> None:
+        """Undo one edit (a no-op if it is undone already)."""
+        unknown = ValidationError(f"The 'edit_id' parameter must name an edit in {self.path}. Got {edit_id!r}.")
+        if not self.path.exists():
+            raise unknown
+        with self._connect() as db, _write(db):
+            if db.execute(f"SELECT 1 FROM {TABLE} WHERE edit_id = ?", [int(edit_id)]).fetchone() is None:
+                raise unknown
+            db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE edit_id = ? AND undone_at IS NULL",
+                       [_now(), int(edit_id)])
+
+    def undo_batch(self, batch: str) -> int:
+        """Undo every edit of one batch (one user action); return how many were not undone before."""
+        unknown = ValidationError(f"The 'batch' parameter must name a batch in {self.path}. Got {batch!r}.")
+        if not self.path.exists():
+            raise unknown
+        with self._connect() as db, _write(db):
+            if db.execute(f"SELECT 1 FROM {TABLE} WHERE batch = ? LIMIT 1", [batch]).fetchone() is None:
+                raise unknown
+            cursor = db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE batch = ? AND undone_at IS NULL",
+                                [_now(), batch])
+            return cursor.rowcount
+
+    def undo_all(self, run_key: str, split: str | None = None) -> int:
+        """Undo every active edit of a run (of one split, if given); return how many."""
+        if not self.path.exists():
+            return 0
+        where, params = _where(run_key, split)
+        with self._connect() as db, _write(db):
+            cursor = db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE {where} AND undone_at IS NULL",
+                                [_now(), *params])
+            return cursor.rowcount
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def history(
+        self, run_key: str, split: str | None = None, *, action: str | None = None, include_undone: bool = True
+    ) -> pd.DataFrame:
+        """Every edit of a run (one split, one action, only the active ones, if asked), newest first."""
+        where, params = _where(run_key, split)
+        if action is not None:
+            _check_action(action)
+            where, params = f"{where} AND action = ?", [*params, action]
+        if not include_undone:
+            where += " AND undone_at IS NULL"
+        return self._read(f"SELECT * FROM {TABLE} WHERE {where} ORDER BY edit_id DESC", params)
+
+    def active(self, run_key: str, split: str) -> pd.DataFrame:
+        """The effective edits of one split: per sample and field, the latest edit not undone.
+
+        The columns of ``history`` plus ``field`` (label, text, removed, review), oldest first.
+        """
+        # The newest edit of each (sample, action): the same as ROW_NUMBER() over a window, twice as fast.
+        sql = (
+            f"SELECT {TABLE}.* FROM {TABLE} JOIN (SELECT MAX(edit_id) AS edit_id FROM {TABLE} "
+            "WHERE run = ? AND split = ? AND undone_at IS NULL GROUP BY sample_id, action) USING (edit_id) "
+            "ORDER BY edit_id"
+        )
+        frame = self._read(sql, [run_key, split])
+        return frame.assign(field=frame["action"].map(FIELDS))
+
+    def counts(self, run_key: str, split: str | None = None) -> dict[str, int]:
+        """How many samples each action is active on (every action present, zeros included)."""
+        counts = dict.fromkeys(ACTIONS, 0)
+        if not self.path.exists():
+            return counts
+        where, params = _where(run_key, split)
+        sql = (f"SELECT action, COUNT(*) AS n FROM (SELECT DISTINCT split, sample_id, action FROM {TABLE} "
+               f"WHERE {where} AND undone_at IS NULL) GROUP BY action")
+        with self._connect() as db:
+            counts.update({row["action"]: int(row["n"]) for row in db.query(sql, params)})
+        return counts
+
+
+def _where(run_key: str, split: str | None) -> tuple[str, list[object]]:
+    if split is None:
+        return "run = ?", [run_key]
+    return "run = ? AND split = ?", [run_key, split]
+
+
+def _check_action(action: object) -> None:
+    if action not in ACTIONS:
+        raise ValidationError(f"The 'action' parameter must be one of {list(ACTIONS)}. Got {action!r} instead.")
+
+
+def _check_change(change: Change, labels: list[str]) -> None:
+    if not isinstance(change, Change):
+        raise ValidationError(f"The 'changes' parameter must hold Change objects. Got {type(change).__name__}.")
+    _check_action(change.action)
+    if change.action == RELABEL and change.new_value not in labels:
+        raise ValidationError(
+            f"The new label of sample {change.sample_id!r} must be one of this run's labels {labels}. "
+            f"Got {change.new_value!r} instead."
+        )
+    if change.action == EDIT_TEXT and not (isinstance(change.new_value, str) and change.new_value.strip()):
+        raise ValidationError(
+            f"The new text of sample {change.sample_id!r} must be a non-empty string. Got {change.new_value!r} instead."
+        )

@@ -1,0 +1,297 @@
+"""The edits cart on a real SQLite file: adding, resolving, undoing, schema versions, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dq.edits import ACTIONS, SCHEMA_VERSION, Change, EditsCart, current_samples, run_key
+from dq.edits.store import EDIT_COLUMNS
+from dq.errors import EditsDBError, ValidationError
+from dq.store import Run
+from edits_fixtures import run  # noqa: F401 - pytest fixture
+from tiny_runs import LABELS
+
+N_PROCESSES, N_THREADS, ADDS_EACH = 3, 4, 15
+#: Seconds the concurrency test holds the database locked while the writers start.
+LOCK_HELD_S = 0.5
+
+
+@pytest.fixture
+def cart(tmp_path: Path) -> EditsCart:
+    return EditsCart(tmp_path / "edits.db")
+
+
+def relabel(sample_id: object, old: str, new: str) -> Change:
+    return Change(sample_id, "relabel", old, new)
+
+
+# --- adding and reading ---------------------------------------------------------------------------
+
+
+def test_add_stores_one_batch_with_its_facts(run, cart):
+    before = datetime.now(timezone.utc)
+    batch = cart.add(run, "training", [relabel(0, "billing", "login"), Change(1, "remove")], author="ana")
+    history = cart.history(run_key(run))
+    assert list(history.columns) == list(EDIT_COLUMNS)
+    assert history["edit_id"].tolist() == [2, 1]  # newest first
+    assert (history["batch"] == batch).all() and len(batch) == 32 and int(batch, 16) >= 0
+    assert set(history["run"]) == {"tiny/r1"} and set(history["run_hash"]) == {run.content_hash}
+    assert set(history["split"]) == {"training"} and set(history["author"]) == {"ana"}
+    assert history["sample_id"].tolist() == ["1", "0"]  # ids stored as text
+    assert history["undone_at"].isna().all()
+    created = datetime.fromisoformat(history["created_at"].iloc[0])
+    assert created.tzinfo is not None and created.utcoffset().total_seconds() == 0
+    assert "." in history["created_at"].iloc[0]  # microseconds
+    assert before <= created <= datetime.now(timezone.utc)
+
+
+@pytest.mark.parametrize(("split", "changes", "words"), [
+    ("nope", [Change(0, "remove")], ["'split'", "'nope'", "training"]),
+    ("training", [], ["'changes'", "at least one"]),
+    ("training", [Change(0, "delete")], ["'action'", "'delete'", "relabel"]),
+    ("training", [Change(0, "remove"), relabel(1, "billing", "refunds")], ["'refunds'", "billing", "'1'"]),
+    ("training", [Change(0, "edit_text", "x", "  ")], ["text", "'0'"]),
+])
+def test_add_refuses_bad_changes_and_writes_nothing(run, cart, split, changes, words):
+    with pytest.raises(ValidationError) as info:
+        cart.add(run, split, changes, author="ana")
+    message = str(info.value)
+    assert "\n" not in message and all(w in message for w in words), message
+    assert cart.history(run_key(run)).empty
+
+
+def test_reading_a_missing_database_creates_nothing(tmp_path):
+    cart = EditsCart(tmp_path / "none" / "edits.db")
+    assert cart.history("p/r").empty and cart.active("p/r", "training").empty
+    assert cart.counts("p/r") == dict.fromkeys(ACTIONS, 0) and cart.undo_all("p/r") == 0
+    assert not (tmp_path / "none").exists()
+
+
+def test_default_path_is_under_dq_home(dq_home):
+    assert EditsCart().path == dq_home / "edits.db"
+
+
+def test_later_edit_wins_and_history_keeps_both(run, cart):
+    key = run_key(run)
+    cart.add(run, "training", [relabel(3, "billing", "delivery")], author="ana")
+    cart.add(run, "training", [relabel(3, "delivery", "login"), Change(3, "edit_text", "a", "b")], author="bo")
+    active = cart.active(key, "training")
+    assert sorted(zip(active["field"], active["new_value"])) == [("label", "login"), ("text", "b")]
+    assert cart.history(key, action="relabel")["new_value"].tolist() == ["login", "delivery"]
+    assert cart.counts(key) == {"relabel": 1, "remove": 0, "edit_text": 1, "send_to_labelers": 0}
+
+
+def test_history_filters_by_split_action_and_undone(run, cart):
+    key = run_key(run)
+    cart.add(run, "training", [Change(0, "remove")], author="ana")
+    cart.add(run, "test", [Change(0, "send_to_labelers"), Change(1, "send_to_labelers")], author="ana")
+    cart.undo(1)
+    assert len(cart.history(key)) == 3 and len(cart.history(key, "test")) == 2
+    assert cart.history(key, include_undone=False)["split"].tolist() == ["test", "test"]
+    assert cart.history(key, action="remove")["edit_id"].tolist() == [1]
+    assert cart.history("other/run").empty
+    assert cart.counts(key) == {"relabel": 0, "remove": 0, "edit_text": 0, "send_to_labelers": 2}
+    assert cart.counts(key, "training") == dict.fromkeys(ACTIONS, 0)
+    with pytest.raises(ValidationError, match="'action'"):
+        cart.history(key, action="nope")
+
+
+# --- undo -----------------------------------------------------------------------------------------
+
+
+def test_undo_one_brings_back_the_earlier_edit(run, cart):
+    key = run_key(run)
+    cart.add(run, "training", [relabel(3, "billing", "delivery")], author="ana")
+    cart.add(run, "training", [relabel(3, "delivery", "login")], author="ana")
+    cart.undo(2)
+    assert cart.active(key, "training")["new_value"].tolist() == ["delivery"]
+    undone_at = cart.history(key)["undone_at"].iloc[0]
+    cart.undo(2)  # already undone: nothing changes
+    history = cart.history(key)
+    assert history["undone_at"].iloc[0] == undone_at and len(history) == 2  # rows are never deleted
+    with pytest.raises(ValidationError, match="'edit_id'"):
+        cart.undo(99)
+
+
+def test_undo_batch_and_undo_all(run, cart):
+    key = run_key(run)
+    first = cart.add(run, "training", [Change(i, "remove") for i in range(3)], author="ana")
+    cart.add(run, "training", [Change(5, "send_to_labelers")], author="ana")
+    cart.add(run, "test", [Change(0, "remove")], author="ana")
+    assert cart.undo_batch(first) == 3
+    assert cart.undo_batch(first) == 0
+    assert cart.active(key, "training")["sample_id"].tolist() == ["5"]
+    assert cart.undo_all(key, "training") == 1
+    assert cart.counts(key) == {"relabel": 0, "remove": 1, "edit_text": 0, "send_to_labelers": 0}
+    assert cart.undo_all(key) == 1 and cart.undo_all(key) == 0
+    assert cart.active(key, "test").empty and len(cart.history(key)) == 5
+    with pytest.raises(ValidationError, match="'batch'"):
+        cart.undo_batch("f" * 32)
+
+
+def test_remove_and_relabel_resolve_independently(run, cart):
+    key = run_key(run)
+    cart.add(run, "training", [relabel(4, "delivery", "login")], author="ana")
+    removal = cart.add(run, "training", [Change(4, "remove")], author="ana")
+    current = current_samples(run, "training", cart.active(key, "training")).set_index("id")
+    assert current.loc[4, "label"] == "login" and current.loc[4, "removed"]
+    cart.undo_batch(removal)
+    current = current_samples(run, "training", cart.active(key, "training")).set_index("id")
+    assert current.loc[4, "label"] == "login" and not current.loc[4, "removed"]
+
+
+# --- the file -------------------------------------------------------------------------------------
+
+
+def test_schema_is_versioned_with_wal_and_indexes(run, cart):
+    cart.add(run, "training", [Change(0, "remove")], author="ana")
+    conn = sqlite3.connect(cart.path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(edits)")]
+        assert columns == list(EDIT_COLUMNS)
+        indexes = {row[1]: [c[2] for c in conn.execute(f"PRAGMA index_info({row[1]})")]
+                   for row in conn.execute("PRAGMA index_list(edits)")}
+        assert indexes["edits_run_split"] == ["run", "split"]
+    finally:
+        conn.close()
+
+
+def test_a_database_from_a_newer_dq_is_refused(run, cart):
+    cart.add(run, "training", [Change(0, "remove")], author="ana")
+    conn = sqlite3.connect(cart.path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    for call in (lambda: cart.history(run_key(run)), lambda: cart.add(run, "training", [Change(1, "remove")],
+                                                                       author="ana")):
+        with pytest.raises(EditsDBError, match=f"version {SCHEMA_VERSION + 1}") as info:
+            call()
+        assert "\n" not in str(info.value)
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "edits.db"
+    path.write_text("not a database, just text " * 100)
+    with pytest.raises(EditsDBError, match="not an edits database"):
+        EditsCart(path).history("p/r")
+
+
+def test_a_lock_held_past_the_busy_timeout_is_one_clear_error(run, cart, monkeypatch):
+    cart.add(run, "training", [Change(0, "remove")], author="ana")
+    monkeypatch.setattr("dq.edits.store.BUSY_TIMEOUT_S", 0.05)
+    blocker = sqlite3.connect(cart.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer that does not let go
+    try:
+        with pytest.raises(EditsDBError, match="cannot be used now: database is locked") as info:
+            cart.add(run, "training", [Change(1, "remove")], author="ana")
+        assert "\n" not in str(info.value)
+        assert len(cart.history(run_key(run))) == 1  # readers are not blocked by a writer (WAL)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+def test_edits_survive_reopening(run, tmp_path):
+    batch = EditsCart(tmp_path / "edits.db").add(run, "training", [relabel(0, "billing", "login")], author="ana")
+    reopened = EditsCart(tmp_path / "edits.db")
+    assert reopened.active(run_key(run), "training")["batch"].tolist() == [batch]
+    assert reopened.undo_batch(batch) == 1
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+
+def _add_many(db: str, run_dir: str, worker: str) -> list[str]:
+    """Add ADDS_EACH one-edit batches, each through its own connection, as the console does."""
+    cart, run = EditsCart(Path(db)), Run(run_dir)
+    return [cart.add(run, "training", [Change(f"{worker}-{i}", "send_to_labelers")], author=worker)
+            for i in range(ADDS_EACH)]
+
+
+def _process_worker(db: str, run_dir: str, worker: str, barrier: Any, results: Any) -> None:
+    barrier.wait(timeout=120)  # start together with the other processes and the threads
+    try:
+        results.put((worker, _add_many(db, run_dir, worker)))
+    except BaseException as exc:  # noqa: BLE001 - sent to the test, which fails on it
+        results.put((worker, repr(exc)))
+
+
+def test_processes_and_threads_adding_at_once_lose_nothing(run, tmp_path):
+    db = str(tmp_path / "edits.db")
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results, go = ctx.Barrier(N_PROCESSES + 1), ctx.Queue(), threading.Event()
+    outcomes: dict[str, list[str] | str] = {}
+
+    def thread_worker(name: str) -> None:
+        go.wait()
+        try:
+            outcomes[name] = _add_many(db, str(run.path), name)
+        except BaseException as exc:  # noqa: BLE001 - checked below
+            outcomes[name] = repr(exc)
+
+    processes = [ctx.Process(target=_process_worker, args=(db, str(run.path), f"p{i}", barrier, results))
+                 for i in range(N_PROCESSES)]
+    threads = [threading.Thread(target=thread_worker, args=(f"t{i}",)) for i in range(N_THREADS)]
+    for worker in (*processes, *threads):
+        worker.start()
+    # Hold an exclusive lock on the still empty file while every worker starts: all of them queue on
+    # the busy timeout, then race to create the schema and to write.
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    barrier.wait(timeout=120)
+    go.set()
+    time.sleep(LOCK_HELD_S)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    for _ in processes:
+        name, outcome = results.get(timeout=120)
+        outcomes[name] = outcome
+    for worker in (*processes, *threads):
+        worker.join(timeout=120)
+    failures = {name: o for name, o in outcomes.items() if isinstance(o, str)}
+    assert not failures, failures  # no "database is locked", no schema race
+
+    total = (N_PROCESSES + N_THREADS) * ADDS_EACH
+    history = EditsCart(Path(db)).history(run_key(run))
+    batches = [b for o in outcomes.values() for b in o]
+    assert len(history) == total == len(set(batches)) == len(set(history["sample_id"]))
+    assert set(history["batch"]) == set(batches)
+    assert sorted(history["edit_id"]) == list(range(1, total + 1))
+
+
+# --- resolution, as a property --------------------------------------------------------------------
+
+EDIT = st.tuples(st.integers(0, 4), st.sampled_from(["relabel", "edit_text", "remove"]), st.sampled_from(LABELS))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.lists(EDIT, min_size=1, max_size=4), min_size=1, max_size=5),
+       undone=st.sets(st.integers(0, 4)))
+def test_active_is_the_latest_edit_not_undone_per_sample_and_field(run, tmp_path_factory, batches, undone):
+    cart = EditsCart(tmp_path_factory.mktemp("prop") / "edits.db")
+    ids = [cart.add(run, "training", [Change(s, a, None, v if a != "remove" else None) for s, a, v in batch],
+                    author="ana") for batch in batches]
+    for i in sorted(undone):
+        if i < len(ids):
+            cart.undo_batch(ids[i])
+    expected: dict[tuple[str, str], str | None] = {}
+    for i, batch in enumerate(batches):
+        for s, a, v in batch:
+            if i not in undone:
+                expected[(str(s), a)] = v if a != "remove" else None
+    active = cart.active(run_key(run), "training")
+    new_values = [None if pd.isna(v) else v for v in active["new_value"]]
+    assert dict(zip(zip(active["sample_id"], active["action"]), new_values)) == expected
+    assert sum(cart.counts(run_key(run)).values()) == len(expected)
