@@ -22,9 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dq.config import CONFIG
 from dq.errors import InputFileError, ValidationError
 from dq.splits import INFERENCE, SPELLINGS, SPLITS, TRAINING, normalize_split
+from dq.validate import examples
 
 #: Field delimiter of each delimited-text extension.
 DELIMITERS: dict[str, str] = {".csv": ",", ".tsv": "\t"}
@@ -318,7 +318,7 @@ def _check_unique_columns(names: list[object], file: Path) -> None:
     repeated = sorted(str(name) for name, count in Counter(names).items() if count > 1)
     if repeated:
         raise InputFileError(
-            f"{file} has repeated column names: {_examples(repeated)}; "
+            f"{file} has repeated column names: {examples(repeated)}; "
             "each column needs its own name"
         )
 
@@ -438,7 +438,7 @@ def _canonical_splits(rows: pd.DataFrame, column: str | None, file: Path) -> np.
     if unknown:
         raise InputFileError(
             f"split column {column!r} in {file} has {len(unknown)} unknown value(s): "
-            f"{_examples(unknown)}; accepted (any case): {', '.join(SPELLINGS)}"
+            f"{examples(unknown)}; accepted (any case): {', '.join(SPELLINGS)}"
         )
     return values.map(canonical).to_numpy(dtype=object)
 
@@ -454,7 +454,7 @@ def _check_ids(ids: pd.Series, column: str, file: Path) -> None:
     if len(repeated):
         raise InputFileError(
             f"id column {column!r} in {file} has {len(repeated)} duplicated id(s) "
-            f"({int(repeated.sum())} rows): {_examples(repeated.index.tolist())}; "
+            f"({int(repeated.sum())} rows): {examples(repeated.index.tolist())}; "
             "ids must be unique"
         )
 
@@ -481,11 +481,6 @@ def _free_name(name: str, taken: set[str]) -> str:
         name = f"{_RENAMED_PREFIX}{name}"
     taken.add(name)
     return name
-
-
-def _examples(values: list[object]) -> str:
-    shown = ", ".join(repr(value) for value in values[: CONFIG.error_examples])
-    return shown + (", ..." if len(values) > CONFIG.error_examples else "")
 
 
 def _one_line(message: object) -> str:

@@ -101,11 +101,16 @@ def as_matrix(
     value: Any,
     *,
     param: str,
-    n_rows: int,
+    n_rows: int | None = None,
     n_cols: int | None = None,
+    rows_of: str = "id",
     cols_hint: str = "",
 ) -> np.ndarray:
-    """Return ``value`` as a finite float32 array of shape ``(n_rows, n_cols)``.
+    """Return ``value`` as a finite 2-D float array of shape ``(n_rows, n_cols)``.
+
+    float32 stays float32, anything else becomes float64; ``n_rows`` or ``n_cols`` left as None
+    accepts any count. ``rows_of`` and ``cols_hint`` complete the messages: "one row per <rows_of>",
+    "<n_cols> columns<cols_hint>".
 
     >>> as_matrix([[0.5, 0.5]], param="probs", n_rows=1, n_cols=2).shape
     (1, 2)
@@ -123,12 +128,12 @@ def as_matrix(
         ) from None
     if arr.ndim != 2:
         raise ValidationError(
-            f"The '{param}' parameter must be a 2-D array of shape ({n_rows}, "
+            f"The '{param}' parameter must be a 2-D array of shape ({n_rows if n_rows is not None else 'n_rows'}, "
             f"{n_cols if n_cols is not None else 'n'}). Got an array with shape {arr.shape} instead."
         )
-    if arr.shape[0] != n_rows:
+    if n_rows is not None and arr.shape[0] != n_rows:
         raise ValidationError(
-            f"The '{param}' parameter must have one row per id ({n_rows} rows). "
+            f"The '{param}' parameter must have one row per {rows_of} ({n_rows} rows). "
             f"Got {arr.shape[0]} rows instead."
         )
     if n_cols is not None and arr.shape[1] != n_cols:
@@ -136,6 +141,10 @@ def as_matrix(
             f"The '{param}' parameter must have {n_cols} columns{cols_hint}. "
             f"Got {arr.shape[1]} columns instead."
         )
+    # The row-wise mask (an n x d temporary) is only built when the cheap total is not finite; a
+    # float64 total of finite float32 values cannot overflow.
+    if np.isfinite(arr.sum(dtype=np.float64)):
+        return arr
     bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
     if bad_rows.size:
         raise ValidationError(
@@ -150,6 +159,9 @@ def check_probs(probs: np.ndarray, *, param: str = "probs", atol: float = CONFIG
     if probs.size == 0:
         return
     sums = probs.sum(axis=1)
+    # The row-wise masks (and the message) are only built when a cheap whole-array check fails.
+    if probs.min() >= 0 and probs.max() <= 1 and np.all(np.abs(sums - 1.0) <= atol):
+        return
     bad = np.flatnonzero((np.abs(sums - 1.0) > atol) | (probs < 0).any(axis=1) | (probs > 1).any(axis=1))
     if bad.size:
         raise ValidationError(
@@ -157,6 +169,30 @@ def check_probs(probs: np.ndarray, *, param: str = "probs", atol: float = CONFIG
             f"Got rows at positions {examples(bad.tolist())} (first sums to {sums[bad[0]]:.4g}) "
             f"instead; pass raw scores as logits= instead."
         )
+
+
+def as_positive_int(value: Any, *, param: str) -> int:
+    """Return ``value`` as an int; refuse anything but a whole number >= 1 (bool included).
+
+    >>> as_positive_int(3, param="top")
+    3
+    """
+    return _positive_int(value, param=param, expected="a positive integer")
+
+
+def as_optional_positive_int(value: Any, *, param: str) -> int | None:
+    """Return None as it is, anything else checked like :func:`as_positive_int`.
+
+    >>> as_optional_positive_int(None, param="top") is None
+    True
+    """
+    return None if value is None else _positive_int(value, param=param, expected="None or a positive integer")
+
+
+def _positive_int(value: Any, *, param: str, expected: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValidationError(f"The '{param}' parameter must be {expected}. Got {value!r} instead.")
+    return int(value)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

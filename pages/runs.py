@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from app.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, list_runs, unfinished_table
+from app.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, run_listing, unfinished_table
 
 DEMO_COMMANDS = """\
 make run      # set up, build the demo run, open this console
 dq demo       # only build the demo run"""
 
 st.title("Runs")
-listing = list_runs()
+listing = run_listing()
 st.caption("Runs are read from")
 st.code(str(listing.root), language=None)
 

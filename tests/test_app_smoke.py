@@ -8,15 +8,18 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dq.config import RUN_SCHEMA_VERSION
+
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 #: Seconds an AppTest run may take; the first run in a process imports pandas and friends.
 RUN_TIMEOUT_S = 60
 
 
 def write_run_json(run_dir: Path, *, n_train: int = 120, n_test: int = 30) -> Path:
-    """A finished run as far as the Runs page can tell: a directory with a run.json."""
+    """A finished run as far as the Runs page can tell: a directory with a run.json of this dq's format."""
     run_dir.mkdir(parents=True)
     meta = {
+        "schema_version": RUN_SCHEMA_VERSION,
         "created": "2025-01-02T03:04:05+00:00",
         "splits": {
             "train": {"n_samples": n_train, "epochs": [0, 1, 2]},
@@ -107,3 +110,15 @@ def test_names_from_data_are_shown_as_literal_text(dq_home: Path, name: str) -> 
     # Nothing markdown-rendered carries the name: it only reaches the page inside the table.
     rendered = ("markdown", "info", "caption", "subheader", "title")
     assert all(name not in str(e.value) for kind in rendered for e in getattr(at, kind))
+
+
+def test_run_json_of_another_format_is_listed_as_unfinished(dq_home: Path) -> None:
+    old = write_run_json(dq_home / "runs" / "p" / "old")
+    meta = json.loads((old / "run.json").read_text(encoding="utf-8"))
+    (old / "run.json").write_text(json.dumps({**meta, "schema_version": 0}), encoding="utf-8")
+
+    at = run_app()
+
+    (unfinished,) = (df.value for df in at.dataframe)
+    assert unfinished["directory"].tolist() == ["old"]
+    assert "format version 0" in unfinished["reason"].iloc[0]

@@ -11,12 +11,15 @@ from typing import Any, Callable
 import pytest
 from playwright.sync_api import expect
 
+from dq.config import RUN_SCHEMA_VERSION
+
 pytestmark = pytest.mark.browser
 
 
 def write_run_json(run_dir: Path) -> None:
     run_dir.mkdir(parents=True)
     meta = {
+        "schema_version": RUN_SCHEMA_VERSION,
         "created": "2025-01-02T03:04:05+00:00",
         "splits": {
             "train": {"n_samples": 10_003, "epochs": [0, 1, 2, 3, 4]},

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dq.config import cache_root
+from dq.fileio import atomic_path
 from dq.insights.compute import SplitInsights
 from dq.store import layout
 from dq.store.reader import Run
@@ -43,18 +43,6 @@ def _writable(path: Path) -> bool:
     return os.access(target if target.exists() else path, os.W_OK)
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(directory: Path, result: SplitInsights) -> None:
     """Write one split's insights (frame first, JSON last).
 
@@ -66,7 +54,9 @@ def save(directory: Path, result: SplitInsights) -> None:
     probs = np.stack(frame["probs"].to_numpy()).astype(np.float32)  # a split is never empty
     flat = pa.array(probs.ravel(), type=pa.float32())
     table = table.append_column("probs", pa.FixedSizeListArray.from_arrays(flat, probs.shape[1]))
-    _atomic_write(directory / f"{result.split}.parquet", lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / f"{result.split}.parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd")
     payload = {
         "split": result.split,
         "summary": result.summary,
@@ -74,7 +64,8 @@ def save(directory: Path, result: SplitInsights) -> None:
         **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
     }
     text = json.dumps(payload, default=_json_default, ensure_ascii=False)
-    _atomic_write(directory / f"{result.split}.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    with atomic_path(directory / f"{result.split}.json") as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def load(directory: Path, split: str) -> SplitInsights | None:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from dq.errors import ValidationError
-from dq.validate import as_labels_list, examples
+from dq.validate import as_labels_list, as_positive_int, examples
 
 #: The label of a sample without ground truth (inference); such samples are left out of metrics.
 UNLABELLED = -1
@@ -87,14 +87,6 @@ def as_class_indices(values: Any, *, param: str, n_classes: int, allow_unlabelle
     return arr
 
 
-def _check_n_classes(n_classes: Any) -> int:
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValidationError(
-            f"The 'n_classes' parameter must be a positive integer. Got {n_classes!r} instead."
-        )
-    return int(n_classes)
-
-
 def _check_pair(labels: Any, preds: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Validate labels and preds, then keep only the labelled samples."""
     labels = as_class_indices(labels, param="labels", n_classes=n_classes, allow_unlabelled=True)
@@ -140,7 +132,7 @@ def confusion(labels: Any, preds: Any, n_classes: int) -> np.ndarray:
     >>> confusion([0, 0, 1, -1], [0, 1, 1, 0], 2).tolist()
     [[1, 1], [0, 1]]
     """
-    n_classes = _check_n_classes(n_classes)
+    n_classes = as_positive_int(n_classes, param="n_classes")
     labels, preds = _check_pair(labels, preds, n_classes)
     labels, preds = _labelled(labels, preds)
     return _compute_confusion(labels, preds, n_classes)
@@ -354,7 +346,7 @@ def metric_value(name: str, labels: Any, preds: Any, n_classes: int) -> float | 
     """
     if name not in METRIC_NAMES:
         raise ValidationError(f"The 'name' parameter must be one of {list(METRIC_NAMES)}. Got {name!r} instead.")
-    n_classes = _check_n_classes(n_classes)
+    n_classes = as_positive_int(n_classes, param="n_classes")
     labels, preds = _check_pair(labels, preds, n_classes)
     labels, preds = _labelled(labels, preds)
     summary = _compute_summary(_compute_confusion(labels, preds, n_classes))

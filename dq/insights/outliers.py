@@ -57,22 +57,13 @@ def find_outliers(nbrs: Neighbors, *, settings: InsightSettings = InsightSetting
     ([99], 1)
     """
     check_neighbors(nbrs, param="nbrs")
-    share = _check_share(settings)
-    scores = _neighbourhood_scores(nbrs)
-    quantile = _quantile_threshold(scores, share)
-    flagged = _flag(scores, quantile)
-    return AnalysisResult(
-        name=_OUTLIER,
-        score=scores,
-        is_issue=flagged,
-        columns={},
-        summary={
-            "threshold": max(quantile, OUTLIER_MIN_SCORE),
-            "quantile": quantile,
-            "floor": OUTLIER_MIN_SCORE,
-            "n_outliers": int(flagged.sum()),
-        },
-    )
+    return _compute_outliers(nbrs, _check_share(settings))
+
+
+def _compute_outliers(nbrs: Neighbors, share: float) -> AnalysisResult:
+    result, quantile = _flag_sparse(_OUTLIER, nbrs, share)
+    result.summary.update(quantile=quantile, floor=OUTLIER_MIN_SCORE, n_outliers=int(result.is_issue.sum()))
+    return result
 
 
 def find_out_of_coverage(
@@ -128,21 +119,27 @@ def find_out_of_coverage(
 
 
 def _compute_out_of_coverage(nbrs: Neighbors, training: np.ndarray, share: float) -> AnalysisResult:
+    result, _ = _flag_sparse(_OUT_OF_COVERAGE, nbrs, share, reference=training)
+    n_flagged = int(result.is_issue.sum())
+    result.summary.update(n_flagged=n_flagged, share=n_flagged / result.score.size if result.score.size else 0.0)
+    return result
+
+
+def _flag_sparse(
+    name: str, nbrs: Neighbors, share: float, *, reference: np.ndarray | None = None
+) -> tuple[AnalysisResult, float]:
+    """Score each sample by its neighbourhood and flag the scores above the threshold.
+
+    The threshold is the ``1 - share`` quantile of ``reference`` (default: the scores themselves),
+    raised to :data:`OUTLIER_MIN_SCORE`. Returns the result, whose summary holds that effective
+    ``threshold`` (callers add their own counts), and the quantile.
+    """
     scores = _neighbourhood_scores(nbrs)
-    quantile = _quantile_threshold(training, share)
-    flagged = _flag(scores, quantile)
-    n_flagged = int(flagged.sum())
-    return AnalysisResult(
-        name=_OUT_OF_COVERAGE,
-        score=scores,
-        is_issue=flagged,
-        columns={},
-        summary={
-            "threshold": max(quantile, OUTLIER_MIN_SCORE),
-            "n_flagged": n_flagged,
-            "share": n_flagged / scores.size if scores.size else 0.0,
-        },
-    )
+    quantile = _quantile_threshold(scores if reference is None else reference, share)
+    # Strictly above the quantile: ties at the top (a tight dataset) flag nothing rather than all.
+    flagged = (scores > quantile) & (scores >= OUTLIER_MIN_SCORE)
+    summary: dict[str, Any] = {"threshold": max(quantile, OUTLIER_MIN_SCORE)}
+    return AnalysisResult(name=name, score=scores, is_issue=flagged, columns={}, summary=summary), quantile
 
 
 def _check_share(settings: Any) -> float:
@@ -166,8 +163,3 @@ def _quantile_threshold(scores: np.ndarray, share: float) -> float:
     if scores.size == 0:
         return OUTLIER_MIN_SCORE
     return float(np.quantile(scores, 1.0 - share))
-
-
-def _flag(scores: np.ndarray, quantile: float) -> np.ndarray:
-    # Strictly above the quantile: ties at the top (a tight dataset) flag nothing rather than all.
-    return (scores > quantile) & (scores >= OUTLIER_MIN_SCORE)

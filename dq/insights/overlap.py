@@ -15,11 +15,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from dq.config import CONFIG
 from dq.errors import ValidationError
 from dq.insights.base import AnalysisResult
 from dq.insights.metrics import UNLABELLED, as_class_indices, confusion
-from dq.validate import as_labels_list, check_probs
+from dq.validate import as_labels_list, as_matrix, as_optional_positive_int, check_probs
 
 #: Rows of ``probs`` handled at once, bounding the temporary copies made per batch.
 BATCH_ROWS = 65_536
@@ -30,6 +29,8 @@ BOUNDARY_QUANTILE = 0.05
 BOUNDARY_MAX_MARGIN = 0.1
 #: Default number of rows of :func:`top_misclassified_pairs`.
 TOP_PAIRS = 10
+#: Columns a probability matrix needs for a top-2 margin.
+MIN_CLASSES = 2
 #: Slack on ``margin <= threshold``: a difference of float32 probabilities is only this exact, and
 #: a sample exactly at a fixed threshold (0.55 vs 0.45 at 0.1) must not be lost to rounding.
 MARGIN_TOLERANCE = 1e-6
@@ -41,50 +42,21 @@ _BOUNDARY_NAME = "on_boundary"
 
 def _as_probs(probs: Any, *, n_rows: int | None = None, n_cols: int | None = None) -> np.ndarray:
     """Return ``probs`` as a 2-D float array (float32 kept, no copy) of probability rows."""
-    try:
-        arr = np.asarray(probs)
-        if arr.dtype.kind != "f":
-            arr = arr.astype(np.float64)
-    except (TypeError, ValueError):
+    arr = as_matrix(
+        probs,
+        param="probs",
+        n_rows=n_rows,
+        n_cols=n_cols,
+        rows_of="entry of 'labels'",
+        cols_hint=" (one column per entry of 'class_names')",
+    )
+    if arr.shape[1] < MIN_CLASSES:
         raise ValidationError(
-            f"The 'probs' parameter must be a 2-D array of probabilities. "
-            f"Got {type(probs).__name__} that cannot be read as numbers instead."
-        ) from None
-    if arr.ndim != 2 or arr.shape[1] < 2:
-        raise ValidationError(
-            f"The 'probs' parameter must be a 2-D array with one column per class (at least 2). "
+            f"The 'probs' parameter must have one column per class (at least {MIN_CLASSES}). "
             f"Got an array with shape {arr.shape} instead."
         )
-    if n_rows is not None and arr.shape[0] != n_rows:
-        raise ValidationError(
-            f"The 'probs' parameter must have one row per entry of 'labels' ({n_rows}). "
-            f"Got {arr.shape[0]} rows instead."
-        )
-    if n_cols is not None and arr.shape[1] != n_cols:
-        raise ValidationError(
-            f"The 'probs' parameter must have one column per entry of 'class_names' ({n_cols}). "
-            f"Got {arr.shape[1]} columns instead."
-        )
-    if arr.size == 0:
-        return arr
-    sums = arr.sum(axis=1, dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(sums))
-    if bad.size:
-        raise ValidationError(
-            f"The 'probs' parameter must hold only finite numbers. Got NaN or inf in row {int(bad[0])} instead."
-        )
-    # The row-wise check (and its message) only runs when a cheap global check fails.
-    if arr.min() < 0 or arr.max() > 1 or not np.allclose(sums, 1.0, rtol=0.0, atol=CONFIG.probs_sum_atol):
-        check_probs(arr)
+    check_probs(arr)
     return arr
-
-
-def _check_top(top: Any) -> int | None:
-    if top is None:
-        return None
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValidationError(f"The 'top' parameter must be None or a positive integer. Got {top!r} instead.")
-    return int(top)
 
 
 def _check_fraction(param: str, value: Any) -> float:
@@ -141,7 +113,7 @@ def class_overlap(probs: Any, labels: Any, class_names: Sequence[str], *, top: i
     names = as_labels_list(class_names, param="class_names")
     labels = as_class_indices(labels, param="labels", n_classes=len(names), allow_unlabelled=True)
     probs = _as_probs(probs, n_rows=labels.size, n_cols=len(names))
-    return _compute_class_overlap(probs, labels, names, _check_top(top))
+    return _compute_class_overlap(probs, labels, names, as_optional_positive_int(top, param="top"))
 
 
 def _class_mass(probs: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -220,7 +192,7 @@ def top_misclassified_pairs(
     [['a', 'b', 2, 0.6666666666666666], ['b', 'a', 1, 1.0]]
     """
     names = as_labels_list(class_names, param="class_names")
-    top = _check_top(top)
+    top = as_optional_positive_int(top, param="top")
     # confusion() validates labels and preds against the classes and drops unlabelled samples.
     return _compute_top_misclassified(confusion(labels, preds, len(names)), names, top)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -188,46 +188,99 @@ def _unfinished_message(staging: Path) -> str:
 
 @dataclass(frozen=True)
 class RunEntry:
-    """One directory found under ``<home>/runs``: a finished run, or an unfinished one."""
+    """One directory found under ``<home>/runs``: a finished run, or an unfinished one and why.
+
+    The counts are read from ``run.json`` of a finished run; an unfinished entry leaves them empty.
+    """
 
     project: str
-    run: str
+    run: str  # for a staging directory, the name of the run it was meant to become
     path: Path
     finished: bool
     meta: dict[str, Any] | None  # run.json of a finished run, else None
+    reason: str = ""  # why an unfinished directory is not a run; "" when finished
+    created: str = ""  # ISO 8601, as written in run.json
+    n_samples: dict[str, int] = field(default_factory=dict)  # per split, in run.json order
+    n_epochs: dict[str, int] = field(default_factory=dict)  # epochs logged per split
+    n_labels: int = 0
 
 
 def list_runs(home: Path | None = None) -> list[RunEntry]:
-    """Every run directory under ``<home>/runs/<project>/``, finished ones first by creation time.
+    """Every run directory under ``<home>/runs/<project>/``, finished ones first, newest first.
 
-    Unfinished runs (staging directories left by a crash) are listed with ``finished=False``.
+    A directory is finished when its ``run.json`` reads as a run of this dq's format. Any other
+    directory is listed with ``finished=False`` and a ``reason``: a staging directory (being
+    logged, or left by a crash), a hidden one, one without ``run.json``, or one whose ``run.json``
+    is unreadable or malformed (reported rather than raised, so one damaged run never hides the
+    others). Hidden folders beside the projects, and the old copy of a run being replaced, are
+    not listed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> list_runs(Path(tempfile.mkdtemp()))
+    []
     """
     root = runs_root(home)
-    entries: list[RunEntry] = []
     if not root.is_dir():
-        return entries
-    for project_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for run_dir in sorted(p for p in project_dir.iterdir() if p.is_dir()):
-            if layout.is_staging_name(run_dir.name):
-                name = layout.target_name_of_staging(run_dir.name)
-                if "replaced-" in run_dir.name:
-                    continue
-                entries.append(RunEntry(project_dir.name, name, run_dir, False, None))
-                continue
-            try:
-                meta = read_run_json(run_dir)
-            except (RunFormatError, UnfinishedRunError):
-                entries.append(RunEntry(project_dir.name, run_dir.name, run_dir, False, None))
-                continue
-            entries.append(RunEntry(project_dir.name, run_dir.name, run_dir, True, meta))
-    entries.sort(key=lambda e: (not e.finished, -(_created_ts(e.meta))))
+        return []
+    entries = [
+        _entry(project_dir.name, run_dir)
+        for project_dir in _subdirs(root)
+        if not project_dir.name.startswith(".")
+        for run_dir in _subdirs(project_dir)
+        if not _is_replaced_copy(run_dir.name)
+    ]
+    entries.sort(key=lambda e: (not e.finished, -_created_ts(e.created)))
     return entries
 
 
-def _created_ts(meta: dict[str, Any] | None) -> float:
-    if not meta:
+def _subdirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir())
+
+
+def _is_replaced_copy(name: str) -> bool:
+    """The old run an overwrite moves aside just before deleting it (``RunWriter._move_into_place``)."""
+    return layout.is_staging_name(name) and f"{layout.PARTIAL_INFIX}replaced-" in name
+
+
+def _entry(project: str, run_dir: Path) -> RunEntry:
+    name = run_dir.name
+
+    def unfinished(reason: str, run: str = name) -> RunEntry:
+        return RunEntry(project, run, run_dir, False, None, reason=reason)
+
+    if layout.is_staging_name(name):
+        target = layout.target_name_of_staging(name)
+        return unfinished(f"being logged, or interrupted while logging (run {target!r})", target)
+    if name.startswith("."):
+        return unfinished("hidden directory")
+    if not (run_dir / layout.RUN_JSON).is_file():
+        return unfinished(f"no {layout.RUN_JSON}: never finished")
+    try:
+        meta = read_run_json(run_dir)
+    except (OSError, RunFormatError, UnfinishedRunError) as exc:
+        return unfinished(f"{layout.RUN_JSON} unreadable: {exc}")
+    try:
+        splits = meta["splits"]
+        return RunEntry(
+            project,
+            name,
+            run_dir,
+            True,
+            meta,
+            created=str(meta["created"]),
+            n_samples={str(s): int(v["n_samples"]) for s, v in splits.items()},
+            n_epochs={str(s): len(v.get("epochs", [])) for s, v in splits.items()},
+            n_labels=len(meta["labels"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return unfinished(f"{layout.RUN_JSON} malformed: {type(exc).__name__}: {exc}")
+
+def _created_ts(created: str) -> float:
+    if not created:
         return 0.0
     try:
-        return pd.Timestamp(meta.get("created")).timestamp()
+        return pd.Timestamp(created).timestamp()
     except (ValueError, TypeError):
         return 0.0
