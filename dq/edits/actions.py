@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from dq.config import CONFIG
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS, Change
 from dq.errors import ValidationError
+from dq.validate import examples
 
 #: Special targets of ``relabel``: the model's prediction, or the insights' suggested label.
 PREDICTION = "prediction"
@@ -112,7 +112,7 @@ def find_replace(
     if emptied:
         raise ValidationError(
             f"Replacing {find!r} by {replace!r} would leave {len(emptied)} text(s) empty "
-            f"(samples {_examples(emptied)}); a sample needs a text."
+            f"(samples {examples(emptied)}); a sample needs a text."
         )
     return changes
 
@@ -159,11 +159,7 @@ def _select(
     missing = [key for key, pos in zip(wanted, positions) if pos < 0]
     if missing:
         raise ValidationError(
-            f"The '{param}' parameter must {must}. Got {len(missing)} unknown id(s): {_examples(missing)}."
+            f"The '{param}' parameter must {must}. Got {len(missing)} unknown id(s): {examples(missing)}."
         )
     return frame.iloc[positions]
 
-
-def _examples(values: list[str]) -> str:
-    shown = ", ".join(repr(v) for v in values[: CONFIG.error_examples])
-    return shown + (", ..." if len(values) > CONFIG.error_examples else "")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from dq.errors import ValidationError
+from dq.fileio import atomic_path
 from dq.insights.cache import cache_dir
 from dq.insights.projection import project_2d
 from dq.insights.settings import InsightSettings
@@ -43,10 +42,8 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
     xy = project_2d(run.embs(split), seed=settings.seed, n_neighbors=settings.map_neighbors,
                     min_dist=settings.map_min_dist).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy")
-    with os.fdopen(fd, "wb") as fh:
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.save(fh, xy)
-    os.replace(tmp, path)
     return xy
 
 
