@@ -18,7 +18,7 @@ import numpy as np
 
 from dq.config import CONFIG, cache_root, runs_root
 from dq.datafile import SampleTable, load_samples
-from dq.embed import embed_texts_with_stats
+from dq.embed import EmbedStats, embed_texts_with_stats
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
 from dq.splits import SPLITS, TRAINING
 from dq.store.reader import read_run_json
@@ -27,6 +27,16 @@ from dq.train import HeadSettings, cross_fit
 
 #: Default project of ``dq auto`` when none is given; the run defaults to the file's stem.
 AUTO_PROJECT = "auto"
+
+#: ``progress(fraction, message)``: how far a build is (0..1) and what it is doing.
+ProgressFn = Callable[[float, str], None]
+# Shares of the 0..1 progress scale: embedding (slowest on a cold cache) and training; writing
+# the run takes what is left. A callback sees the embedding in about this many steps.
+_EMBED_SHARE = 0.6
+_TRAIN_SHARE = 0.35
+_EMBED_STEPS = 20
+# Fewer texts than this per embedding call would only add calls and small cache shards.
+_MIN_EMBED_CHUNK = 2048
 
 
 @dataclass(frozen=True)
@@ -68,13 +78,16 @@ def auto(
     run: str | None = None,
     out: str | Path | None = None,
     home: Path | None = None,
-    progress: bool = True,
+    progress: bool | ProgressFn = True,
     log: Callable[[str], None] | None = None,
 ) -> AutoResult:
     """Build a run from a dataset file; return where it is.
 
     The run goes to ``out`` when given, else ``<home>/runs/<project>/<run>``. A target that already
     holds the run of the same file and settings is reused; one holding a different run is refused.
+    ``progress`` is True for progress bars on stderr, False for none, or a callable
+    ``progress(fraction, message)`` called with a fraction in 0..1 that never decreases, ending at
+    1.0 (no bars then).
 
     Examples
     --------
@@ -94,9 +107,34 @@ def auto(
     fp = fingerprint(table.source_sha256, settings)
     if _holds_run(target, fp):
         say(f"{target} already holds this run (same file and settings); reusing it")
+        if callable(progress):
+            progress(1.0, "reused the existing run")
         return AutoResult(target, True, table.skipped, 0, 0)
     return _build(table, settings, fp, data, project=project, run=run, target=target,
                   home=home, progress=progress, say=say)
+
+
+def _embed(texts: list[str], settings: AutoSettings, home: Path | None,
+           progress: bool | ProgressFn) -> tuple[np.ndarray, EmbedStats]:
+    """Embed ``texts``; with a progress callable, in chunks so that it hears between them."""
+    cache_dir = cache_root(home)
+    if not callable(progress):
+        return embed_texts_with_stats(texts, model=settings.model, cache_dir=cache_dir, progress=progress)
+    step = max(_MIN_EMBED_CHUNK, -(-len(texts) // _EMBED_STEPS))
+    out: np.ndarray | None = None
+    n_cached = n_encoded = 0
+    progress(0.0, f"embedding {len(texts)} texts")
+    for start in range(0, len(texts), step):
+        embs, stats = embed_texts_with_stats(texts[start : start + step], model=settings.model,
+                                             cache_dir=cache_dir, progress=False)
+        if out is None:  # filled in place: no second copy of all the vectors at the end
+            out = np.empty((len(texts), embs.shape[1]), dtype=embs.dtype)
+        out[start : start + len(embs)] = embs
+        n_cached, n_encoded = n_cached + stats.n_cached, n_encoded + stats.n_encoded
+        done = start + len(embs)
+        progress(_EMBED_SHARE * done / len(texts), f"embedded {done} of {len(texts)} texts")
+    assert out is not None  # load_samples refuses a file without usable rows
+    return out, EmbedStats(len(texts), n_cached, n_encoded)
 
 
 def _holds_run(target: Path, fp: str) -> bool:
@@ -125,7 +163,7 @@ def _build(
     run: str,
     target: Path,
     home: Path | None,
-    progress: bool,
+    progress: bool | ProgressFn,
     say: Callable[[str], None],
 ) -> AutoResult:
     frame = table.frame
@@ -134,9 +172,7 @@ def _build(
     label_index = {name: i for i, name in enumerate(labels)}
     texts = frame["text"].tolist()
     say(f"embedding {len(texts)} texts")
-    embs, stats = embed_texts_with_stats(
-        texts, model=settings.model, cache_dir=cache_root(home), progress=progress
-    )
+    embs, stats = _embed(texts, settings, home, progress)
     say(f"embedded {stats.n_encoded} texts, {stats.n_cached} from cache")
     split_rows = {s: np.flatnonzero((frame["split"] == s).to_numpy()) for s in SPLITS}
     split_rows = {s: rows for s, rows in split_rows.items() if len(rows)}
@@ -160,14 +196,19 @@ def _build(
             )
         say(f"training {head.folds} cross-fitted heads for {head.epochs} epochs")
         for out in cross_fit(embs[train_rows], train_y, len(labels), other_embs=others,
-                             settings=head, progress=progress):
+                             settings=head, progress=bool(progress) and not callable(progress)):
             for split, rows in split_rows.items():
                 probs = out.train_probs if split == TRAINING else out.other_probs[split]
                 writer.add_outputs(ids=frame["id"].iloc[rows].tolist(), embs=embs[rows],
                                    probs=probs, split=split, epoch=out.epoch)
+            if callable(progress):
+                done = (out.epoch + 1) / head.epochs
+                progress(_EMBED_SHARE + _TRAIN_SHARE * done, f"trained epoch {out.epoch + 1} of {head.epochs}")
         path = writer.finish()
     except BaseException:
         # Ctrl-C or any failure: leave nothing half-written behind.
         writer.abort()
         raise
+    if callable(progress):
+        progress(1.0, f"finished run {project}/{run}")
     return AutoResult(path, False, table.skipped, stats.n_encoded, stats.n_cached)

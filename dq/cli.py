@@ -116,9 +116,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from dq.fileio import check_out_path
     from dq.store import Run
 
+    from dq.insights import split_insights
+
     check_out_path(args.out)  # fail fast, before reading the run or computing insights
     run = Run(args.run_dir)
-    result = fix(run, args.split, cart=EditsCart(args.db), auto_fix=args.auto_fix)
+    insights = None
+    if args.auto_fix is not None and args.strictness is not None:
+        insights = split_insights(run, args.split, settings=_insight_settings(args)).frame
+    result = fix(run, args.split, cart=EditsCart(args.db), auto_fix=args.auto_fix, insights=insights)
     path = write_dataset(result.frame, args.out)
     print(f"{path}: {result.describe()}", file=sys.stderr)
     print(path)
@@ -265,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cart_arguments(p, out_help="output file: .csv, .parquet or .jsonl")
     p.add_argument("--auto-fix", choices=["relabel", "remove"],
                    help="also fix every likely-mislabeled sample the cart does not touch")
+    p.add_argument("--strictness", type=float, help="with --auto-fix: the likely-mislabeled knob in [0, 1] "
+                   "(default 0.3); 0 fixes more samples (see docs/benchmarks.md, 'fix')")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(

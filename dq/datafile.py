@@ -379,7 +379,7 @@ def _compute_samples(
     ids = ids.loc[has_text].reset_index(drop=True)
     splits = _canonical_splits(rows, roles.get("split"), file)
     if "id" in roles:
-        _check_ids(ids, roles["id"], file)
+        _check_ids(ids, splits, roles["id"], file)
     labels = _as_text(rows[roles["label"]])
     has_label = ~_blank(labels)
     keep = has_label | (splits == INFERENCE)
@@ -443,20 +443,23 @@ def _canonical_splits(rows: pd.DataFrame, column: str | None, file: Path) -> np.
     return values.map(canonical).to_numpy(dtype=object)
 
 
-def _check_ids(ids: pd.Series, column: str, file: Path) -> None:
+def _check_ids(ids: pd.Series, splits: np.ndarray, column: str, file: Path) -> None:
     missing = int(_blank(ids).sum())
     if missing:
         raise InputFileError(
             f"id column {column!r} in {file} is empty on {missing} row(s); every row needs an id"
         )
-    counts = ids.value_counts(sort=False)
-    repeated = counts[counts > 1]
-    if len(repeated):
-        raise InputFileError(
-            f"id column {column!r} in {file} has {len(repeated)} duplicated id(s) "
-            f"({int(repeated.sum())} rows): {examples(repeated.index.tolist())}; "
-            "ids must be unique"
-        )
+    # As in a run, an id names one sample of a split: the same id may appear in two splits.
+    for split in pd.unique(splits):
+        counts = ids[splits == split].value_counts(sort=False)
+        repeated = counts[counts > 1]
+        if len(repeated):
+            where = f" within split {split!r}" if len(pd.unique(splits)) > 1 else ""
+            raise InputFileError(
+                f"id column {column!r} in {file} has {len(repeated)} duplicated id(s){where} "
+                f"({int(repeated.sum())} rows): {examples(repeated.index.tolist())}; "
+                "ids must be unique within a split"
+            )
 
 
 def _check_training(samples: pd.DataFrame, roles: dict[str, str], file: Path) -> None:

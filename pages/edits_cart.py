@@ -1,13 +1,21 @@
-"""Edits cart: the relabels, removals and text edits queued for this run (filled by the edits-cart work)."""
+"""Edits cart: what the edits of this run and split add up to, the list of edits with undo, the
+fixed dataset and the files for labelers to download, and retraining on the fixed data."""
 
 import streamlit as st
 
+from app.cart_view import counts_row, downloads, edit_list, retrain_section, undo_bar
 from app.picker import pick_run
+from app.state import sync_url
 
 run, split, insights = pick_run()
 st.title("Edits cart")
-st.info(
-    "The edits cart is not built yet: relabelling, removing and editing samples, undo, and "
-    "downloading the fixed dataset come with the edits-cart feature. Until then, export the "
-    "insights with `dq insights RUN_DIR --split SPLIT --out insights.csv` and fix the data there."
-)
+st.caption(f"The edits of {run.project}/{run.name}, split {split}: the run itself never changes; the cart is "
+           "kept in SQLite under the dq home and shared by every browser session.")
+counts = counts_row(run, split)
+undo_bar(run, split, sum(counts.values()))
+edit_list(run, split, insights.frame)
+st.divider()
+downloads(run, split, insights.frame)
+st.divider()
+retrain_section(run, split)
+sync_url()

@@ -82,6 +82,22 @@ def test_export_with_auto_fix(run, db, tmp_path, capsys, mode):
     assert pd.read_csv(out)["label"].tolist() == expected["label"].tolist()
 
 
+def test_export_auto_fix_follows_the_strictness(run, db, tmp_path, capsys):
+    from dq.insights import InsightSettings, split_insights
+
+    counts = {}
+    for strictness in (0.0, 1.0):
+        out = tmp_path / f"fixed-{strictness}.csv"
+        assert main(["export", str(run.path), "--out", str(out), "--db", str(db), "--auto-fix", "remove",
+                     "--strictness", str(strictness)]) == 0
+        _ok(capsys, out)
+        flagged = split_insights(run, "training", settings=InsightSettings(mislabel_strictness=strictness)).frame
+        expected = fixed_dataset(run, "training", cart=EditsCart(db), auto_fix="remove", insights=flagged)
+        assert pd.read_csv(out)["id"].tolist() == expected["id"].tolist()
+        counts[strictness] = len(expected)
+    assert counts[0.0] <= counts[1.0]  # strictness 0 flags (so removes) at least as many
+
+
 def test_export_uses_the_cart_under_dq_home_by_default(run, dq_home, tmp_path, capsys):
     EditsCart().add(run, "test", [Change(0, "remove")], author="ana")
     out = tmp_path / "test.jsonl"

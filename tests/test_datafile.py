@@ -232,6 +232,15 @@ def test_duplicate_ids_are_listed_with_their_count(tmp_path: Path) -> None:
     assert "'a', 'b', 'c', 'd', 'e', ..." in message and "'f'" not in message
 
 
+def test_an_id_may_repeat_across_splits_but_not_within_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, "d.csv", "uid,text,label,part\n1,a,x,train\n2,b,y,train\n1,c,x,test\n2,d,y,test\n")
+    frame = load_samples(path, text="text", label="label", id="uid", split="part").frame
+    assert frame["id"].tolist() == ["1", "2", "1", "2"]
+    path = _write(tmp_path, "e.csv", "uid,text,label,part\n1,a,x,train\n2,b,y,train\n1,c,x,test\n1,d,y,test\n")
+    message = _error(load_samples, path, text="text", label="label", id="uid", split="part")
+    assert "1 duplicated id(s) within split 'test' (2 rows): '1'" in message
+
+
 def test_missing_ids_are_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, "d.csv", "uid,text,label\n1,a,x\n,b,y\n")
     message = _error(load_samples, path, text="text", label="label", id="uid")

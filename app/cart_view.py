@@ -1,0 +1,231 @@
+"""The Edits cart page's pieces: counts, the edit list with undo, the downloads, retrain & compare.
+
+Downloads are built only when their button is clicked (``st.download_button`` with a callable).
+The retrain runs in a background thread of the server process (``dq.retrain.start_job``); a
+fragment polls it once a second, so the rest of the page stays usable meanwhile.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app.cart import ACTION_NAMES, author
+from dq.edits import EditsCart, fix, labelers_frame, run_key
+from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
+from dq.edits.model import ACTIONS
+from dq.retrain import compare, get_job, start_job
+from dq.store import Run
+
+#: Download formats of the fixed dataset: label -> (format for dataset_bytes, extension, MIME type).
+FORMATS = {"CSV": ("csv", "csv", "text/csv"), "Parquet": ("parquet", "parquet", "application/octet-stream"),
+           "JSONL": ("jsonl", "jsonl", "application/jsonl")}
+#: Auto-fix choices of the download: label -> mode.
+AUTO_FIX = {"Only the cart's edits": None, "Also relabel every likely-mislabeled sample to its suggestion": "relabel",
+            "Also remove every likely-mislabeled sample": "remove"}
+HISTORY_CONFIG = {
+    "created_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss", width=150),
+    "action": st.column_config.TextColumn("Action", width=110),
+    "sample_id": st.column_config.TextColumn("Sample", width=70),
+    "text": st.column_config.TextColumn("Text (as logged)", width="medium"),
+    "old_value": st.column_config.TextColumn("Before", width="medium"),
+    "new_value": st.column_config.TextColumn("After", width="medium"),
+    "author": st.column_config.TextColumn("Author", width=100),
+    "status": st.column_config.TextColumn("Status", width=100,
+                                          help="active · superseded (a later edit of the same sample wins) · undone"),
+}
+COMPARE_CONFIG = {
+    "before": st.column_config.NumberColumn("Before", format="%.4f"),
+    "after": st.column_config.NumberColumn("After (fixed data)", format="%.4f"),
+    "change": st.column_config.NumberColumn("Change", format="%+.4f"),
+}
+#: Rows of the edit list drawn at most (the counts above it cover all).
+HISTORY_ROWS = 2000
+
+
+def counts_row(run: Run, split: str) -> dict[str, int]:
+    """One metric per action: how many samples of ``split`` it is active on."""
+    counts = EditsCart().counts(run_key(run), split)
+    for column, action in zip(st.columns(len(ACTIONS)), ACTIONS):
+        column.metric(ACTION_NAMES[action].capitalize(), f"{counts[action]:,}", border=True)
+    return counts
+
+
+def history_with_status(run: Run, split: str, insights_frame: pd.DataFrame) -> pd.DataFrame:
+    """Every edit of ``split``, newest first, with its status (active, superseded, undone) and the
+    sample's text as the run has it."""
+    cart = EditsCart()
+    history = cart.history(run_key(run), split)
+    active = set(cart.active(run_key(run), split)["edit_id"])
+    status = ["undone" if pd.notna(u) else "active" if e in active else "superseded"
+              for e, u in zip(history["edit_id"], history["undone_at"])]
+    texts = pd.Series(insights_frame["text"].to_numpy(), index=insights_frame["id"].astype(str).to_numpy())
+    return history.assign(status=status, action=history["action"].map(ACTION_NAMES),
+                          created_at=pd.to_datetime(history["created_at"], utc=True, format="ISO8601"),
+                          text=texts.reindex(history["sample_id"].to_numpy()).to_numpy(),
+                          old_value=history["old_value"].fillna(""), new_value=history["new_value"].fillna(""))
+
+
+def _undo_last() -> None:
+    batch = st.session_state.get("last_batch")
+    if batch:
+        n = EditsCart().undo_batch(batch)
+        st.session_state["last_batch"] = None
+        st.toast(f"Undid your last action ({n:,} edit{'s' if n != 1 else ''}).", icon=":material/undo:")
+
+
+def _undo_all(key: str, split: str) -> None:
+    n = EditsCart().undo_all(key, split)
+    st.session_state["last_batch"] = None
+    st.toast(f"Undid {n:,} edits of {split}.", icon=":material/undo:")
+
+
+def _undo_rows(table_key: str, edit_ids: list[int]) -> None:
+    cart = EditsCart()
+    chosen = [edit_ids[r] for r in st.session_state[table_key].selection.rows]
+    for edit_id in chosen:
+        cart.undo(edit_id)
+    st.toast(f"Undid {len(chosen):,} edit{'s' if len(chosen) != 1 else ''}.", icon=":material/undo:")
+
+
+def undo_bar(run: Run, split: str, n_active: int) -> None:
+    """Undo this session's last action, or every edit of the split (after a confirmation)."""
+    last, everything = st.columns(2)
+    last.button("Undo my last action", icon=":material/undo:", on_click=_undo_last, key="undo_last",
+                disabled=not st.session_state.get("last_batch"))
+    with everything.popover("Undo all edits of this split", icon=":material/delete_sweep:", disabled=not n_active):
+        st.write(f"Undo every active edit of {split}? They stay in the history, marked undone.")
+        st.button("Yes, undo all", type="primary", on_click=_undo_all, args=(run_key(run), split), key="undo_all")
+
+
+def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
+    """The edits, filterable; ticking active ones and pressing Undo undoes exactly those."""
+    history = history_with_status(run, split, insights_frame)
+    if history.empty:
+        st.info("The cart is empty. On the Dataset page, tick rows or filter them, then relabel, remove, edit "
+                "or send them to labelers.", icon=":material/shopping_cart:")
+        return
+    names = [ACTION_NAMES[a] for a in ACTIONS]
+    pick, status_col, search_col = st.columns([2, 2, 2])
+    chosen = pick.multiselect("Action", names, placeholder="Any action", key="cart_actions")
+    statuses = status_col.multiselect("Status", ["active", "superseded", "undone"], default=["active", "superseded"],
+                                      key="cart_status")
+    query = search_col.text_input("Sample id", placeholder="exact id", key="cart_sample")
+    shown = history
+    if chosen:
+        shown = shown[shown["action"].isin(chosen)]
+    if statuses:
+        shown = shown[shown["status"].isin(statuses)]
+    if query:
+        shown = shown[shown["sample_id"] == query.strip()]
+    st.caption(f"{len(shown):,} of {len(history):,} edits of {split}, newest first"
+               + (f" (the first {HISTORY_ROWS:,} shown)" if len(shown) > HISTORY_ROWS else "")
+               + ". Tick edits to undo them.")
+    shown = shown.head(HISTORY_ROWS)
+    key = f"cart_list_{len(history)}_{hash((tuple(chosen), tuple(statuses), query))}"
+    columns = ["created_at", "action", "sample_id", "text", "old_value", "new_value", "author", "status"]
+    selection = st.dataframe(shown[columns], hide_index=True, column_config=HISTORY_CONFIG, key=key,
+                             on_select="rerun", selection_mode="multi-row", height=min(420, 38 + 35 * len(shown)))
+    ticked = [int(shown["edit_id"].iloc[r]) for r in selection.selection.rows]
+    st.button(f"Undo {len(ticked):,} ticked edit{'s' if len(ticked) != 1 else ''}", icon=":material/undo:",
+              disabled=not ticked, key="undo_ticked",
+              on_click=_undo_rows, args=(key, shown["edit_id"].astype(int).tolist()))
+
+
+def _fixed_bytes(run: Run, split: str, mode: str | None, fmt: str) -> bytes:
+    return dataset_bytes(fix(run, split, auto_fix=mode).frame, fmt)
+
+
+def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
+    """The fixed dataset (original columns, edits applied) and the files for labelers."""
+    st.subheader("Download the fixed dataset")
+    st.caption("The split's original columns with the cart's edits applied: removed rows dropped, labels and "
+               "texts changed. Built when you click.")
+    fmt_col, fix_col = st.columns([1, 3])
+    label = fmt_col.radio("Format", list(FORMATS), horizontal=True, key="cart_format")
+    choice = fix_col.radio("Auto-fix", list(AUTO_FIX), key="cart_autofix",
+                           help="On top of the cart: the tool's recommendation for the likely-mislabeled samples "
+                                "the cart does not touch (your edits win). Same as `dq export --auto-fix`.")
+    fmt, ext, mime = FORMATS[label]
+    mode = AUTO_FIX[choice]
+    suffix = "" if mode is None else f"-autofix-{mode}"
+    st.download_button(f"Download fixed {split} ({label})", partial(_fixed_bytes, run, split, mode, fmt),
+                       file_name=f"{run.name}-{split}-fixed{suffix}.{ext}", mime=mime, type="primary",
+                       icon=":material/download:", key="download_fixed")
+
+    st.subheader("Send to labelers")
+    flagged = st.toggle("Also every likely-mislabeled sample", key="cart_labelers_all",
+                        help="Besides the samples sent to labelers from the Dataset page.")
+    rows = labelers_frame(run, split, include_flagged=flagged, insights=insights_frame)
+    st.caption(f"{len(rows):,} samples for review: a Label Studio import file (the current label as a "
+               "prediction, scored by DEP) or a plain CSV (id, text, label, suggested label, DEP).")
+    left, right = st.columns(2)
+    left.download_button("Label Studio tasks (JSON)", partial(label_studio_bytes, rows, labels=list(run.labels)),
+                         file_name=f"{run.name}-{split}-label-studio.json", mime="application/json",
+                         icon=":material/download:", disabled=rows.empty, key="download_ls")
+    right.download_button("CSV for any tool", partial(labelers_csv_bytes, rows),
+                          file_name=f"{run.name}-{split}-labelers.csv", mime="text/csv",
+                          icon=":material/download:", disabled=rows.empty, key="download_labelers_csv")
+
+
+def _job_key(run: Run, split: str) -> str:
+    return f"{run.path}:{split}"
+
+
+def _start_retrain(run: Run, split: str, mode: str | None) -> None:
+    fixed = fix(run, split, auto_fix=mode).frame
+    start_job(_job_key(run, split), run, fixed, split=split)
+
+
+def retrain_section(run: Run, split: str) -> None:
+    """Retrain on the fixed data in the background and compare the evaluation splits before/after."""
+    st.subheader("Retrain and compare")
+    evaluation = [s for s in run.splits if s in ("validation", "test")]
+    if not evaluation:
+        st.info("This run has no validation or test split to compare on; log one to see before/after metrics.")
+    choice = st.radio("Train on", list(AUTO_FIX), key="retrain_autofix", horizontal=False,
+                      help="The fixed training data: the cart's edits, optionally with the auto-fix on top.")
+    st.caption("Retraining runs the `dq auto` pipeline (sentence embeddings, cross-fitted heads) on the fixed "
+               f"{split} split and the run's other splits unchanged, into a new run of the same project.")
+    job = get_job(_job_key(run, split))
+    running = job is not None and job.state == "running"
+    st.button("Retrain on the fixed data", icon=":material/model_training:", type="primary", disabled=running,
+              on_click=_start_retrain, args=(run, split, AUTO_FIX[choice]), key="retrain_start",
+              help=f"as {author()}")
+    if job is None:
+        return
+    if job.state == "running":
+        _job_progress(_job_key(run, split))
+    elif job.state == "failed":
+        st.error(f"Retraining failed: {job.error}", icon=":material/error:")
+    else:
+        _job_result(run, job.result)
+
+
+@st.fragment(run_every=1.0)
+def _job_progress(key: str) -> None:
+    # Only this fragment reruns while the job runs; when it ends, the whole page shows the result.
+    job = get_job(key)
+    if job is None or job.state != "running":
+        st.rerun()
+    st.progress(min(max(job.fraction, 0.0), 1.0), text=f"Retraining: {job.message}")
+
+
+@st.cache_data(show_spinner="Comparing the runs...", max_entries=16)
+def _compare(before: str, before_hash: str, after: str, after_hash: str) -> pd.DataFrame:
+    return compare(Run(before), Run(after))
+
+
+def _job_result(run: Run, result: Any) -> None:
+    after = Run(result.path)
+    st.success(f"Retrained into run {after.project}/{after.name}" + (" (this fixed data was trained before: "
+               "reused)" if result.reused else "") + ". It is listed in the run picker.", icon=":material/check_circle:")
+    table = _compare(str(run.path), run.content_hash, str(after.path), after.content_hash)
+    if table.empty:
+        st.caption("No validation or test split in both runs to compare on.")
+        return
+    st.caption("The evaluation splits are not edited: both models are scored against the same labels.")
+    st.dataframe(table, hide_index=True, column_config=COMPARE_CONFIG)

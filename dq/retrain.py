@@ -1,0 +1,408 @@
+"""Retrain on a fixed dataset and compare the new run with the old one (issue 6, "retrain and compare").
+
+``retrain`` writes the fixed rows of one split, plus the run's other splits unchanged, to a
+Parquet file and runs the ``dq auto`` pipeline on it with the original run's settings; the new run
+lands in the same project as ``<run>-fixed-<hash>``, so retraining the same fixed data reuses it.
+``RetrainJob`` does that in a background thread (the console polls it), and ``compare`` puts the
+two runs' metrics on the untouched evaluation splits side by side. Pure library: no streamlit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dq.auto import AutoResult, AutoSettings, ProgressFn, auto, fingerprint
+from dq.config import cache_root
+from dq.errors import DQError, ValidationError
+from dq.insights.compute import label_indices
+from dq.insights.metrics import summary_metrics
+from dq.splits import TEST, TRAINING, VALIDATION
+from dq.store.reader import Run
+
+#: Splits ``compare`` scores: labelled and never edited, so both runs face the same ground truth.
+EVAL_SPLITS: tuple[str, ...] = (VALIDATION, TEST)
+#: Rows of ``compare``'s frame per split, keys of ``summary_metrics`` (higher = better).
+COMPARE_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
+#: Job states of ``RetrainJob.state``.
+RUNNING, DONE, FAILED = "running", "done", "failed"
+#: Hex digits of the data fingerprint in a retrained run's default name.
+_NAME_HASH_CHARS = 8
+# Settings copied from a dq auto run; the column roles are set by the file retrain writes.
+_COPIED_SETTINGS = ("epochs", "folds", "seed", "model")
+_AUTO_TOOL = "dq auto"
+_CACHE_SUBDIR = "retrain"
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Names of the role columns in the file retrain writes (the original file's, where known)."""
+
+    text: str
+    label: str
+    id: str
+    split: str
+
+
+def retrain(
+    run: Run,
+    fixed: pd.DataFrame,
+    *,
+    split: str = TRAINING,
+    project: str | None = None,
+    name: str | None = None,
+    home: Path | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: ProgressFn | None = None,
+) -> AutoResult:
+    """Train a new run on ``fixed`` (the edited ``split``) and ``run``'s other splits unchanged.
+
+    Parameters
+    ----------
+    run : Run
+        The run whose data was fixed. A ``dq auto`` run lends its settings (epochs, folds, seed,
+        embedding model); any other run gets ``dq auto``'s defaults (MiniLM embeddings).
+    fixed : pandas.DataFrame
+        The fixed samples of ``split``, e.g. from ``dq.edits.apply.fixed_dataset``: the text and
+        label columns under the original file's names (or ``text``/``label``), an id column
+        (the original id column's name, or ``id``) and any metadata columns.
+    split : str
+        The split ``fixed`` replaces; every other split of ``run`` is copied unchanged.
+    project, name : str, optional
+        Where the new run goes; default ``run``'s project and ``<run>-fixed-<hash of the data>``.
+    home : Path, optional
+        The dq home (runs and the embedding cache); default ``$DQ_HOME`` or ``~/.dq``.
+    log, progress : callable, optional
+        ``log(line)`` hears what dq auto says; ``progress(fraction, message)`` how far it is (0..1).
+
+    Returns
+    -------
+    AutoResult
+        ``path`` of the new run; ``reused`` is True when this exact data was retrained before.
+
+    Examples
+    --------
+    >>> from dq.edits.apply import fixed_dataset                        # doctest: +SKIP
+    >>> run = Run("~/.dq/runs/demo/banking77")                          # doctest: +SKIP
+    >>> result = retrain(run, fixed_dataset(run, "training", auto_fix="relabel"))  # doctest: +SKIP
+    >>> compare(run, Run(result.path))                                  # doctest: +SKIP
+    """
+    if not isinstance(run, Run):
+        raise ValidationError(f"The 'run' parameter of retrain must be a Run. Got {type(run).__name__} instead.")
+    if split not in run.splits:
+        raise ValidationError(
+            f"The 'split' parameter of retrain must be one of the run's splits {run.splits}. Got {split!r} instead."
+        )
+    if not isinstance(fixed, pd.DataFrame) or fixed.empty:
+        got = "an empty DataFrame" if isinstance(fixed, pd.DataFrame) else type(fixed).__name__
+        raise ValidationError(
+            f"The 'fixed' parameter of retrain must be a non-empty DataFrame of samples. Got {got} instead."
+        )
+    roles = _role_columns(run, fixed)
+    return _compute_retrain(run, fixed, roles, split=split, project=project, name=name,
+                            home=home, log=log, progress=progress)
+
+
+def _compute_retrain(run: Run, fixed: pd.DataFrame, roles: dict[str, str], *, split: str,
+                     project: str | None, name: str | None, home: Path | None,
+                     log: Callable[[str], None] | None, progress: ProgressFn | None) -> AutoResult:
+    table, columns = _dataset(run, fixed, roles, split)
+    settings = _settings(run, columns)
+    root = cache_root(home) / _CACHE_SUBDIR
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root) as tmp:
+        data = Path(tmp) / f"{run.name}-fixed.parquet"
+        pq.write_table(table, data)
+        # The same fixed data gives the same bytes, so the same name: a second retrain reuses the run.
+        digest = fingerprint(hashlib.sha256(data.read_bytes()).hexdigest(), settings)
+        name = name or f"{run.name}-fixed-{digest[:_NAME_HASH_CHARS]}"
+        return auto(data, settings, project=project or run.project, run=name, home=home,
+                    progress=progress if progress is not None else False, log=log)
+
+
+def _source_settings(run: Run) -> dict[str, Any] | None:
+    source = run.meta.get("source") or {}
+    if source.get("tool") != _AUTO_TOOL or not isinstance(source.get("settings"), dict):
+        return None
+    return source["settings"]
+
+
+def _role_columns(run: Run, fixed: pd.DataFrame) -> dict[str, str]:
+    """The columns of ``fixed`` holding text, label and id: the original file's names, or the run's."""
+    original = _source_settings(run) or {}
+    picked = {}
+    for role in ("text", "label", "id"):
+        names = [n for n in (original.get(role), role) if n]
+        found = next((n for n in names if n in fixed.columns), None)
+        if found is None:
+            raise ValidationError(
+                f"The 'fixed' parameter of retrain must have a {role} column (named "
+                f"{' or '.join(repr(n) for n in dict.fromkeys(names))}). Got columns {list(fixed.columns)} instead."
+            )
+        picked[role] = found
+    missing = int(fixed[picked["id"]].isna().sum())
+    if missing:
+        raise ValidationError(
+            f"The 'fixed' parameter of retrain must have an id on every row. Got {missing} row(s) "
+            f"without one in column {picked['id']!r} instead."
+        )
+    return picked
+
+
+def _dataset(run: Run, fixed: pd.DataFrame, roles: dict[str, str], split: str) -> tuple[pa.Table, _Columns]:
+    """The file's rows: every split of ``run`` in order, ``split``'s rows replaced by ``fixed``."""
+    parts = [fixed if name == split else _like(run.samples(name).rename(columns=roles), fixed)
+             for name in run.splits]
+    # A dq auto run's split column was consumed by dq auto (so a column of that name in ``fixed``
+    # is that column); otherwise the split column takes a name no metadata column has.
+    split_col = (_source_settings(run) or {}).get("split")
+    if not split_col:
+        taken = {c for part in parts for c in part.columns}
+        split_col = "split"
+        while split_col in taken:
+            split_col = f"_{split_col}"
+    frame = pd.concat([part.assign(**{split_col: name}) for part, name in zip(parts, run.splits)],
+                      ignore_index=True)
+    # dq auto reads an id column as strings; writing them so keeps a sample's id across runs.
+    frame[roles["id"]] = frame[roles["id"]].astype(str)
+    table = pa.table({c: _arrow_column(frame[c]) for c in frame.columns})
+    return table, _Columns(text=roles["text"], label=roles["label"], id=roles["id"], split=split_col)
+
+
+def _like(samples: pd.DataFrame, fixed: pd.DataFrame) -> pd.DataFrame:
+    """``samples`` with a stored ``meta_<x>`` column renamed ``<x>`` where ``fixed`` calls it so.
+
+    dq auto stores a file column named like a sample column (``label``) as ``meta_label``; the
+    fixed dataset gives it its file name back, and the other splits must use the same name.
+    """
+    prefix = "meta_"
+    names = {c: c.removeprefix(prefix) for c in samples.columns
+             if c.startswith(prefix) and c not in fixed.columns and c.removeprefix(prefix) in fixed.columns
+             and c.removeprefix(prefix) not in samples.columns}
+    return samples.rename(columns=names)
+
+
+def _arrow_column(values: pd.Series) -> pa.Array:
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Metadata whose type differs between splits (numbers here, strings there) goes as text.
+        return pa.array(values.map(lambda v: None if pd.isna(v) else str(v)), type=pa.string())
+
+
+def _settings(run: Run, columns: _Columns) -> AutoSettings:
+    original = _source_settings(run) or {}
+    copied = {k: original[k] for k in _COPIED_SETTINGS if k in original}
+    return AutoSettings(text=columns.text, label=columns.label, id=columns.id, split=columns.split, **copied)
+
+
+# --- background job -------------------------------------------------------------------------------
+
+
+class RetrainJob:
+    """``retrain`` running in a background thread; every property is safe to read from any thread.
+
+    Examples
+    --------
+    >>> job = RetrainJob.start(run, fixed)                    # doctest: +SKIP
+    >>> job.state, job.fraction, job.message                  # doctest: +SKIP
+    ('running', 0.42, 'embedded 4096 of 10003 texts')
+    >>> job.wait(); job.result.path                           # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state = RUNNING
+        self._fraction = 0.0
+        self._message = "starting"
+        self._result: AutoResult | None = None
+        self._error: str | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(cls, run: Run, fixed: pd.DataFrame, **kw: Any) -> RetrainJob:
+        """Start ``retrain(run, fixed, **kw)`` in a daemon thread and return its job at once."""
+        job = cls()
+        job._thread = threading.Thread(target=job._work, args=(run, fixed, kw), name="dq-retrain", daemon=True)
+        job._thread.start()
+        return job
+
+    @property
+    def state(self) -> str:
+        """``"running"``, ``"done"`` or ``"failed"``."""
+        with self._lock:
+            return self._state
+
+    @property
+    def fraction(self) -> float:
+        """How far the job is, 0..1, never decreasing; 1.0 once done."""
+        with self._lock:
+            return self._fraction
+
+    @property
+    def message(self) -> str:
+        """What the job is doing (or, once over, how it ended)."""
+        with self._lock:
+            return self._message
+
+    @property
+    def result(self) -> AutoResult | None:
+        """The new run once done, else None."""
+        with self._lock:
+            return self._result
+
+    @property
+    def error(self) -> str | None:
+        """One line saying why the job failed, else None."""
+        with self._lock:
+            return self._error
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the job is over (or ``timeout`` seconds pass); return its state."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.state
+
+    def _work(self, run: Run, fixed: pd.DataFrame, kw: dict[str, Any]) -> None:
+        user_progress, user_log = kw.pop("progress", None), kw.pop("log", None)
+
+        def progress(fraction: float, message: str) -> None:
+            with self._lock:
+                self._fraction = max(self._fraction, min(max(float(fraction), 0.0), 1.0))
+                self._message = message
+            if user_progress is not None:
+                user_progress(fraction, message)
+
+        def log(line: str) -> None:
+            with self._lock:
+                self._message = line
+            if user_log is not None:
+                user_log(line)
+
+        try:
+            result = retrain(run, fixed, progress=progress, log=log, **kw)
+        except BaseException as exc:  # noqa: BLE001 - a job must never stay "running"; the thread ends here
+            with self._lock:
+                self._state, self._error = FAILED, _one_line(exc)
+                self._message = f"failed: {self._error}"
+            return
+        with self._lock:
+            self._state, self._result, self._fraction = DONE, result, 1.0
+            self._message = f"{'reused' if result.reused else 'built'} {result.path.name}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    if isinstance(exc, DQError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+#: Jobs by key, kept for the life of the process so that a rerun of a console page finds its job.
+jobs: dict[str, RetrainJob] = {}
+_JOBS_LOCK = threading.Lock()
+
+
+def start_job(key: str, run: Run, fixed: pd.DataFrame, **kw: Any) -> RetrainJob:
+    """Start a retrain under ``key``, or return the one already running under it.
+
+    A job that is over (done or failed) is replaced by a new one.
+
+    >>> job = start_job("demo/banking77:cart-1", run, fixed)     # doctest: +SKIP
+    >>> get_job("demo/banking77:cart-1") is job                  # doctest: +SKIP
+    True
+    """
+    with _JOBS_LOCK:
+        job = jobs.get(key)
+        if job is None or job.state != RUNNING:
+            job = jobs[key] = RetrainJob.start(run, fixed, **kw)
+        return job
+
+
+def get_job(key: str) -> RetrainJob | None:
+    """The job started under ``key`` in this process, or None."""
+    with _JOBS_LOCK:
+        return jobs.get(key)
+
+
+# --- compare --------------------------------------------------------------------------------------
+
+
+def compare(before: Run, after: Run, *, splits: Sequence[str] | None = None) -> pd.DataFrame:
+    """Metrics of two runs on the evaluation splits they share, side by side (higher = better).
+
+    Each run is scored by its last epoch's predictions against the labels of the split; classes
+    are matched by name, so a class one run lacks still counts. Macro averages run over the
+    classes present in the split (ground truth or prediction), as in ``dq.insights.metrics``.
+
+    Parameters
+    ----------
+    before, after : Run
+        Typically a run and its retrained copy (``retrain``), whose evaluation splits are the same.
+    splits : sequence of str, optional
+        Among ``validation`` and ``test``; default every one of them that both runs hold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``split``, ``metric`` (accuracy, macro_f1, macro_precision, macro_recall),
+        ``before``, ``after`` and ``change`` (after − before); no rows when no split is shared.
+
+    Examples
+    --------
+    >>> compare(Run("runs/demo/banking77"), Run("runs/demo/banking77-fixed-1a2b3c4d"))  # doctest: +SKIP
+      split    metric  before  after  change
+    0  test  accuracy  0.912  0.921  0.009
+    ...
+    """
+    for param, value in (("before", before), ("after", after)):
+        if not isinstance(value, Run):
+            raise ValidationError(f"The '{param}' parameter of compare must be a Run. Got {type(value).__name__} instead.")
+    shared = [s for s in EVAL_SPLITS if s in before.splits and s in after.splits]
+    if splits is None:
+        splits = shared
+    else:
+        splits = list(splits)
+        bad = [s for s in splits if s not in shared]
+        if bad:
+            raise ValidationError(
+                f"The 'splits' parameter of compare must name evaluation splits both runs hold "
+                f"({shared}). Got {bad} instead."
+            )
+    return _compute_compare(before, after, splits)
+
+
+def _compute_compare(before: Run, after: Run, splits: Sequence[str]) -> pd.DataFrame:
+    names = list(dict.fromkeys([*before.labels, *after.labels]))
+    rows = []
+    for split in splits:
+        truth = [run.samples(split, columns=["label"])["label"] for run in (before, after)]
+        if not truth[0].value_counts().sort_index().equals(truth[1].value_counts().sort_index()):
+            raise ValidationError(
+                f"compare needs the same '{split}' samples in both runs: their labels differ "
+                f"({before.path} vs {after.path})."
+            )
+        scores = [_split_metrics(run, split, labels, names) for run, labels in zip((before, after), truth)]
+        for metric in COMPARE_METRICS:
+            b, a = scores[0][metric], scores[1][metric]
+            change = None if a is None or b is None else a - b
+            rows.append({"split": split, "metric": metric, "before": b, "after": a, "change": change})
+    return pd.DataFrame(rows, columns=["split", "metric", "before", "after", "change"])
+
+
+def _split_metrics(run: Run, split: str, labels: pd.Series, names: list[str]) -> dict[str, Any]:
+    """Metrics of ``run``'s last-epoch predictions on ``split``; classes indexed by ``names``."""
+    position = {name: i for i, name in enumerate(names)}
+    to_names = np.array([position[c] for c in run.labels], dtype=np.int64)
+    preds = to_names[run.probs(split).argmax(axis=1)]
+    return summary_metrics(label_indices(labels, names), preds, names)
