@@ -64,6 +64,24 @@ def _parse(key: str, raw: str) -> Any:
     return raw
 
 
+def require_entry_script() -> None:
+    """Make a deep link on a fresh server run through ``streamlit_app.py``; call first on every page.
+
+    Until some run has called ``st.navigation``, Streamlit treats the ``pages/`` folder as a
+    multipage app of its own and runs a linked page (``/embeddings``) without the entry script:
+    another sidebar menu, no wide layout. Leaving that mode and rerunning runs the entry script,
+    whose ``st.navigation`` opens the same page. Only a session's first run may rerun: a rerun
+    drops the widget events of the run it replaces.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    first = not st.session_state.get("_entry_checked")
+    st.session_state["_entry_checked"] = True
+    if first and PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def init_state() -> None:
     """Defaults first, then whatever the URL says (once per session)."""
     for key, value in {**URL_KEYS, **SESSION_DEFAULTS}.items():

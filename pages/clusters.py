@@ -6,8 +6,9 @@ import streamlit as st
 from app.cluster_cards import SORT_CHOICES, SORT_HELP, mean_dep, show_cluster_cards, sort_clusters
 from app.gpt import gpt_controls
 from app.picker import pick_run
-from app.state import sync_url
+from app.state import require_entry_script, sync_url
 
+require_entry_script()
 run, split, insights = pick_run()
 st.title("Clusters")
 st.caption("Topics found by k-means over the sentence embeddings (fitted on the training split, so a cluster "

@@ -11,10 +11,11 @@ from app.filters import filtered
 from app.insights_menu import insights_menu
 from app.picker import pick_run
 from app.sample_view import sample_view
-from app.state import sync_url
+from app.state import require_entry_script, sync_url
 from app.table import sample_table
 from dq.errors import ValidationError
 
+require_entry_script()
 run, split, insights = pick_run()
 filter_bar(run, insights)
 st.title("Dataset")

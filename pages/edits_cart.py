@@ -5,8 +5,9 @@ import streamlit as st
 
 from app.cart_view import counts_row, downloads, edit_list, retrain_section, undo_bar
 from app.picker import pick_run
-from app.state import sync_url
+from app.state import require_entry_script, sync_url
 
+require_entry_script()
 run, split, insights = pick_run()
 st.title("Edits cart")
 st.caption(f"The edits of {run.project}/{run.name}, split {split}: the run itself never changes; the cart is "

@@ -6,8 +6,9 @@ import streamlit as st
 from app.data import load_map
 from app.map_chart import COLOR_CHOICES, clear_selection, show_map, shown_mask
 from app.picker import pick_run
-from app.state import clear_filters, sync_url
+from app.state import clear_filters, require_entry_script, sync_url
 
+require_entry_script()
 run, split, insights = pick_run()
 st.title("Embeddings")
 st.caption("Each point is a sample; similar texts lie close together (UMAP of the sentence embeddings). "

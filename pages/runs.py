@@ -3,11 +3,13 @@
 import streamlit as st
 
 from app.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, run_listing, unfinished_table
+from app.state import require_entry_script
 
 DEMO_COMMANDS = """\
 make run      # set up, build the demo run, open this console
 dq demo       # only build the demo run"""
 
+require_entry_script()
 st.title("Runs")
 listing = run_listing()
 st.caption("Runs are read from")

@@ -53,6 +53,11 @@ def test_runs_page_lists_a_finished_run(
     wait_idle(browser_page)
 
     expect(browser_page).to_have_title(re.compile("runs", re.IGNORECASE))  # st.navigation titles the tab after the page
+    # A deep link as the first request of a fresh server still runs through streamlit_app.py: its menu,
+    # not the one Streamlit would make from the pages/ folder ("streamlit app", "edits cart", ...).
+    nav = browser_page.get_by_test_id("stSidebarNav")
+    expect(nav.locator("a", has_text="Edits cart")).to_have_count(1)
+    expect(nav).not_to_contain_text("streamlit app")
     expect(browser_page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
     expect(browser_page.get_by_role("heading", name="Finished runs")).to_be_visible()
     expect(browser_page.get_by_role("heading", name="Unfinished")).to_be_visible()
