@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import sys
 import threading
 import time
+import types
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -228,7 +230,10 @@ def _process_worker(db: str, run_dir: str, worker: str, barrier: Any, results: A
         results.put((worker, repr(exc)))
 
 
-def test_processes_and_threads_adding_at_once_lose_nothing(run, tmp_path):
+def test_processes_and_threads_adding_at_once_lose_nothing(run, tmp_path, monkeypatch):
+    # A spawned process re-runs the parent's __main__ file; under the whole suite that is whatever an
+    # AppTest left there (streamlit_app.py). The workers live in this module: give them a bare __main__.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     db = str(tmp_path / "edits.db")
     ctx = multiprocessing.get_context("spawn")
     barrier, results, go = ctx.Barrier(N_PROCESSES + 1), ctx.Queue(), threading.Event()
