@@ -60,8 +60,9 @@ chromium:
 demo: venv
 	$(BIN)/dq demo
 
+# app.serve is `streamlit run streamlit_app.py` that also loads the newest run while the server starts.
 run: venv demo
-	$(BIN)/streamlit run streamlit_app.py
+	$(BIN)/python -m app.serve
 
 # DQ_REQUIRE_BROWSER makes the browser tests fail, not skip, when Chromium cannot be found.
 test: venv chromium

@@ -70,8 +70,11 @@ def actions_panel(run: Run, split: str, insights_frame: pd.DataFrame, rows: pd.D
                    TARGET_FILTERED: f"All {len(rows):,} matching the filters"}
         target = st.segmented_control("Act on", list(options), format_func=options.get, required=True,
                                       key="act_target", default=TARGET_TICKED)
+        action = st.segmented_control("Action", ACTIONS, key="act_action", default=None)
+        if action is None:  # the controls of an action only once one is chosen: a lighter page to open
+            st.caption("Choose an action; it applies to the samples chosen above.")
+            return
         ids = list(ticked) if target == TARGET_TICKED else rows["id"].tolist()
-        action = st.segmented_control("Action", ACTIONS, required=True, key="act_action", default=ACTIONS[0])
         if not ids:
             st.caption("Tick rows in the table (the box left of each row), or act on all the rows the filters match.")
             return

@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -77,12 +78,26 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``streamlit run streamlit_app.py`` on a free port over ``home``; returns the process and base URL."""
+#: How a server is started: plain ``streamlit run``, or the console launcher ``make run`` uses.
+LAUNCHERS = {
+    "streamlit run": [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py")],
+    "python -m app.serve": [sys.executable, "-m", "app.serve"],
+}
+#: A bare Streamlit page with one 50-row st.dataframe: what any Streamlit app costs to show a table.
+FLOOR_APP = """import pandas as pd
+import streamlit as st
+st.dataframe(pd.DataFrame({"text": ["a sample text"] * 50, "dep": [0.5] * 50}))
+"""
+
+
+def start_server(home: Path, *, launcher: str = "streamlit run", script: Path | None = None,
+                 ) -> tuple[subprocess.Popen[bytes], str]:
+    """A console server on a free port over ``home`` (or ``streamlit run script``); returns the
+    process and base URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    start = LAUNCHERS["streamlit run"][:-1] + [str(script)] if script is not None else LAUNCHERS[launcher]
+    command = [*start, "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
     env = {**os.environ, "DQ_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -108,6 +123,23 @@ def time_open(browser, url: str) -> float:  # noqa: ANN001
     """Seconds from navigating a fresh page to "/" until the table's first row text is in the page."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
+        page = context.new_page()
+        start = time.perf_counter()
+        page.goto(url + "/")
+        page.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
+        return time.perf_counter() - start
+    finally:
+        context.close()
+
+
+def time_reopen(browser, url: str) -> float:  # noqa: ANN001
+    """Like :func:`time_open`, in a browser that opened the console before (its files in the HTTP cache)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        first = context.new_page()
+        first.goto(url + "/")
+        first.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
+        first.close()
         page = context.new_page()
         start = time.perf_counter()
         page.goto(url + "/")
@@ -170,18 +202,31 @@ def main() -> None:
         pass
 
     load_before = os.getloadavg()
-    cold, warm, filters = [], [], []
+    cold: dict[str, list[float]] = {name: [] for name in LAUNCHERS}
+    warm, reopen, filters, floor = [], [], [], []
+    floor_script = Path(tempfile.mkdtemp()) / "floor_app.py"
+    floor_script.write_text(FLOOR_APP, encoding="utf-8")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
             for _ in range(args.repeats):
-                proc, url = start_server(args.home)
+                for launcher in LAUNCHERS:  # interleaved, so machine noise hits both alike
+                    proc, url = start_server(args.home, launcher=launcher)
+                    try:
+                        cold[launcher].append(time_open(browser, url))
+                        print(f"open, fresh server ({launcher}): {cold[launcher][-1]:.2f} s", flush=True)
+                        if launcher == "streamlit run":
+                            warm.append(time_open(browser, url))
+                            print(f"open, warm server: {warm[-1]:.2f} s", flush=True)
+                            reopen.append(time_reopen(browser, url))
+                            print(f"open, warm server, returning browser: {reopen[-1]:.2f} s", flush=True)
+                    finally:
+                        stop_server(proc)
+                proc, url = start_server(args.home, script=floor_script)
                 try:
-                    cold.append(time_open(browser, url))
-                    print(f"open, fresh server: {cold[-1]:.2f} s", flush=True)
-                    if len(warm) < args.repeats:
-                        warm.append(time_open(browser, url))
-                        print(f"open, warm server: {warm[-1]:.2f} s", flush=True)
+                    time_open(browser, url)
+                    floor.append(time_open(browser, url))
+                    print(f"floor (bare st.dataframe page, warm): {floor[-1]:.2f} s", flush=True)
                 finally:
                     stop_server(proc)
             proc, url = start_server(args.home)
@@ -200,20 +245,32 @@ def main() -> None:
         "## Console speed (headless Chromium)",
         "",
         f"The Dataset page over the {size} run `{args.run.name}` (insights already cached on disk), "
-        "driven by Debian's Chromium through Playwright against `streamlit run streamlit_app.py`. "
+        "driven by Debian's Chromium through Playwright against the console's server. "
         "*Open* is the time from navigating a fresh browser context to `/` until the table's first row "
-        "text is in the page; \"fresh server\" starts a new `streamlit run` each time (the insights are read "
-        "from their disk cache), \"warm server\" opens a second page on the same server (Streamlit's "
-        "in-memory cache). *Filter change* toggles \"Misclassified only\" in the sidebar and stops when the "
+        "text is in the page; \"fresh server\" starts a new server each time and opens the page as soon as "
+        "the server answers its health check (the insights are read from their disk cache): with plain "
+        "`streamlit run`, and with the launcher `make run` uses (`python -m app.serve`, which imports the "
+        "console and reads the newest run's insights while the server starts); \"warm server\" opens a second "
+        "page on the same server (Streamlit's in-memory cache) in a new browser context, \"returning browser\" "
+        "in a context that opened the console before (Streamlit's JavaScript and fonts in its HTTP cache). The floor is a bare Streamlit page showing "
+        "one 50-row `st.dataframe` on a warm server: what any Streamlit app pays before its own work. "
+        "*Filter change* toggles \"Misclassified only\" in the sidebar and stops when the "
         "script is idle again and the table's count caption shows the new rows. "
         f"Load average (1/5/15 min) {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f} before, "
         f"{load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} after.",
         "",
         "| measure | median s | all runs (s) | target (s) | met? |",
         "|---|---|---|---|---|",
-        _row("open Dataset page, fresh server", cold, OPEN_TARGET_S),
+        _row("open Dataset page, fresh server (`streamlit run`)", cold["streamlit run"], OPEN_TARGET_S),
+        _row("open Dataset page, fresh server (`python -m app.serve`, as `make run`)", cold["python -m app.serve"],
+             OPEN_TARGET_S),
         _row("open Dataset page, warm server", warm, OPEN_TARGET_S),
+        _row("open Dataset page, warm server, returning browser (files cached)", reopen, OPEN_TARGET_S),
         _row("filter change (Misclassified only)", filters, FILTER_TARGET_S),
+        "",
+        f"Floor, a bare Streamlit page with one `st.dataframe` (warm server): median {statistics.median(floor):.2f} s "
+        f"({', '.join(f'{t:.2f}' for t in floor)}); the warm Dataset page is "
+        f"{statistics.median(warm) / statistics.median(floor):.2f}× the floor.",
     ])
     print(body)
     if not args.no_write:

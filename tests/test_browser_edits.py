@@ -54,6 +54,7 @@ def test_relabel_and_remove_survive_a_reload_and_reach_the_fixed_csv(
 
     _tick_rows(page, [0, 1], wait_idle)
     expect(page.get_by_text("Ticked rows (2)")).to_be_visible()
+    _choose_action(page, "Change label", wait_idle)
     box = page.get_by_test_id("stSelectbox").filter(has_text="New label")
     box.click()
     page.keyboard.type("login")

@@ -1,0 +1,62 @@
+"""Serve the console with the first visit already paid for: ``python -m app.serve [streamlit options]``.
+
+``streamlit run streamlit_app.py`` starts a bare process: the first browser to open the console
+waits for the console's imports (Streamlit's widgets, Altair, Plotly, NumPy, FAISS) and for the
+newest run's insights to be read. This launcher starts the same server and, beside it, a thread
+that does both while the server comes up. The loaders are Streamlit's process-wide resource caches,
+so the first session finds them filled (or waits for the preload in progress instead of repeating
+it). ``make run`` uses it; any ``streamlit run`` option can follow.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+ENTRY = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+_LOG = logging.getLogger("dq.console")
+
+
+def preload() -> str | None:
+    """Import what the pages import and read the newest finished run's insights; returns its path."""
+    import app.actions  # noqa: F401 - imported for its side effect: the modules are loaded once
+    import app.cart_view  # noqa: F401
+    import app.charts  # noqa: F401
+    import app.map_chart  # noqa: F401
+    from app.charts import split_arrays
+    from app.data import load_insights, load_run
+    from app.filters import filtered
+    from app.state import SESSION_DEFAULTS, URL_KEYS
+    from dq.store import list_runs
+
+    finished = [e for e in list_runs() if e.finished]
+    if not finished:
+        return None
+    newest = finished[0]  # the run the picker opens first
+    run = load_run(str(newest.path), (Path(newest.path) / "run.json").stat().st_mtime)
+    insights = load_insights(str(run.path), run.content_hash)[run.splits[0]]  # the split shown first
+    filtered(insights, state={**URL_KEYS, **SESSION_DEFAULTS})  # the unfiltered view, highest DEP first
+    split_arrays(str(run.path), run.content_hash, run.splits[0], tuple(run.labels), insights)
+    return str(run.path)
+
+
+def _preload_quietly() -> None:
+    try:
+        preload()
+    except Exception:  # noqa: BLE001 - a failed preload only means the first visit does the work
+        _LOG.warning("preloading the console failed; the first visit will load it", exc_info=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the preload thread, then ``streamlit run streamlit_app.py`` with ``argv`` in this process."""
+    from streamlit.web import cli
+
+    threading.Thread(target=_preload_quietly, name="dq-console-preload", daemon=True).start()
+    sys.argv = ["streamlit", "run", str(ENTRY), *(sys.argv[1:] if argv is None else argv)]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""The console launcher's preload: the first visit finds the newest run's insights already loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dq.client
+from app.data import load_insights
+from app.serve import preload
+from dq.store import Run
+from tests.tiny_runs import log_tiny_run
+
+
+def test_preload_without_runs_does_nothing(dq_home: Path) -> None:
+    assert preload() is None
+
+
+def test_preload_fills_the_cache_the_first_visit_reads(dq_home: Path) -> None:
+    log_tiny_run(dq_home)
+    dq.client._current = None
+    path = preload()
+    run = Run(dq_home / "runs" / "tiny" / "r1")
+    assert path == str(run.path)
+    cached = load_insights(str(run.path), run.content_hash)
+    assert load_insights(str(run.path), run.content_hash) is cached  # served from the cache
+    assert set(cached) == set(run.splits)
