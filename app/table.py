@@ -76,11 +76,11 @@ def table_frame(rows: pd.DataFrame, marks: dict[str, str] | None = None) -> pd.D
         "dep": rows["dep"].astype(float),
         "text": rows["text"],
         "label": rows["label"],
+        "edit": [marks.get(str(i), "") for i in rows["id"]],
         "pred": rows["pred"],
         "flags": flags_text(rows),
         "suggested_label": rows["suggested_label"],
         "id": rows["id"].astype(str),
-        "edit": [marks.get(str(i), "") for i in rows["id"]],
     }).reset_index(drop=True)
 
 
