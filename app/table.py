@@ -36,7 +36,7 @@ FLAGS: tuple[tuple[str, str], ...] = (
 COLUMN_CONFIG = {
     "dep": st.column_config.ProgressColumn("DEP", min_value=0.0, max_value=1.0, format="%.2f", width=80,
                                            help="Data Error Potential: higher = likelier a data error"),
-    "text": st.column_config.TextColumn("Text", width=330),
+    "text": st.column_config.TextColumn("Text", width=300),
     "label": st.column_config.TextColumn("Ground truth", width=150),
     "pred": st.column_config.TextColumn("Prediction", width=150),
     "flags": st.column_config.TextColumn("Flags", width=200),
@@ -71,17 +71,18 @@ def flags_text(rows: pd.DataFrame) -> pd.Series:
 def table_frame(rows: pd.DataFrame, marks: dict[str, str] | None = None) -> pd.DataFrame:
     """What a page of the table shows: plain values only (text stays text in the grid); ``marks``
     (sample id as text -> what the edits cart does to it) fill the "In the cart" column."""
-    marks = marks or {}
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "dep": rows["dep"].astype(float),
         "text": rows["text"],
         "label": rows["label"],
-        "edit": [marks.get(str(i), "") for i in rows["id"]],
         "pred": rows["pred"],
         "flags": flags_text(rows),
         "suggested_label": rows["suggested_label"],
         "id": rows["id"].astype(str),
     }).reset_index(drop=True)
+    if marks:  # the column takes room only when the cart holds edits of rows on this page
+        frame.insert(3, "edit", [marks.get(str(i), "") for i in rows["id"]])
+    return frame
 
 
 def view_signature(split: str) -> str:

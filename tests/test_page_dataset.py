@@ -107,7 +107,7 @@ def test_page_shows_the_table_sorted_by_dep_and_the_insights_menu(tiny: SplitIns
     assert shown(at) == len(tiny.frame) == 3 * N_PER_CLASS
     rows = table(at)
     assert len(rows) == PAGE_SIZE  # one page, never the whole split
-    assert list(rows.columns) == ["dep", "text", "label", "edit", "pred", "flags", "suggested_label", "id"]
+    assert list(rows.columns) == ["dep", "text", "label", "pred", "flags", "suggested_label", "id"]
     assert rows["dep"].is_monotonic_decreasing
     assert rows["dep"].iloc[0] == pytest.approx(tiny.frame["dep"].max())
     assert [m.label for m in at.metric] == ["Samples", "F1"]
