@@ -34,11 +34,11 @@ FLAGS: tuple[tuple[str, str], ...] = (
 )
 #: How the table's columns are shown (``st.dataframe(..., column_config=...)``).
 COLUMN_CONFIG = {
-    "dep": st.column_config.ProgressColumn("DEP", min_value=0.0, max_value=1.0, format="%.2f", width=80,
+    "dep": st.column_config.ProgressColumn("DEP", min_value=0.0, max_value=1.0, format="%.2f", width=75,
                                            help="Data Error Potential: higher = likelier a data error"),
-    "text": st.column_config.TextColumn("Text", width=300),
-    "label": st.column_config.TextColumn("Ground truth", width=150),
-    "pred": st.column_config.TextColumn("Prediction", width=150),
+    "text": st.column_config.TextColumn("Text", width=230),
+    "label": st.column_config.TextColumn("Ground truth", width=125),
+    "pred": st.column_config.TextColumn("Prediction", width=125),
     "flags": st.column_config.TextColumn("Flags", width=200),
     "suggested_label": st.column_config.TextColumn("Suggested", width=150,
                                                    help="The label the evidence prefers, when confident"),
@@ -81,7 +81,7 @@ def table_frame(rows: pd.DataFrame, marks: dict[str, str] | None = None) -> pd.D
         "id": rows["id"].astype(str),
     }).reset_index(drop=True)
     if marks:  # the column takes room only when the cart holds edits of rows on this page
-        frame.insert(3, "edit", [marks.get(str(i), "") for i in rows["id"]])
+        frame.insert(4, "edit", [marks.get(str(i), "") for i in rows["id"]])
     return frame
 
 
