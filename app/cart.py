@@ -7,6 +7,8 @@ the last action's batch id (for "Undo last action").
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -27,8 +29,16 @@ def author() -> str:
 
 
 def active_edits(run: Run, split: str) -> pd.DataFrame:
-    """The effective edits of ``split`` (one row per sample and field, the latest not undone)."""
-    return EditsCart().active(run_key(run), split)
+    """The effective edits of ``split`` (one row per sample and field, the latest not undone); read
+    again only when the cart's version of the split moved (a large cart costs a second to read)."""
+    cart = EditsCart()
+    key = run_key(run)
+    return _active(str(cart.path), key, split, cart.version(key, split))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _active(db: str, key: str, split: str, version: tuple[int, int]) -> pd.DataFrame:
+    return EditsCart(Path(db)).active(key, split)
 
 
 def current(run: Run, split: str) -> pd.DataFrame:

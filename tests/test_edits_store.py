@@ -142,6 +142,20 @@ def test_undo_batch_and_undo_all(run, cart):
         cart.undo_batch("f" * 32)
 
 
+def test_the_version_moves_with_every_add_and_undo_of_its_split_only(run, cart):
+    key = run_key(run)
+    versions = [cart.version(key, "training")]
+    batch = cart.add(run, "training", [Change(1, "remove")], author="ana")
+    versions.append(cart.version(key, "training"))
+    cart.add(run, "test", [Change(0, "remove")], author="ana")
+    assert cart.version(key, "training") == versions[-1]  # another split's edit
+    cart.undo_batch(batch)
+    versions.append(cart.version(key, "training"))
+    cart.undo_batch(batch)  # nothing left to undo
+    assert cart.version(key, "training") == versions[-1]
+    assert len(set(versions)) == 3 and versions[0] == (0, 0)
+
+
 def test_remove_and_relabel_resolve_independently(run, cart):
     key = run_key(run)
     cart.add(run, "training", [relabel(4, "delivery", "login")], author="ana")

@@ -233,6 +233,20 @@ class EditsCart:
         frame = self._read(sql, [run_key, split])
         return frame.assign(field=frame["action"].map(FIELDS))
 
+    def version(self, run_key: str, split: str) -> tuple[int, int]:
+        """A value that changes whenever the edits of one split change: (newest edit id, edits undone).
+
+        Adding an edit raises the first, undoing one the second (edits are never deleted), so a
+        reader may keep ``active`` until the version moves.
+        """
+        if not self.path.exists():
+            return (0, 0)
+        sql = (f"SELECT COALESCE(MAX(edit_id), 0) AS newest, COUNT(undone_at) AS undone FROM {TABLE} "
+               "WHERE run = ? AND split = ?")
+        with self._connect() as db:
+            row = next(db.query(sql, [run_key, split]))
+        return (int(row["newest"]), int(row["undone"]))
+
     def counts(self, run_key: str, split: str | None = None) -> dict[str, int]:
         """How many samples each action is active on (every action present, zeros included)."""
         counts = dict.fromkeys(ACTIONS, 0)
