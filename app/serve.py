@@ -17,6 +17,7 @@ from pathlib import Path
 
 ENTRY = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 _LOG = logging.getLogger("dq.console")
+PRELOAD_THREAD = "dq-console-preload"
 
 
 def preload() -> str | None:
@@ -53,7 +54,11 @@ def main(argv: list[str] | None = None) -> None:
     """Start the preload thread, then ``streamlit run streamlit_app.py`` with ``argv`` in this process."""
     from streamlit.web import cli
 
-    threading.Thread(target=_preload_quietly, name="dq-console-preload", daemon=True).start()
+    # The preload calls the cached loaders outside any page run; Streamlit would warn about the
+    # missing script context, which only matters for code that draws, and the preload draws nothing.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: record.threadName != PRELOAD_THREAD)
+    threading.Thread(target=_preload_quietly, name=PRELOAD_THREAD, daemon=True).start()
     sys.argv = ["streamlit", "run", str(ENTRY), *(sys.argv[1:] if argv is None else argv)]
     cli.main()
 
