@@ -7,6 +7,7 @@ fragment polls it once a second, so the rest of the page stays usable meanwhile.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -17,9 +18,13 @@ from app.cart import ACTION_NAMES, author
 from dq.edits import EditsCart, fix, labelers_frame, run_key
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
 from dq.edits.model import ACTIONS
+from dq.insights import InsightSettings, split_insights
 from dq.retrain import compare, get_job, start_job
 from dq.store import Run
 
+#: Strictness values offered for the auto-fix (the insights' default first among equals).
+DEFAULT_STRICTNESS = InsightSettings().mislabel_strictness
+STRICTNESS_STEPS = sorted({0.0, 0.1, 0.2, DEFAULT_STRICTNESS, 0.5, 0.7, 1.0})
 #: Download formats of the fixed dataset: label -> (format for dataset_bytes, extension, MIME type).
 FORMATS = {"CSV": ("csv", "csv", "text/csv"), "Parquet": ("parquet", "parquet", "application/octet-stream"),
            "JSONL": ("jsonl", "jsonl", "application/jsonl")}
@@ -135,8 +140,34 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
               on_click=_undo_rows, args=(key, shown["edit_id"].astype(int).tolist()))
 
 
-def _fixed_bytes(run: Run, split: str, mode: str | None, fmt: str) -> bytes:
-    return dataset_bytes(fix(run, split, auto_fix=mode).frame, fmt)
+def _fixed_bytes(run: Run, split: str, mode: str | None, fmt: str, insights: pd.DataFrame | None = None) -> bytes:
+    return dataset_bytes(fix(run, split, auto_fix=mode, insights=insights).frame, fmt)
+
+
+@st.cache_resource(show_spinner="Finding the likely-mislabeled samples at this strictness (once)...",
+                   max_entries=8)
+def _insights_at(path: str, content_hash: str, split: str, strictness: float) -> pd.DataFrame:
+    settings = replace(InsightSettings(), mislabel_strictness=strictness)
+    return split_insights(Run(path), split, settings=settings).frame
+
+
+def auto_fix_choice(run: Run, split: str, *, key: str, label: str) -> tuple[str | None, pd.DataFrame | None]:
+    """The auto-fix radio and, when an auto-fix is chosen, its strictness; returns the mode and the
+    insights frame whose likely-mislabeled samples it fixes (None: the split's default insights)."""
+    choice = st.radio(label, list(AUTO_FIX), key=key,
+                      help="On top of the cart: the tool's recommendation for the likely-mislabeled samples the "
+                           "cart does not touch (your edits win). Same as `dq export --auto-fix`.")
+    mode = AUTO_FIX[choice]
+    if mode is None:
+        return None, None
+    strictness = st.select_slider(
+        "Strictness", STRICTNESS_STEPS, value=DEFAULT_STRICTNESS, key=f"{key}_strictness",
+        help="Which samples count as likely mislabeled: 0 fixes as many as the estimated label errors, 1 half as "
+             "many. On BANKING77 with 10% noise, relabelling at 0 recovered the most test accuracy "
+             "(docs/benchmarks.md, 'fix').")
+    if strictness == DEFAULT_STRICTNESS:
+        return mode, None
+    return mode, _insights_at(str(run.path), run.content_hash, split, float(strictness))
 
 
 def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
@@ -146,13 +177,11 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
                "texts changed. Built when you click.")
     fmt_col, fix_col = st.columns([1, 3])
     label = fmt_col.radio("Format", list(FORMATS), horizontal=True, key="cart_format")
-    choice = fix_col.radio("Auto-fix", list(AUTO_FIX), key="cart_autofix",
-                           help="On top of the cart: the tool's recommendation for the likely-mislabeled samples "
-                                "the cart does not touch (your edits win). Same as `dq export --auto-fix`.")
+    with fix_col:
+        mode, flagged_at = auto_fix_choice(run, split, key="cart_autofix", label="Auto-fix")
     fmt, ext, mime = FORMATS[label]
-    mode = AUTO_FIX[choice]
     suffix = "" if mode is None else f"-autofix-{mode}"
-    st.download_button(f"Download fixed {split} ({label})", partial(_fixed_bytes, run, split, mode, fmt),
+    st.download_button(f"Download fixed {split} ({label})", partial(_fixed_bytes, run, split, mode, fmt, flagged_at),
                        file_name=f"{run.name}-{split}-fixed{suffix}.{ext}", mime=mime, type="primary",
                        icon=":material/download:", key="download_fixed")
 
@@ -175,8 +204,8 @@ def _job_key(run: Run, split: str) -> str:
     return f"{run.path}:{split}"
 
 
-def _start_retrain(run: Run, split: str, mode: str | None) -> None:
-    fixed = fix(run, split, auto_fix=mode).frame
+def _start_retrain(run: Run, split: str, mode: str | None, insights: pd.DataFrame | None) -> None:
+    fixed = fix(run, split, auto_fix=mode, insights=insights).frame
     start_job(_job_key(run, split), run, fixed, split=split)
 
 
@@ -186,14 +215,13 @@ def retrain_section(run: Run, split: str) -> None:
     evaluation = [s for s in run.splits if s in ("validation", "test")]
     if not evaluation:
         st.info("This run has no validation or test split to compare on; log one to see before/after metrics.")
-    choice = st.radio("Train on", list(AUTO_FIX), key="retrain_autofix", horizontal=False,
-                      help="The fixed training data: the cart's edits, optionally with the auto-fix on top.")
+    mode, flagged_at = auto_fix_choice(run, split, key="retrain_autofix", label="Train on")
     st.caption("Retraining runs the `dq auto` pipeline (sentence embeddings, cross-fitted heads) on the fixed "
                f"{split} split and the run's other splits unchanged, into a new run of the same project.")
     job = get_job(_job_key(run, split))
     running = job is not None and job.state == "running"
     st.button("Retrain on the fixed data", icon=":material/model_training:", type="primary", disabled=running,
-              on_click=_start_retrain, args=(run, split, AUTO_FIX[choice]), key="retrain_start",
+              on_click=_start_retrain, args=(run, split, mode, flagged_at), key="retrain_start",
               help=f"as {author()}")
     if job is None:
         return

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import dq.client
 from app.cart import edit_marks
-from app.cart_view import _fixed_bytes, _job_key
+from app.cart_view import _fixed_bytes, _insights_at, _job_key
 from dq.edits import EditsCart, run_key
 from dq.retrain import get_job
 from dq.store import Run
@@ -175,3 +175,19 @@ def test_retrain_and_compare_runs_in_the_background(run: Run) -> None:
     assert list(compare.columns) == ["split", "metric", "before", "after", "change"]
     assert set(compare["split"]) == {"test"}
     assert set(LABELS) == set(after.labels)
+
+
+def test_auto_fix_at_another_strictness_fixes_the_samples_flagged_at_it(run: Run) -> None:
+    from dq.edits import fix
+    from dq.insights import InsightSettings, split_insights
+
+    page = _cart_page()
+    page.radio(key="cart_autofix").set_value("Also remove every likely-mislabeled sample").run()
+    page.select_slider(key="cart_autofix_strictness").set_value(0.0).run()
+    assert not page.exception, page.exception
+    flagged_at_0 = _insights_at(str(run.path), run.content_hash, "training", 0.0)
+    expected = split_insights(run, "training", settings=InsightSettings(mislabel_strictness=0.0)).frame
+    assert flagged_at_0["is_mislabeled"].sum() == expected["is_mislabeled"].sum() > 0
+    kept = fix(run, "training", auto_fix="remove", insights=flagged_at_0).frame
+    assert len(kept) == run.n_samples("training") - int(expected["is_mislabeled"].sum())
+    assert _fixed_bytes(run, "training", "remove", "csv", flagged_at_0).decode().count("\n") == len(kept) + 1
