@@ -10,6 +10,7 @@ lock up front (``BEGIN IMMEDIATE``) so that two writers queue instead of failing
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ from dq.store.reader import Run
 DB_NAME = "edits.db"
 #: Seconds a connection waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 10.0
+#: Seconds between tries of a step SQLite refuses at once while another connection holds the file.
+LOCK_RETRY_S = 0.05
 #: Columns of ``history`` (and, with ``field``, of ``active``), in order.
 EDIT_COLUMNS: tuple[str, ...] = ("edit_id", "run", "run_hash", "split", "sample_id", "action", "old_value",
                                  "new_value", "author", "created_at", "batch", "undone_at")
@@ -117,7 +120,18 @@ class EditsCart:
         self._check_version(version)
         if version == SCHEMA_VERSION:
             return
-        db.enable_wal()  # persistent in the file: only the first connection ever switches it
+        # Switching to WAL needs the file to itself, and SQLite answers "database is locked" at once,
+        # without its busy handler, when connections race to do it on a new file: retry until the
+        # busy timeout. The mode is persistent: only the first connection ever switches it.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                db.enable_wal()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(LOCK_RETRY_S)
         with _write(db):
             # Another process may have migrated while this one waited for the lock: read again.
             version = _user_version(db)
