@@ -60,7 +60,7 @@ chromium:
 demo: venv
 	$(BIN)/dq demo
 
-# app.serve is `streamlit run streamlit_app.py` that also loads the newest run while the server starts.
+# app.serve is `streamlit run streamlit_app.py` that first loads the newest run, so the address opens warm.
 run: venv demo
 	$(BIN)/python -m app.serve
 

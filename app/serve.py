@@ -2,10 +2,12 @@
 
 ``streamlit run streamlit_app.py`` starts a bare process: the first browser to open the console
 waits for the console's imports (Streamlit's widgets, Altair, Plotly, NumPy, FAISS) and for the
-newest run's insights to be read. This launcher starts the same server and, beside it, a thread
-that does both while the server comes up. The loaders are Streamlit's process-wide resource caches,
-so the first session finds them filled (or waits for the preload in progress instead of repeating
-it). ``make run`` uses it; any ``streamlit run`` option can follow.
+newest run's insights to be read. This launcher does both before it starts the same server, so the
+address it prints opens at once; when the newest run's insights are not on disk yet (computing
+them can take minutes), it reads them in a thread beside the server instead, and the page shows
+its progress. The loaders are Streamlit's process-wide resource caches, so the first session finds
+them filled (or waits for the preload in progress instead of repeating it). ``make run`` uses it;
+any ``streamlit run`` option can follow.
 """
 
 from __future__ import annotations
@@ -20,10 +22,22 @@ _LOG = logging.getLogger("dq.console")
 PRELOAD_THREAD = "dq-console-preload"
 
 
+def newest_insights_cached() -> bool:
+    """Whether the newest finished run's insights are on disk (so reading them takes a moment)."""
+    from dq.insights import InsightSettings, cache
+    from dq.store import Run, list_runs
+
+    finished = [e for e in list_runs() if e.finished]
+    if not finished:
+        return False
+    run = Run(finished[0].path)
+    directory = cache.cache_dir(run, InsightSettings().key())
+    return all((directory / f"{split}.json").exists() for split in run.splits)
+
+
 def preload() -> str | None:
     """Import what the pages import and read the newest finished run's insights; returns its path."""
     import app.actions  # noqa: F401 - imported for its side effect: the modules are loaded once
-    import app.cart_view  # noqa: F401
     import app.charts  # noqa: F401
     import app.map_chart  # noqa: F401
     from app.charts import split_arrays
@@ -51,14 +65,18 @@ def _preload_quietly() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start the preload thread, then ``streamlit run streamlit_app.py`` with ``argv`` in this process."""
+    """Preload (before the server when the insights are on disk, else beside it), then
+    ``streamlit run streamlit_app.py`` with ``argv`` in this process."""
     from streamlit.web import cli
 
     # The preload calls the cached loaders outside any page run; Streamlit would warn about the
     # missing script context, which only matters for code that draws, and the preload draws nothing.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         lambda record: record.threadName != PRELOAD_THREAD)
-    threading.Thread(target=_preload_quietly, name=PRELOAD_THREAD, daemon=True).start()
+    preload_thread = threading.Thread(target=_preload_quietly, name=PRELOAD_THREAD, daemon=True)
+    preload_thread.start()
+    if newest_insights_cached():
+        preload_thread.join()  # a second or two: the printed address then opens at once
     sys.argv = ["streamlit", "run", str(ENTRY), *(sys.argv[1:] if argv is None else argv)]
     cli.main()
 

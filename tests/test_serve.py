@@ -6,19 +6,22 @@ from pathlib import Path
 
 import dq.client
 from app.data import load_insights
-from app.serve import preload
+from app.serve import newest_insights_cached, preload
 from dq.store import Run
 from tests.tiny_runs import log_tiny_run
 
 
 def test_preload_without_runs_does_nothing(dq_home: Path) -> None:
     assert preload() is None
+    assert not newest_insights_cached()
 
 
 def test_preload_fills_the_cache_the_first_visit_reads(dq_home: Path) -> None:
     log_tiny_run(dq_home)
     dq.client._current = None
+    assert not newest_insights_cached()  # the launcher then preloads beside the server, not before it
     path = preload()
+    assert newest_insights_cached()
     run = Run(dq_home / "runs" / "tiny" / "r1")
     assert path == str(run.path)
     cached = load_insights(str(run.path), run.content_hash)
