@@ -15,6 +15,7 @@ import streamlit as st
 
 from app import cart
 from app.filter_bar import escape_markdown
+from app.text import plural
 from dq.edits import Change, actions
 from dq.edits.export import dataset_bytes
 from dq.errors import ValidationError
@@ -58,10 +59,6 @@ def _show_error() -> None:
         st.error(message, icon=":material/error:")
 
 
-def _plural(n: int, word: str = "sample") -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def actions_panel(run: Run, split: str, insights_frame: pd.DataFrame, rows: pd.DataFrame, ticked: list[Any]) -> None:
     """The "Fix" panel under the table: choose the samples, then an action."""
     with st.container(border=True):
@@ -96,8 +93,8 @@ def _relabel(run: Run, split: str, insights_frame: pd.DataFrame, ids: list[Any])
                           help="The suggested label exists only where the evidence is confident; "
                                "samples without one are left as they are.")
     build = partial(_relabel_changes, ids=ids, insights=insights_frame)
-    button.button(f"Relabel {_plural(len(ids))}", key="act_relabel", icon=":material/label:", type="primary",
-                  on_click=_act, args=(run, split, build, "Relabelled"))
+    button.button(f"Relabel {plural(len(ids), 'sample')}", key="act_relabel", icon=":material/label:",
+                  type="primary", on_click=_act, args=(run, split, build, "Relabelled"))
     _show_error()
 
 
@@ -109,16 +106,16 @@ def _relabel_changes(current: pd.DataFrame, *, ids: list[Any], insights: pd.Data
 
 def _remove(run: Run, split: str, ids: list[Any]) -> None:
     st.caption("Removed samples are left out of the fixed dataset (the run itself never changes).")
-    st.button(f"Remove {_plural(len(ids))}", key="act_remove", icon=":material/delete:", type="primary",
+    st.button(f"Remove {plural(len(ids), 'sample')}", key="act_remove", icon=":material/delete:", type="primary",
               on_click=_act, args=(run, split, partial(_ids_action, actions.remove, ids), "Removed"))
 
 
 def _send(run: Run, split: str, ids: list[Any]) -> None:
     st.caption("Marks the samples for human review; the Edits cart page downloads them as a Label Studio "
                "import file or a CSV.")
-    st.button(f"Send {_plural(len(ids))} to labelers", key="act_send", icon=":material/group:", type="primary",
-              on_click=_act, args=(run, split, partial(_ids_action, actions.send_to_labelers, ids),
-                                   "Sent to labelers:"))
+    st.button(f"Send {plural(len(ids), 'sample')} to labelers", key="act_send", icon=":material/group:",
+              type="primary", on_click=_act,
+              args=(run, split, partial(_ids_action, actions.send_to_labelers, ids), "Sent to labelers:"))
 
 
 def _ids_action(action: Callable[[pd.DataFrame, list[Any]], list[Change]], ids: list[Any],
@@ -140,22 +137,22 @@ def _find_replace(run: Run, split: str, ids: list[Any]) -> None:
         st.error(str(exc), icon=":material/error:")
         return
     if not changes:
-        st.caption(f"No text among these {_plural(len(ids))} changes.")
+        st.caption(f"No text among these {plural(len(ids), 'sample')} changes.")
         return
-    st.caption(f"Preview: {_plural(len(changes), 'text')} change"
+    st.caption(f"Preview: {plural(len(changes), 'text')} change"
                f"{'' if len(changes) == 1 else ' (the first ' + str(min(PREVIEW_ROWS, len(changes))) + ' shown)'}.")
     preview = pd.DataFrame({"id": [c.sample_id for c in changes[:PREVIEW_ROWS]],
                             "old": [c.old_value for c in changes[:PREVIEW_ROWS]],
                             "new": [c.new_value for c in changes[:PREVIEW_ROWS]]})
     st.dataframe(preview, hide_index=True, column_config=PREVIEW_CONFIG)
-    st.button(f"Replace in {_plural(len(changes), 'text')}", key="act_replace_go", icon=":material/find_replace:",
+    st.button(f"Replace in {plural(len(changes), 'text')}", key="act_replace_go", icon=":material/find_replace:",
               type="primary", on_click=_act, args=(run, split, lambda _current: changes, "Edited the text of"))
 
 
 def _export(run: Run, split: str, rows: pd.DataFrame, ids: list[Any]) -> None:
     chosen = rows[rows["id"].isin(ids)]
     columns = [c for c in EXPORT_COLUMNS if c in chosen.columns]
-    st.caption(f"Downloads the {_plural(len(chosen))} with their insights ({', '.join(columns)}), as shown "
+    st.caption(f"Downloads the {plural(len(chosen), 'sample')} with their insights ({', '.join(columns)}), as shown "
                "(before the cart's edits). The fixed dataset is on the Edits cart page.")
     name = f"{run.name}-{split}-samples"
     left, right = st.columns(2)

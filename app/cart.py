@@ -12,12 +12,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from app.text import plural
 from dq.edits import Change, EditsCart, current_samples, default_author, run_key
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS
 from dq.store import Run
 
 #: How each action reads in the console.
 ACTION_NAMES = {RELABEL: "relabel", REMOVE: "remove", EDIT_TEXT: "edit text", SEND_TO_LABELERS: "send to labelers"}
+#: How a sample's table row marks what the cart does to it (a relabel shows its new label).
+MARKS = {REMOVE: "removed", EDIT_TEXT: "text edited", SEND_TO_LABELERS: "to labelers"}
 
 
 def author() -> str:
@@ -30,7 +33,8 @@ def author() -> str:
 
 def active_edits(run: Run, split: str) -> pd.DataFrame:
     """The effective edits of ``split`` (one row per sample and field, the latest not undone); read
-    again only when the cart's version of the split moved (a large cart costs a second to read)."""
+    again only when the cart's version of the split moved (a large cart costs a second to read).
+    Shared between sessions: never modify it in place."""
     cart = EditsCart()
     key = run_key(run)
     return _active(str(cart.path), key, split, cart.version(key, split))
@@ -42,8 +46,17 @@ def _active(db: str, key: str, split: str, version: tuple[int, int]) -> pd.DataF
 
 
 def current(run: Run, split: str) -> pd.DataFrame:
-    """The split's samples as the cart has them now (labels and texts edited, removed marked)."""
-    return current_samples(run, split, active_edits(run, split))
+    """The split's samples as the cart has them now (labels and texts edited, removed marked); kept
+    until the cart's version moves, so a find & replace preview does not read the split per keystroke.
+    Shared between sessions: never modify it in place."""
+    cart = EditsCart()
+    key = run_key(run)
+    return _current(str(run.path), run.content_hash, str(cart.path), key, split, cart.version(key, split))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _current(path: str, content_hash: str, db: str, key: str, split: str, version: tuple[int, int]) -> pd.DataFrame:
+    return current_samples(Run(path), split, _active(db, key, split, version))
 
 
 def add_changes(run: Run, split: str, changes: list[Change], *, done: str) -> None:
@@ -53,7 +66,7 @@ def add_changes(run: Run, split: str, changes: list[Change], *, done: str) -> No
         return
     batch = EditsCart().add(run, split, changes, author=author())
     st.session_state["last_batch"] = batch
-    st.toast(f"{done} {len(changes):,} sample{'s' if len(changes) != 1 else ''}. The Edits cart page lists "
+    st.toast(f"{done} {plural(len(changes), 'sample')}. The Edits cart page lists "
              "it, with undo.", icon=":material/shopping_cart:")
 
 
@@ -64,13 +77,5 @@ def edit_marks(active: pd.DataFrame, ids: list | None = None) -> dict[str, str]:
         active = active[active["sample_id"].isin([str(i) for i in ids])]
     marks: dict[str, list[str]] = {}
     for sample_id, action, value in zip(active["sample_id"], active["action"], active["new_value"]):
-        if action == RELABEL:
-            text = f"→ {value}"
-        elif action == REMOVE:
-            text = "removed"
-        elif action == EDIT_TEXT:
-            text = "text edited"
-        else:
-            text = "to labelers"
-        marks.setdefault(str(sample_id), []).append(text)
+        marks.setdefault(str(sample_id), []).append(f"→ {value}" if action == RELABEL else MARKS[action])
     return {key: " · ".join(parts) for key, parts in marks.items()}

@@ -11,10 +11,12 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.cart import ACTION_NAMES, author
+from app.cart import ACTION_NAMES, active_edits, author
+from app.text import plural
 from dq.edits import EditsCart, fix, labelers_frame, run_key
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
 from dq.edits.model import ACTIONS
@@ -62,11 +64,9 @@ def counts_row(run: Run, split: str) -> dict[str, int]:
 def history_with_status(run: Run, split: str, insights_frame: pd.DataFrame) -> pd.DataFrame:
     """Every edit of ``split``, newest first, with its status (active, superseded, undone) and the
     sample's text as the run has it."""
-    cart = EditsCart()
-    history = cart.history(run_key(run), split)
-    active = set(cart.active(run_key(run), split)["edit_id"])
-    status = ["undone" if pd.notna(u) else "active" if e in active else "superseded"
-              for e, u in zip(history["edit_id"], history["undone_at"])]
+    history = EditsCart().history(run_key(run), split)
+    active = history["edit_id"].isin(active_edits(run, split)["edit_id"])
+    status = np.where(history["undone_at"].notna(), "undone", np.where(active, "active", "superseded"))
     texts = pd.Series(insights_frame["text"].to_numpy(), index=insights_frame["id"].astype(str).to_numpy())
     return history.assign(status=status, action=history["action"].map(ACTION_NAMES),
                           created_at=pd.to_datetime(history["created_at"], utc=True, format="ISO8601"),
@@ -79,7 +79,7 @@ def _undo_last() -> None:
     if batch:
         n = EditsCart().undo_batch(batch)
         st.session_state["last_batch"] = None
-        st.toast(f"Undid your last action ({n:,} edit{'s' if n != 1 else ''}).", icon=":material/undo:")
+        st.toast(f"Undid your last action ({plural(n, 'edit')}).", icon=":material/undo:")
 
 
 def _undo_all(key: str, split: str) -> None:
@@ -93,7 +93,7 @@ def _undo_rows(table_key: str, edit_ids: list[int]) -> None:
     chosen = [edit_ids[r] for r in st.session_state[table_key].selection.rows]
     for edit_id in chosen:
         cart.undo(edit_id)
-    st.toast(f"Undid {len(chosen):,} edit{'s' if len(chosen) != 1 else ''}.", icon=":material/undo:")
+    st.toast(f"Undid {plural(len(chosen), 'edit')}.", icon=":material/undo:")
 
 
 def undo_bar(run: Run, split: str, n_active: int) -> None:
@@ -135,7 +135,7 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     selection = st.dataframe(shown[columns], hide_index=True, column_config=HISTORY_CONFIG, key=key,
                              on_select="rerun", selection_mode="multi-row", height=min(420, 38 + 35 * len(shown)))
     ticked = [int(shown["edit_id"].iloc[r]) for r in selection.selection.rows]
-    st.button(f"Undo {len(ticked):,} ticked edit{'s' if len(ticked) != 1 else ''}", icon=":material/undo:",
+    st.button(f"Undo {plural(len(ticked), 'ticked edit')}", icon=":material/undo:",
               disabled=not ticked, key="undo_ticked",
               on_click=_undo_rows, args=(key, shown["edit_id"].astype(int).tolist()))
 

@@ -7,12 +7,12 @@ rows (or the map's points) to the browser.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from app.state import FILTER_KEYS
 from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
 from dq.insights.filters import SampleFilter, apply_filter, describe_filter
@@ -81,13 +81,14 @@ def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
     return flt
 
 
-def view_key(insights: SplitInsights, state: Any = None) -> str:
-    """A hash of everything that decides the filtered rows: the filter and the full map selection."""
+def view_key(split: str, state: Any = None) -> str:
+    """A hash of everything that decides the filtered rows of ``split``: the filter state and the
+    whole map selection. The rows are cached under it, and widgets keyed on it start afresh when
+    the view changes."""
     s = state if state is not None else st.session_state
-    flt = json.dumps(state_filter(insights, s), sort_keys=True, default=str)
     ids = s.get("selected_ids")
-    chosen = "-" if ids is None else "\x1f".join(sorted(map(str, ids)))
-    return hashlib.sha1(f"{insights.split}\x1e{flt}\x1e{chosen}".encode()).hexdigest()
+    parts = [split, *(repr(s[k]) for k in FILTER_KEYS), "-" if ids is None else "\x1f".join(sorted(map(str, ids)))]
+    return hashlib.sha1("\x1e".join(parts).encode()).hexdigest()[:16]
 
 
 def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
@@ -97,7 +98,7 @@ def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
     sample and reloading the page do not filter again): never modify it in place.
     """
     s = state if state is not None else st.session_state
-    _, rows = _filtered_rows(id(insights), view_key(insights, s), insights, state_filter(insights, s),
+    _, rows = _filtered_rows(id(insights), view_key(insights.split, s), insights, state_filter(insights, s),
                              s.get("selected_ids"))
     return rows
 

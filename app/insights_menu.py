@@ -13,7 +13,6 @@ from app import charts
 from app.filter_bar import escape_markdown, mirror
 from app.filters import alert_key, view_key
 from app.state import clear_filters
-from app.table import view_signature
 from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
 from dq.insights.metrics import METRIC_NAMES, metric_value
@@ -89,10 +88,10 @@ def metrics_charts(run: Run, split: str, insights: SplitInsights, rows: pd.DataF
     if not len(rows):
         st.info("No sample matches these filters.")
         return
-    view = f"{id(insights)}:{view_key(insights)}"  # the same filtered rows -> the same charts
+    tag = view_key(split)
+    view = f"{id(insights)}:{tag}"  # the same filtered rows -> the same charts
     _, agg = charts.view_aggregates(view, insights, arrays, positions, rows["dep"].to_numpy(dtype=np.float64),
                                     tuple(run.labels))
-    tag = view_signature(split)
     st.caption("Charts follow the filters; click a bar or a row to filter the table to it.")
     title = charts.PER_CLASS[metric][1]
     _chart_section(f"{title} by class", "class", f"chart_metric_{metric}_{tag}",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from app.text import plural
 from dq.config import runs_root
 from dq.store import RunEntry, list_runs
 
@@ -54,7 +55,7 @@ def finished_table(runs: list[RunEntry]) -> pd.DataFrame:
                 "created": _format_created(r.created),
                 "samples": sum(r.n_samples.values()),
                 "splits": " · ".join(
-                    f"{split} {n:,} ({_plural(r.n_epochs.get(split, 0), 'epoch')})"
+                    f"{split} {n:,} ({plural(r.n_epochs.get(split, 0), 'epoch')})"
                     for split, n in r.n_samples.items()
                 ),
                 "labels": r.n_labels,
@@ -90,7 +91,3 @@ def _format_created(created: str) -> str:
         return datetime.fromisoformat(created).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return created
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"

@@ -7,7 +7,6 @@ Selecting a row opens that sample (session key ``sample_id``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import partial
 
@@ -16,7 +15,7 @@ import streamlit as st
 
 from app.cart import edit_marks
 from app.filter_bar import mirror
-from app.state import FILTER_KEYS
+from app.filters import view_key
 
 #: Rows shown per page.
 PAGE_SIZE = 50
@@ -85,14 +84,6 @@ def table_frame(rows: pd.DataFrame, marks: dict[str, str] | None = None) -> pd.D
     return frame
 
 
-def view_signature(split: str) -> str:
-    """A short hash of the split and filters: widgets keyed on it start afresh when they change."""
-    s = st.session_state
-    ids = s.get("selected_ids")
-    parts = [split, *(repr(s[k]) for k in FILTER_KEYS), "-" if ids is None else f"{len(ids)}:{list(ids)[:5]}"]
-    return hashlib.sha1("\x1f".join(parts).encode()).hexdigest()[:10]
-
-
 def _on_select(table_key: str, ids: list) -> None:
     # The ticked rows are the actions' targets; the row ticked last is the sample opened below.
     before = set(st.session_state.get("ticked_ids") or [])
@@ -125,7 +116,7 @@ def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.Dat
     frame = table_frame(page, edit_marks(active, page["id"].tolist()) if active is not None else None)
     ids = page["id"].tolist()
     opened = st.session_state["sample_id"]
-    key = f"table_{view_signature(split)}_{st.session_state['page_number']}"
+    key = f"table_{view_key(split)}_{st.session_state['page_number']}"
     if st.session_state.get("ticked_key") != key:  # another view or page: nothing ticked in it yet
         st.session_state["ticked_key"], st.session_state["ticked_ids"] = key, []
     ticked = [i for i in st.session_state["ticked_ids"] if i in ids]

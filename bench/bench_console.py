@@ -119,15 +119,22 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+def _open_page(context, url: str) -> float:  # noqa: ANN001
+    """Seconds from navigating a new page of ``context`` to "/" until the table's first row text is in it."""
+    page = context.new_page()
+    start = time.perf_counter()
+    page.goto(url + "/")
+    page.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
+    elapsed = time.perf_counter() - start
+    page.close()
+    return elapsed
+
+
 def time_open(browser, url: str) -> float:  # noqa: ANN001
-    """Seconds from navigating a fresh page to "/" until the table's first row text is in the page."""
+    """Seconds to open the Dataset page in a fresh browser context (nothing in its HTTP cache)."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
-        page = context.new_page()
-        start = time.perf_counter()
-        page.goto(url + "/")
-        page.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
-        return time.perf_counter() - start
+        return _open_page(context, url)
     finally:
         context.close()
 
@@ -136,15 +143,8 @@ def time_reopen(browser, url: str) -> float:  # noqa: ANN001
     """Like :func:`time_open`, in a browser that opened the console before (its files in the HTTP cache)."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
-        first = context.new_page()
-        first.goto(url + "/")
-        first.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
-        first.close()
-        page = context.new_page()
-        start = time.perf_counter()
-        page.goto(url + "/")
-        page.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
-        return time.perf_counter() - start
+        _open_page(context, url)
+        return _open_page(context, url)
     finally:
         context.close()
 
