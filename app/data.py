@@ -3,12 +3,20 @@ every session (keyed by the run's path and content hash, so a rebuilt run is rea
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
 from dq.insights import SplitInsights, run_insights
 from dq.insights.maps import split_map
-from dq.store import Run
+from dq.store import Run, RunEntry
+from dq.store.layout import RUN_JSON
+
+
+def open_run(entry: RunEntry) -> Run:
+    """The run of a ``list_runs`` entry, read once per version of its run.json."""
+    return load_run(str(entry.path), (Path(entry.path) / RUN_JSON).stat().st_mtime)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

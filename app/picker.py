@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from app.data import load_insights, load_run
+from app.data import load_insights, open_run
 from app.state import clear_filters, init_state
 from dq.insights import SplitInsights
 from dq.store import Run, list_runs
@@ -51,8 +49,7 @@ def pick_run() -> tuple[Run, str, SplitInsights]:
             state["run"] = names[0]
         st.selectbox("Run", names, key="run", on_change=_on_change_view)
         entry = runs[names.index(state["run"])]
-        mtime = (Path(entry.path) / "run.json").stat().st_mtime
-        run = load_run(str(entry.path), mtime)
+        run = open_run(entry)
         if state["split"] not in run.splits:
             state["split"] = run.splits[0]  # training first
         st.selectbox("Split", run.splits, key="split", on_change=_on_change_view)

@@ -17,43 +17,42 @@ import sys
 import threading
 from pathlib import Path
 
+from app.data import load_insights, open_run
+from dq.insights import has_insights
+from dq.store import Run, list_runs
+
 ENTRY = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 _LOG = logging.getLogger("dq.console")
 PRELOAD_THREAD = "dq-console-preload"
 
 
+def _newest_run() -> Run | None:
+    """The newest finished run: the one the picker opens first."""
+    finished = [e for e in list_runs() if e.finished]
+    return open_run(finished[0]) if finished else None
+
+
 def newest_insights_cached() -> bool:
     """Whether the newest finished run's insights are on disk (so reading them takes a moment)."""
-    from dq.insights import InsightSettings, cache
-    from dq.store import Run, list_runs
-
-    finished = [e for e in list_runs() if e.finished]
-    if not finished:
-        return False
-    run = Run(finished[0].path)
-    directory = cache.cache_dir(run, InsightSettings().key())
-    return all((directory / f"{split}.json").exists() for split in run.splits)
+    run = _newest_run()
+    return run is not None and has_insights(run)
 
 
 def preload() -> str | None:
     """Import what the pages import and read the newest finished run's insights; returns its path."""
     import app.actions  # noqa: F401 - imported for its side effect: the modules are loaded once
-    import app.charts  # noqa: F401
     import app.map_chart  # noqa: F401
     from app.charts import split_arrays
-    from app.data import load_insights, load_run
     from app.filters import filtered
     from app.state import SESSION_DEFAULTS, URL_KEYS
-    from dq.store import list_runs
 
-    finished = [e for e in list_runs() if e.finished]
-    if not finished:
+    run = _newest_run()
+    if run is None:
         return None
-    newest = finished[0]  # the run the picker opens first
-    run = load_run(str(newest.path), (Path(newest.path) / "run.json").stat().st_mtime)
-    insights = load_insights(str(run.path), run.content_hash)[run.splits[0]]  # the split shown first
+    split = run.splits[0]  # the split shown first
+    insights = load_insights(str(run.path), run.content_hash)[split]
     filtered(insights, state={**URL_KEYS, **SESSION_DEFAULTS})  # the unfiltered view, highest DEP first
-    split_arrays(str(run.path), run.content_hash, run.splits[0], tuple(run.labels), insights)
+    split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
     return str(run.path)
 
 

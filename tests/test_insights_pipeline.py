@@ -18,7 +18,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 import dq
-from dq.insights import InsightSettings, SplitInsights, cache, run_insights, split_insights
+from dq.insights import InsightSettings, SplitInsights, cache, has_insights, run_insights, split_insights
 from dq.splits import TRAINING, VALIDATION
 from dq.store import Run
 from dq.store.layout import CACHE_DIR
@@ -291,7 +291,9 @@ def _tamper_summary(entry: Path, split: str) -> None:
 
 def test_second_call_reads_the_cache_without_writing(tmp_path):
     planted = _small_run(tmp_path)
+    assert not has_insights(planted.path)
     first = run_insights(planted.path)
+    assert has_insights(planted.path)
     [entry] = _entries(planted.path)
     assert set(_files(entry)) == {f"{s}.{ext}" for s in (TRAINING, VALIDATION) for ext in ("parquet", "json")}
     before = _files(entry)

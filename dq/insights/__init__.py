@@ -21,7 +21,7 @@ from dq.splits import TRAINING
 from dq.store.reader import Run
 from dq.errors import ValidationError
 
-__all__ = ["InsightSettings", "SplitInsights", "run_insights", "split_insights"]
+__all__ = ["InsightSettings", "SplitInsights", "has_insights", "run_insights", "split_insights"]
 
 
 def _as_run(run: Run | str | Path) -> Run:
@@ -55,6 +55,13 @@ def run_insights(
     for result in results.values():
         cache.save(directory, result)
     return results
+
+
+def has_insights(run: Run | str | Path, *, settings: InsightSettings = InsightSettings()) -> bool:
+    """Whether every split's insights under ``settings`` are cached, so :func:`run_insights` only reads."""
+    run = _as_run(run)
+    directory = cache.cache_dir(run, settings.key())
+    return all(cache.is_complete(directory, split) for split in run.splits)
 
 
 def split_insights(

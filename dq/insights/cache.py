@@ -68,11 +68,16 @@ def save(directory: Path, result: SplitInsights) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def is_complete(directory: Path, split: str) -> bool:
+    """Whether ``directory`` holds one split's entry in full (its JSON is written last)."""
+    return (directory / f"{split}.json").exists() and (directory / f"{split}.parquet").exists()
+
+
 def load(directory: Path, split: str) -> SplitInsights | None:
     """Read one split's cached insights, or None when the entry is absent or incomplete."""
-    meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
-    if not (meta_path.exists() and frame_path.exists()):
+    if not is_complete(directory, split):
         return None
+    meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
     payload = json.loads(meta_path.read_text(encoding="utf-8"))
     table = pq.read_table(frame_path)
     probs = table.column("probs").combine_chunks()
