@@ -9,21 +9,33 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-BENCH_STAMP := $(VENV)/.installed-bench
-# Pin torch before anything else: a bare `torch` pulls a multi-GB CUDA build; this one is the CPU build.
-TORCH := torch==2.13.0
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
+PORT ?= 8501
+HOST ?= 127.0.0.1
+
+# Every install is exactly requirements.lock (uv pip compile output: core and every extra, Python 3.11,
+# Linux x86-64). uv itself comes from PyPI, pinned, into a folder of its own inside .venv, so that
+# `uv pip sync` (which removes whatever the lock does not list) never removes it.
+UV_VERSION := 0.13.9
+UV := $(VENV)/uv/bin/uv
+LOCK := requirements.lock
+# torch's CPU build: the wheel on this machine's disk where there is one, else PyTorch's CPU index
+# (PyPI's torch is a multi-GB CUDA build).
+TORCH_WHEELS ?= /opt/wheels
+TORCH_SOURCE := $(if $(wildcard $(TORCH_WHEELS)/torch-2.13.0+cpu-*.whl),--find-links $(TORCH_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
+LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
 # Nothing may be fetched from the model hub at run time: the embedding model ships in a package.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help venv chromium demo run test bench clean distclean
+.PHONY: help venv lock chromium demo run test bench clean distclean
 
 help:
-	@echo "make run        set up .venv, build the demo run, open the console"
+	@echo "make run        set up .venv, build the demo run, open the console (PORT=8501 HOST=127.0.0.1)"
 	@echo "make test       set up .venv and Chromium, run the whole test suite"
-	@echo "make venv       create .venv and install dq-studio with its test extras"
+	@echo "make venv       create .venv with exactly the locked dependencies and dq-studio (editable)"
+	@echo "make lock       re-resolve requirements.lock to the newest versions (then: make test)"
 	@echo "make chromium   install Debian's chromium if $(CHROMIUM) is missing"
 	@echo "make demo       build the demo run and print its path (honours DQ_HOME)"
 	@echo "make bench      run the benchmarks in bench/"
@@ -32,19 +44,22 @@ help:
 
 venv: $(STAMP)
 
-# The stamp is rebuilt when pyproject.toml changes; an existing .venv is reused, not recreated.
-$(STAMP): pyproject.toml
+$(UV):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/pip install $(TORCH)
-	$(BIN)/pip install -e '.[test]'
+	$(PYTHON) -m pip install --quiet --root-user-action=ignore --target $(VENV)/uv uv==$(UV_VERSION)
+
+# The stamp is rebuilt when the lock or pyproject.toml changes; an existing .venv is synced, not recreated.
+$(STAMP): $(LOCK) pyproject.toml | $(UV)
+	$(UV) pip sync --python $(BIN)/python $(TORCH_SOURCE) $(LOCK)
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	@# Compile UMAP's numba kernels into their on-disk cache once, not in the first map of every run.
 	$(BIN)/python -c "import numpy as np; from dq.insights.projection import project_2d; project_2d(np.random.default_rng(0).normal(size=(300, 16)).astype('float32'))"
 	@touch $@
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install -e '.[test,bench]'
-	@touch $@
+# An upgrade: resolve everything anew, then `make test` vets it before the lock is committed.
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --all-extras $(LOCK_PLATFORM) $(TORCH_SOURCE) --upgrade --quiet -o $(LOCK)
+	@echo "$(LOCK) refreshed: run make test before committing it"
 
 # Debian's chromium, never `playwright install` (it downloads browsers from outside the registries).
 chromium:
@@ -60,15 +75,15 @@ chromium:
 demo: venv
 	$(BIN)/dq demo
 
-# app.serve is `streamlit run streamlit_app.py` that first loads the newest run, so the address opens warm.
+# dq_console.serve (what `dq console` runs) serves the console with the newest run already loaded.
 run: venv demo
-	$(BIN)/python -m app.serve
+	$(BIN)/python -m dq_console.serve --port $(PORT) --host $(HOST)
 
 # DQ_REQUIRE_BROWSER makes the browser tests fail, not skip, when Chromium cannot be found.
 test: venv chromium
 	TRANSFORMERS_OFFLINE=1 DQ_REQUIRE_BROWSER=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(BENCH_STAMP)
+bench: $(STAMP)
 	@for f in bench/bench_*.py; do \
 	    [ -e "$$f" ] || { echo "bench: no bench/bench_*.py yet"; break; }; \
 	    echo "== $$f"; $(BIN)/python "$$f" || exit 1; \

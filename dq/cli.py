@@ -43,6 +43,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_console(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from dq.errors import ValidationError
+
+    # The console is its own package (dq never imports streamlit): find it without importing it.
+    if importlib.util.find_spec("dq_console") is None:
+        raise ValidationError("The console is not installed beside dq: reinstall dq-studio (pip install dq-studio).")
+    argv = [sys.executable, "-m", "dq_console.serve", "--host", args.host, "--port", str(args.port)]
+    if args.home is not None:
+        argv += ["--home", str(args.home)]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # the server owns the process from here: Ctrl-C stops it directly
+    return 0  # pragma: no cover - execv does not return
+
+
+def _port(value: str) -> int:
+    port = _positive(value)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number in [1, 65535], got {port}")
+    return port
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     from dq.store import Run
 
@@ -225,6 +248,20 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt, epilog="example:\n  dq demo")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "console", help="serve the console (the same as make run) on http://127.0.0.1:8501",
+        formatter_class=fmt,
+        description="Serve the dq studio console over the runs under --home. It listens on this machine only "
+                    "(127.0.0.1) unless --host names another address; stop it with Ctrl-C.",
+        epilog="example:\n  dq demo && dq console --port 8502",
+    )
+    p.add_argument("--home", type=Path, metavar="DIR", help="dq's files: runs, edits cart, caches "
+                   "(default: $DQ_HOME or ~/.dq)")
+    p.add_argument("--port", type=_port, default=8501, help="port (default: 8501)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; "
+                   "0.0.0.0 for every interface)")
+    p.set_defaults(func=_cmd_console)
 
     p = sub.add_parser("info", help="labels, splits, sizes, epochs and creation time of a run",
                        formatter_class=fmt, epilog="example:\n  dq info ~/.dq/runs/demo/banking77 --json")

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The checkout's entry (``streamlit run streamlit_app.py``); the installed one is tested through ``dq console``.
 APP_SCRIPT = REPO_ROOT / "streamlit_app.py"
 ARTIFACTS_DIR = REPO_ROOT / "tests" / "artifacts"
 SCREENSHOTS_DIR = ARTIFACTS_DIR / "screenshots"

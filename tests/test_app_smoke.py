@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from dq.config import RUN_SCHEMA_VERSION
 
-APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 #: Seconds an AppTest run may take; the first run in a process imports pandas and friends.
 RUN_TIMEOUT_S = 60
 

@@ -1,4 +1,4 @@
-"""The dependency direction pages -> app -> dq: the library never imports streamlit or the console."""
+"""The dependency direction pages -> dq_console -> dq: the library never imports streamlit or the console."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 DQ = Path(__file__).resolve().parent.parent / "dq"
-FORBIDDEN = ("streamlit", "app", "pages")
+FORBIDDEN = ("streamlit", "dq_console")
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -33,6 +33,6 @@ def test_no_module_of_dq_imports_streamlit_or_the_console() -> None:
 
 def test_importing_the_library_loads_no_streamlit() -> None:
     code = ("import sys, dq, dq.cli, dq.insights, dq.edits, dq.retrain, dq.integrations, dq.summaries; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'app', 'pages')))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('streamlit', 'dq_console')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -18,9 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 import dq  # noqa: F401 - the run is logged through the public client
 from tiny_runs import LABELS, WORDS, log_tiny_run  # noqa: F401
-from app.gpt import keyword_summary
+from dq_console.gpt import keyword_summary
 
-APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 RUN_TIMEOUT_S = 120
 ANSWER = {"title": "Parcels <b>late</b>", "summary": "People ask where their **parcel** is."}
 

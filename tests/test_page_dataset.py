@@ -14,15 +14,15 @@ from streamlit.testing.v1 import AppTest
 
 import dq
 import dq.client
-from app.charts import dep_bins, pick_updates
-from app.filter_bar import escape_markdown
-from app.filters import alert_key
-from app.sample_view import nearest, reasons
-from app.table import PAGE_SIZE, flags_text, page_of
+from dq_console.charts import dep_bins, pick_updates
+from dq_console.filter_bar import escape_markdown
+from dq_console.filters import alert_key
+from dq_console.sample_view import nearest, reasons
+from dq_console.table import PAGE_SIZE, flags_text, page_of
 from dq.insights import SplitInsights, run_insights
 from dq.splits import TRAINING
 
-APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 RUN_TIMEOUT_S = 60
 LABELS = ["billing", "delivery", "security"]
 N_PER_CLASS = 40

@@ -11,14 +11,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import dq.client
-from app.cart import edit_marks
-from app.cart_view import _fixed_bytes, _insights_at, _job_key
+from dq_console.cart import edit_marks
+from dq_console.cart_view import _fixed_bytes, _insights_at, _job_key
 from dq.edits import EditsCart, run_key
 from dq.retrain import get_job
 from dq.store import Run
 from tests.tiny_runs import LABELS, log_tiny_run
 
-APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 RUN_TIMEOUT_S = 60
 RETRAIN_TIMEOUT_S = 240
 

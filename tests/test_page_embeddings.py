@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 import dq  # noqa: F401 - the run is logged through the public client
 from tiny_runs import LABELS, WORDS, log_tiny_run  # noqa: F401
-from app.map_chart import build_map, hover_chars, selection_ids
+from dq_console.map_chart import build_map, hover_chars, selection_ids
 
-APP_SCRIPT = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 #: The first map of a process compiles UMAP's kernels (or loads them from numba's disk cache).
 RUN_TIMEOUT_S = 120
 HTML_TEXT = "<b>bold</b> & <img src=x onerror=alert(1)> invoice"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dq.client
-from app.data import load_insights
-from app.serve import newest_insights_cached, preload
+from dq_console.data import load_insights
+from dq_console.serve import newest_insights_cached, preload
 from dq.store import Run
 from tests.tiny_runs import log_tiny_run
 

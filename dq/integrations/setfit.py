@@ -15,7 +15,12 @@ body epoch (logged as epoch 0, 1, ...), for ``trainer.train_dataset`` (``trainin
 - ``embs`` are the body's sentence embeddings (``model.encode``);
 - ``probs`` come from a copy of the model's scikit-learn head fitted on that epoch's training
   embeddings: what SetFit's second phase would give if the body stopped there. The model's own
-  head is untouched, and the last epoch's copy is fitted exactly as the head is after training;
+  head is untouched. The copy is fitted by the same call SetFit's ``SetFitModel.fit`` makes
+  (``model_body.encode(texts, normalize_embeddings=...)`` at the body's default batch size, then
+  ``head.fit``), so after the last epoch it *is* the head SetFit fits: the same inputs to the same
+  deterministic solver. A different ``batch_size`` changes the padding of each batch, so the
+  embeddings move by float rounding (about 1e-7) and an iterative solver such as
+  LogisticRegression's lbfgs, which stops at a tolerance, can land up to about 1e-3 away;
 - texts, labels and ids come from the ``text``, ``label`` and (optional) ``id`` columns; integer
   labels are named by ``model.labels`` when the model has them.
 
@@ -39,7 +44,6 @@ from transformers import TrainerCallback  # noqa: E402 - setfit's trainer takes 
 
 from dq.errors import ValidationError  # noqa: E402
 from dq.integrations._epoch_logger import (  # noqa: E402
-    INFERENCE_BATCH_SIZE,
     EpochRun,
     TrainerRunHooks,
     check_batch_size,
@@ -57,7 +61,7 @@ _MAPPED_PREFIX = "feat_"
 class DQSetFitCallback(TrainerRunHooks, TrainerCallback):
     """The callback :func:`watch` adds to the body's training; ``path`` is the finished run afterwards."""
 
-    def __init__(self, trainer: Any, *, text: str, label: str, id: str, batch_size: int,  # noqa: A002
+    def __init__(self, trainer: Any, *, text: str, label: str, id: str, batch_size: int | None,  # noqa: A002
                  **run_options: Any) -> None:
         self.trainer = trainer
         self._batch_size = batch_size
@@ -85,10 +89,16 @@ class DQSetFitCallback(TrainerRunHooks, TrainerCallback):
             return
         model = self.trainer.model
         with frozen_rng(), inference(model.model_body):
-            embs = {split: np.asarray(model.encode(samples.texts, batch_size=self._batch_size, show_progress_bar=False))
-                    for split, samples in self.run.samples.items()}
+            embs = {split: self._encode(model, samples.texts) for split, samples in self.run.samples.items()}
             head = clone(model.model_head).fit(embs[TRAINING], self._train_values)  # the model's head is untouched
             self.run.log_epoch(lambda split: (embs[split], head.predict_proba(embs[split])), kind="probs")
+
+
+    def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` as ``SetFitModel.fit`` does, at ``batch_size`` when one was given."""
+        sizes = {} if self._batch_size is None else {"batch_size": self._batch_size}
+        return np.asarray(model.model_body.encode(texts, normalize_embeddings=model.normalize_embeddings,
+                                                  show_progress_bar=False, **sizes))
 
 
 def _names(model: Any, classes: list[Any]) -> dict[Any, str]:
@@ -111,7 +121,7 @@ def watch(
     text: str = "text",
     label: str = "label",
     id: str = "id",  # noqa: A002 - the vocabulary of dq.log_dataset
-    batch_size: int = INFERENCE_BATCH_SIZE,
+    batch_size: int | None = None,
 ) -> DQSetFitCallback:
     """Log every epoch of a SetFit ``Trainer``'s body fine-tuning as a dq run.
 
@@ -125,8 +135,10 @@ def watch(
         (``run`` defaults to the UTC time when training starts).
     text, label, id : str
         Column names; without an ``id`` column, ids are the row numbers.
-    batch_size : int
-        Texts per ``encode`` batch of the end-of-epoch pass.
+    batch_size : int, optional
+        Texts per ``encode`` batch of the end-of-epoch pass. The default (None) is the batch size
+        SetFit fits its head with, so the last epoch's probabilities are the trained model's own;
+        another size agrees with them only to about 1e-3 (see the module docstring).
 
     Returns
     -------
@@ -151,7 +163,8 @@ def watch(
         )
     if trainer.train_dataset is None:
         raise ValidationError("The 'trainer' parameter of watch must have a train_dataset. Got None instead.")
-    batch_size = check_batch_size(batch_size, owner="watch")
+    if batch_size is not None:
+        batch_size = check_batch_size(batch_size, owner="watch")
     callback = DQSetFitCallback(trainer, text=text, label=label, id=id, batch_size=batch_size,
                                 project=project, run=run, home=home, overwrite=overwrite)
     trainer.add_callback(callback)

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from app.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, run_listing, unfinished_table
-from app.state import require_entry_script
+from dq_console.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, run_listing, unfinished_table
+from dq_console.state import require_entry_script
 
 DEMO_COMMANDS = """\
 make run      # set up, build the demo run, open this console

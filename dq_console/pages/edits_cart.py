@@ -3,9 +3,9 @@ fixed dataset and the files for labelers to download, and retraining on the fixe
 
 import streamlit as st
 
-from app.cart_view import counts_row, downloads, edit_list, retrain_section, undo_bar
-from app.picker import pick_run
-from app.state import require_entry_script, sync_url
+from dq_console.cart_view import counts_row, downloads, edit_list, retrain_section, undo_bar
+from dq_console.picker import pick_run
+from dq_console.state import require_entry_script, sync_url
 
 require_entry_script()
 run, split, insights = pick_run()

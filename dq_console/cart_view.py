@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.cart import ACTION_NAMES, active_edits, author
-from app.text import plural
+from dq_console.cart import ACTION_NAMES, active_edits, author
+from dq_console.text import plural
 from dq.edits import EditsCart, fix, labelers_frame, run_key
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
 from dq.edits.model import ACTIONS

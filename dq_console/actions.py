@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import cart
-from app.filter_bar import escape_markdown
-from app.text import plural
+from dq_console import cart
+from dq_console.filter_bar import escape_markdown
+from dq_console.text import plural
 from dq.edits import Change, actions
 from dq.edits.export import dataset_bytes
 from dq.errors import ValidationError

@@ -3,10 +3,11 @@ a box or lasso selection filters the table and charts of the Dataset page."""
 
 import streamlit as st
 
-from app.data import load_map
-from app.map_chart import COLOR_CHOICES, clear_selection, show_map, shown_mask
-from app.picker import pick_run
-from app.state import clear_filters, require_entry_script, sync_url
+from dq_console.data import load_map
+from dq_console.entry import page_path
+from dq_console.map_chart import COLOR_CHOICES, clear_selection, show_map, shown_mask
+from dq_console.picker import pick_run
+from dq_console.state import clear_filters, require_entry_script, sync_url
 
 require_entry_script()
 run, split, insights = pick_run()
@@ -29,7 +30,7 @@ selected = st.session_state["selected_ids"]
 counts.markdown(shown + ("  \nNo points selected" if selected is None else f"  \n**{len(selected):,} points selected**"))
 if selected is not None:
     actions.button("Clear selection", on_click=clear_selection)
-    actions.page_link("pages/dataset.py", label="Open them in Dataset", icon=":material/table_rows:")
+    actions.page_link(page_path("dataset"), label="Open them in Dataset", icon=":material/table_rows:")
 elif n_shown < n_total:
     actions.button("Show all samples", on_click=clear_filters)
 

@@ -13,9 +13,9 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from app.cart import edit_marks
-from app.filter_bar import mirror
-from app.filters import view_key
+from dq_console.cart import edit_marks
+from dq_console.filter_bar import mirror
+from dq_console.filters import view_key
 
 #: Rows shown per page.
 PAGE_SIZE = 50

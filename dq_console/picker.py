@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.data import load_insights, open_run
-from app.state import clear_filters, init_state
+from dq_console.data import load_insights, open_run
+from dq_console.state import clear_filters, init_state
 from dq.insights import SplitInsights
 from dq.store import Run, list_runs
 

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.actions import sample_actions
-from app.cart import edit_marks
-from app.filter_bar import escape_markdown
-from app.table import flags_text
+from dq_console.actions import sample_actions
+from dq_console.cart import edit_marks
+from dq_console.filter_bar import escape_markdown
+from dq_console.table import flags_text
 from dq.edits.model import EDIT_TEXT
 from dq.insights import SplitInsights
 from dq.insights.alerts import AlertThresholds

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.text import plural
+from dq_console.text import plural
 from dq.edits import Change, EditsCart, current_samples, default_author, run_key
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS
 from dq.store import Run

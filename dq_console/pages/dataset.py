@@ -4,15 +4,15 @@ samples (into the edits cart) and the sample opened in the table."""
 
 import streamlit as st
 
-from app.actions import actions_panel
-from app.cart import active_edits
-from app.filter_bar import filter_bar
-from app.filters import filtered
-from app.insights_menu import insights_menu
-from app.picker import pick_run
-from app.sample_view import sample_view
-from app.state import require_entry_script, sync_url
-from app.table import sample_table
+from dq_console.actions import actions_panel
+from dq_console.cart import active_edits
+from dq_console.filter_bar import filter_bar
+from dq_console.filters import filtered
+from dq_console.insights_menu import insights_menu
+from dq_console.picker import pick_run
+from dq_console.sample_view import sample_view
+from dq_console.state import require_entry_script, sync_url
+from dq_console.table import sample_table
 from dq.errors import ValidationError
 
 require_entry_script()

@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.filters import filter_summary, find_alert, parse_meta
-from app.state import FILTER_KEYS, URL_KEYS, clear_filters
+from dq_console.filters import filter_summary, find_alert, parse_meta
+from dq_console.state import FILTER_KEYS, URL_KEYS, clear_filters
 from dq.insights import SplitInsights
 from dq.store import Run
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import charts
-from app.filter_bar import escape_markdown, mirror
-from app.filters import alert_key, view_key
-from app.state import clear_filters
+from dq_console import charts
+from dq_console.filter_bar import escape_markdown, mirror
+from dq_console.filters import alert_key, view_key
+from dq_console.state import clear_filters
 from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
 from dq.insights.metrics import METRIC_NAMES, metric_value

@@ -3,10 +3,10 @@ the Dataset page filtered to its cluster. GPT summaries (a title and a paragraph
 
 import streamlit as st
 
-from app.cluster_cards import SORT_CHOICES, SORT_HELP, mean_dep, show_cluster_cards, sort_clusters
-from app.gpt import gpt_controls
-from app.picker import pick_run
-from app.state import require_entry_script, sync_url
+from dq_console.cluster_cards import SORT_CHOICES, SORT_HELP, mean_dep, show_cluster_cards, sort_clusters
+from dq_console.gpt import gpt_controls
+from dq_console.picker import pick_run
+from dq_console.state import require_entry_script, sync_url
 
 require_entry_script()
 run, split, insights = pick_run()

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.gpt import cluster_texts, show_summary
-from app.state import sync_url
+from dq_console.gpt import cluster_texts, show_summary
+from dq_console.entry import page_path
+from dq_console.state import sync_url
 from dq.summaries import SummarySettings
 
 #: The sort control: choice -> (column, ascending). Each puts the clusters worth a look first.
@@ -47,7 +48,7 @@ def show_in_dataset(cluster: int) -> None:
     st.session_state["cluster"] = [int(cluster)]
     st.session_state["page_number"] = 1
     sync_url()
-    st.switch_page("pages/dataset.py")
+    st.switch_page(page_path("dataset"))
 
 
 def _card(row: pd.Series, *, split_dep: float | None, texts: list[str], settings: SummarySettings | None) -> None:

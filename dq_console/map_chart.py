@@ -24,8 +24,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from app.filters import state_filter
-from app.state import clear_filters
+from dq_console.filters import state_filter
+from dq_console.state import clear_filters
 from dq.errors import DQError
 from dq.insights import SplitInsights
 from dq.insights.filters import apply_filter

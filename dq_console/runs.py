@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app.text import plural
+from dq_console.text import plural
 from dq.config import runs_root
 from dq.store import RunEntry, list_runs
 

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.state import FILTER_KEYS
+from dq_console.state import FILTER_KEYS
 from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
 from dq.insights.filters import SampleFilter, apply_filter, describe_filter
