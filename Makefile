@@ -21,9 +21,13 @@ UV_VERSION := 0.13.9
 UV := $(VENV)/uv/bin/uv
 LOCK := requirements.lock
 # torch's CPU build: the wheel on this machine's disk where there is one, else PyTorch's CPU index
-# (PyPI's torch is a multi-GB CUDA build).
+# (PyPI's torch is a multi-GB CUDA build). Exported, so every uv call (tests' included) sees it.
 TORCH_WHEELS ?= /opt/wheels
-TORCH_SOURCE := $(if $(wildcard $(TORCH_WHEELS)/torch-2.13.0+cpu-*.whl),--find-links $(TORCH_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
+ifneq ($(wildcard $(TORCH_WHEELS)/torch-2.13.0+cpu-*.whl),)
+export UV_FIND_LINKS := $(TORCH_WHEELS)
+else
+export UV_EXTRA_INDEX_URL := https://download.pytorch.org/whl/cpu
+endif
 LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 
 # Nothing may be fetched from the model hub at run time: the embedding model ships in a package.
@@ -50,7 +54,7 @@ $(UV):
 
 # The stamp is rebuilt when the lock or pyproject.toml changes; an existing .venv is synced, not recreated.
 $(STAMP): $(LOCK) pyproject.toml | $(UV)
-	$(UV) pip sync --python $(BIN)/python $(TORCH_SOURCE) $(LOCK)
+	$(UV) pip sync --python $(BIN)/python $(LOCK)
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	@# Compile UMAP's numba kernels into their on-disk cache once, not in the first map of every run.
 	$(BIN)/python -c "import numpy as np; from dq.insights.projection import project_2d; project_2d(np.random.default_rng(0).normal(size=(300, 16)).astype('float32'))"
@@ -58,7 +62,7 @@ $(STAMP): $(LOCK) pyproject.toml | $(UV)
 
 # An upgrade: resolve everything anew, then `make test` vets it before the lock is committed.
 lock: | $(UV)
-	$(UV) pip compile pyproject.toml --all-extras $(LOCK_PLATFORM) $(TORCH_SOURCE) --upgrade --quiet -o $(LOCK)
+	$(UV) pip compile pyproject.toml --all-extras $(LOCK_PLATFORM) --upgrade --quiet -o $(LOCK)
 	@echo "$(LOCK) refreshed: run make test before committing it"
 
 # Debian's chromium, never `playwright install` (it downloads browsers from outside the registries).

@@ -31,15 +31,26 @@ def _cmd_auto(args: argparse.Namespace) -> int:
                             split=args.split_col, epochs=args.epochs, folds=args.folds,
                             seed=args.seed, model=args.model)
     result = auto(args.data, settings, project=args.project, run=args.run, out=args.out,
-                  progress=not args.quiet)
+                  progress=not args.quiet, log=_silent if args.quiet else None)
     print(result.path)
     return 0
+
+
+def _silent(message: str) -> None:
+    """The ``log`` of a ``--quiet`` command: progress lines go nowhere (errors still reach stderr)."""
+
+
+def _quiet_libraries() -> None:
+    """Silence the progress bars and notes of the model libraries; read when they are first imported."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"  # transformers' "Loading weights" bar too
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    os.environ["TRANSFORMERS_NO_ADVISORY_WARNINGS"] = "1"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from dq.demo import build_demo
 
-    print(build_demo(progress=not args.quiet).path)
+    print(build_demo(progress=not args.quiet, log=_silent if args.quiet else None).path)
     return 0
 
 
@@ -241,12 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=_positive, default=None, help="cross-fitting folds (default: 5)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0); same seed, same run")
     p.add_argument("--model", help="sentence-transformers model name or local path (default: all-MiniLM-L6-v2, bundled)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="print only the run's path (and errors)")
     p.set_defaults(func=_cmd_auto)
 
     p = sub.add_parser("demo", help="build the bundled BANKING77 demo run once and print its path",
                        formatter_class=fmt, epilog="example:\n  dq demo")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="print only the run's path (and errors)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser(
@@ -347,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     _fill_auto_defaults(args)
+    if getattr(args, "quiet", False):
+        _quiet_libraries()
     try:
         return int(args.func(args))
     except DQError as exc:

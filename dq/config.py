@@ -27,6 +27,11 @@ class Config:
     auto_weight_decay: float = 1e-4
     #: Texts embedded per batch by the sentence-transformers model.
     embed_batch_size: int = 64
+    #: Texts encoded afresh to check vectors imported into the embedding cache (the demo's shipped ones).
+    embed_import_checks: int = 16
+    #: How far an imported vector may be from a fresh encoding: float rounding across batch paddings
+    #: and CPU kernels is ~1e-6; a different model or text is ~1e-1.
+    embed_import_atol: float = 1e-4
     #: How many offending values an error message lists before "...".
     error_examples: int = 5
 

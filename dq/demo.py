@@ -1,17 +1,30 @@
-"""The bundled demo: BANKING77 (CC BY 4.0, Casanueva et al. 2020), training and test splits."""
+"""The bundled demo: BANKING77 (CC BY 4.0, Casanueva et al. 2020), training and test splits.
+
+The demo ships the embeddings of its 13,083 texts (``data/banking77/embeddings.npz``, computed by
+the bundled all-MiniLM-L6-v2 with :func:`write_demo_embeddings`), so building it takes seconds, not
+minutes. Before they are used they are checked against what they came from: the model's identity
+and the texts' hash must match, and a few texts are encoded afresh and compared
+(:func:`dq.embed.add_to_cache`). When anything differs the demo says why and embeds the texts itself.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import sys
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dq.auto import AutoResult, AutoSettings, auto
-from dq.config import DEMO_PROJECT, DEMO_RUN
+from dq.config import DEMO_PROJECT, DEMO_RUN, cache_root
+from dq.errors import ValidationError
 
 DATA_DIR = Path(__file__).parent / "data" / "banking77"
+EMBEDDINGS_FILE = DATA_DIR / "embeddings.npz"
 
 
 def demo_frame() -> pd.DataFrame:
@@ -30,9 +43,63 @@ def build_demo(*, home: Path | None = None, progress: bool = True,
     >>> build_demo().path  # doctest: +SKIP
     PosixPath('/home/me/.dq/runs/demo/banking77')
     """
+    frame = demo_frame()
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    reason = seed_demo_embeddings(frame["text"].tolist(), home=home)
+    if reason is not None:
+        say(f"the shipped demo embeddings were not used ({reason}); embedding the texts")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "banking77.csv"
-        demo_frame().to_csv(data, index=False)
+        frame.to_csv(data, index=False)
         settings = AutoSettings(text="text", label="category", split="split")
         return auto(data, settings, project=DEMO_PROJECT, run=DEMO_RUN, home=home,
                     progress=progress, log=log)
+
+
+def texts_sha256(texts: list[str]) -> str:
+    """A hash of the texts in order (what the shipped embeddings are rows of)."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def seed_demo_embeddings(texts: list[str], *, home: Path | None = None,
+                         path: Path = EMBEDDINGS_FILE) -> str | None:
+    """Put the shipped vectors of ``texts`` into the embedding cache; ``None``, or why they were not used."""
+    from dq.embed import add_to_cache, model_identity
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            identity, digest, vectors = str(data["identity"]), str(data["texts_sha256"]), data["vectors"]
+    except FileNotFoundError:
+        return f"{path.name} is missing"
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        return f"{path.name} is unreadable: {exc}"
+    if identity != model_identity():
+        return f"they come from {identity}, not the installed {model_identity()}"
+    if digest != texts_sha256(texts):
+        return "they were computed for other texts"
+    try:
+        add_to_cache(texts, vectors, cache_dir=cache_root(home))
+    except ValidationError as exc:
+        return str(exc)
+    return None
+
+
+def write_demo_embeddings(path: Path = EMBEDDINGS_FILE) -> Path:
+    """Embed the demo's texts afresh with the bundled model and write the file the demo ships.
+
+    >>> write_demo_embeddings()  # doctest: +SKIP  (make demo-embeddings)
+    """
+    from dq.embed import embed_texts, model_identity
+
+    texts = demo_frame()["text"].tolist()
+    with tempfile.TemporaryDirectory() as tmp:  # a fresh encoding, never vectors from a cache
+        vectors = embed_texts(texts, cache_dir=tmp)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as fh:
+        np.savez_compressed(fh, vectors=vectors, identity=np.array(model_identity()),
+                            texts_sha256=np.array(texts_sha256(texts)))
+    Path(fh.name).chmod(0o644)  # a temporary file is private; the shipped one is data like the CSVs
+    Path(fh.name).replace(path)
+    return path

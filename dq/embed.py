@@ -179,6 +179,68 @@ def embed_texts_with_stats(
     return _compute_embeddings(values, loaded, root, batch_size=int(batch_size), progress=progress)
 
 
+def model_identity(model: str | os.PathLike[str] | None = None) -> str:
+    """What a cached vector of ``model`` is keyed by: name, output size, truncation (and weights of a local model).
+
+    >>> model_identity()
+    'sentence-transformers/all-MiniLM-L6-v2|dim=384|max_seq_length=256'
+    """
+    return _load(model).identity
+
+
+def add_to_cache(
+    texts: Sequence[str],
+    embs: np.ndarray,
+    *,
+    model: str | os.PathLike[str] | None = None,
+    cache_dir: Path | str | None = None,
+    n_check: int = CONFIG.embed_import_checks,
+) -> int:
+    """Put vectors computed elsewhere into the cache, after checking some against ``model``.
+
+    ``n_check`` texts spread over ``texts`` are encoded afresh; if any differs from its row of
+    ``embs`` by more than float rounding (``CONFIG.embed_import_atol``), nothing is added and
+    ``ValidationError`` says so. Returns how many texts were added (texts already cached are skipped).
+
+    Examples
+    --------
+    >>> import tempfile; d = tempfile.mkdtemp(); texts = ["a card payment", "a transfer"]
+    >>> add_to_cache(texts, embed_texts(texts, cache_dir=tempfile.mkdtemp(), progress=False), cache_dir=d)
+    2
+    """
+    values = as_texts(texts)
+    vectors = np.asarray(embs)
+    loaded = _load(model)
+    dim = _dimension(loaded.model)
+    if vectors.shape != (len(values), dim) or not np.isfinite(vectors).all():
+        raise ValidationError(
+            f"The 'embs' parameter of add_to_cache must be finite vectors of shape ({len(values)}, {dim}). "
+            f"Got shape {vectors.shape} instead."
+        )
+    probe = np.unique(np.linspace(0, len(values) - 1, num=min(n_check, len(values))).astype(np.int64))
+    fresh = loaded.model.encode([values[i] for i in probe], batch_size=CONFIG.embed_batch_size,
+                                show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True)
+    gap = float(np.abs(np.asarray(fresh, dtype=np.float32) - vectors[probe]).max()) if len(probe) else 0.0
+    if gap > CONFIG.embed_import_atol:
+        raise ValidationError(
+            f"The 'embs' parameter of add_to_cache must hold the vectors {loaded.identity.split('|')[0]} gives "
+            f"these texts. Got vectors up to {gap:.2g} away from a fresh encoding instead."
+        )
+    position: dict[str, int] = {}
+    for i, text in enumerate(values):
+        position.setdefault(text, i)
+    unique = list(position)
+    keys = _text_keys(unique, loaded.identity)
+    shard_dir = Path(cache_dir) if cache_dir is not None else cache_root()
+    shard_dir = shard_dir / "embeddings" / _model_key(loaded.identity)
+    found = _read_cache(shard_dir, keys, np.zeros((len(unique), dim), dtype=np.float32))
+    missing = np.flatnonzero(~found)
+    if missing.size:
+        rows = np.fromiter((position[unique[i]] for i in missing), np.int64, missing.size)
+        _write_shard(shard_dir, keys[missing], vectors[rows].astype(np.float32))
+    return int(missing.size)
+
+
 def _compute_embeddings(
     texts: list[str], loaded: _Loaded, root: Path, *, batch_size: int, progress: bool
 ) -> tuple[np.ndarray, EmbedStats]:

@@ -74,11 +74,11 @@ def test_auto_on_real_text_builds_a_run_with_every_epoch(tmp_path, monkeypatch, 
 
     # Same file and settings again: reused, nothing embedded; same seed elsewhere: identical run.
     assert main(["auto", str(data), "--text-col", "text", "--label-col", "category",
-                 "--split-col", "split", "--epochs", "3", "--folds", "4", "--quiet"]) == 0
+                 "--split-col", "split", "--epochs", "3", "--folds", "4"]) == 0
     assert "reusing it" in capsys.readouterr().err
     out = tmp_path / "exact" / "place"
     assert main(["auto", str(data), "--text-col", "text", "--label-col", "category", "--split-col",
-                 "split", "--epochs", "3", "--folds", "4", "--quiet", "--out", str(out)]) == 0
+                 "split", "--epochs", "3", "--folds", "4", "--out", str(out)]) == 0
     assert "embedded 0 texts, 300 from cache" in capsys.readouterr().err
     twin = Run(out)
     for e in run.epochs("training"):
@@ -151,7 +151,7 @@ def test_skipped_rows_are_reported(tmp_path, monkeypatch, capsys):
     rows = [(t, "card" if i % 2 else "other") for i, t in enumerate(texts * 2)] + [("", "card"), ("hello", "")]
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp_path / "d.csv", index=False)
     assert main(["auto", str(tmp_path / "d.csv"), "--text-col", "text", "--label-col", "label",
-                 "--folds", "2", "--epochs", "1", "--quiet"]) == 0
+                 "--folds", "2", "--epochs", "1"]) == 0
     err = capsys.readouterr().err
     assert "skipped 1 rows with empty text" in err and "skipped 1 rows with missing label" in err
     assert Run(tmp_path / "home" / "runs" / "auto" / "d").meta["source"]["skipped"] == {
@@ -192,3 +192,21 @@ def test_interrupted_auto_leaves_nothing(tmp_path, monkeypatch):
     project_dir = tmp_path / "home" / "runs" / "auto"
     assert not project_dir.exists() or not any(project_dir.iterdir())
     shutil.rmtree(tmp_path / "home", ignore_errors=True)
+
+
+@pytest.mark.model
+def test_auto_quiet_prints_only_the_run_path(tmp_path):
+    data = _banking_sample(tmp_path / "bank.csv", n_per_class=2, n_classes=10)
+    result = _run_cli("auto", str(data), "--text-col", "text", "--label-col", "category", "--folds", "2",
+                      "--epochs", "2", "--quiet", home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    # Not even the model library's "Loading weights" bar: stderr is for errors only.
+    assert result.stderr == ""
+    assert result.stdout == f"{tmp_path / 'home' / 'runs' / 'auto' / 'bank'}\n"
+
+
+def test_console_refuses_a_bad_port_in_one_line(tmp_path):
+    result = _run_cli("console", "--port", "70000", home=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "dq console: error: argument --port: expected a port number in [1, 65535], got 70000 (see dq console --help)"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import subprocess
 import sys
 
@@ -46,3 +48,36 @@ def test_the_core_imports_no_framework() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def _import_keras_backend(tmp_path, *, preamble: str = "", keras_json: str | None = None):
+    """Import dq.integrations.keras in a fresh process with no KERAS_BACKEND; its stdout is keras's backend."""
+    tmp_path.mkdir(exist_ok=True)
+    if keras_json is not None:
+        (tmp_path / ".keras").mkdir()
+        (tmp_path / ".keras" / "keras.json").write_text(keras_json, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
+    code = preamble + "import dq.integrations.keras, keras; print(keras.backend.backend())"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**env, "HOME": str(tmp_path)})
+
+
+def test_keras_without_tensorflow_takes_the_torch_backend(tmp_path) -> None:
+    # This environment has keras and torch and no tensorflow: Keras's default backend would fail
+    # inside `import keras` with "No module named 'tensorflow'".
+    assert importlib.util.find_spec("tensorflow") is None
+    result = _import_keras_backend(tmp_path / "fresh")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "torch"
+    # keras.json naming the absent default is no choice either; naming an installed backend is.
+    result = _import_keras_backend(tmp_path / "defaulted", keras_json='{"backend": "tensorflow"}')
+    assert (result.returncode, result.stdout.strip()) == (0, "torch"), result.stderr
+
+
+def test_keras_with_no_backend_installed_fails_in_one_line(tmp_path) -> None:
+    hide = "import sys; sys.modules.update(torch=None, tensorflow=None, jax=None); "
+    result = _import_keras_backend(tmp_path, preamble=hide)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "dq.errors.MissingExtraError: dq.integrations.keras needs a Keras backend: "
+        "pip install 'dq-studio[torch]' (or tensorflow or jax), or set KERAS_BACKEND")

@@ -27,3 +27,13 @@ def test_preload_fills_the_cache_the_first_visit_reads(dq_home: Path) -> None:
     cached = load_insights(str(run.path), run.content_hash)
     assert load_insights(str(run.path), run.content_hash) is cached  # served from the cache
     assert set(cached) == set(run.splits)
+
+
+def test_the_server_listens_on_loopback_with_the_consoles_settings_and_no_file_watcher() -> None:
+    from dq_console.serve import parse_args, streamlit_options
+
+    args, rest = parse_args(["--port", "8600", "--server.maxUploadSize=50"])
+    assert (args.host, args.port, rest) == ("127.0.0.1", 8600, ["--server.maxUploadSize=50"])
+    options = streamlit_options(host=args.host, port=args.port)
+    assert {"--server.address=127.0.0.1", "--server.port=8600", "--server.fileWatcherType=none",
+            "--runner.magicEnabled=false", "--theme.primaryColor=#2563eb"} <= set(options)

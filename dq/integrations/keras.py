@@ -1,12 +1,13 @@
 """Keras 3: ``DQCallback`` logs the embeddings and outputs of the splits you give it at every epoch.
 
-Keras reads its backend from ``KERAS_BACKEND`` when first imported, so set it before any
-``import keras`` (``"torch"`` needs no TensorFlow; ``"tensorflow"`` and ``"jax"`` work the same).
-dq never sets it for you.
+Keras reads its backend from ``KERAS_BACKEND`` (or ``~/.keras/keras.json``) when first imported;
+its default is TensorFlow. When neither chooses one, Keras is not imported yet and TensorFlow is
+not installed, importing this module picks ``torch`` (or ``jax``), whichever is installed, instead
+of letting Keras fail inside its import; with none of the three it fails in one line.
+``"tensorflow"``, ``"torch"`` and ``"jax"`` all work.
 
 Usage::
 
-    import os; os.environ.setdefault("KERAS_BACKEND", "torch")
     from dq.integrations.keras import DQCallback, SplitData
     callback = DQCallback(
         {"training": SplitData(x_train, texts=train_texts, labels=y_train),
@@ -23,14 +24,50 @@ be read from its graph.
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dq.errors import MissingExtraError
 from dq.integrations._extras import missing_extra, require
 
 _INTEGRATION, _NEEDS, _EXTRA = "dq.integrations.keras", "Keras 3", "keras"
+#: Backends in Keras's order of preference after its default (TensorFlow): the first installed is taken.
+_BACKENDS = ("tensorflow", "torch", "jax")
+
+
+def _choose_backend() -> None:
+    """Set ``KERAS_BACKEND`` to an installed backend unless one is chosen and installed already."""
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND"):
+        return  # Keras has its backend already, or the user chose one
+    # keras.json is written by Keras's first import with its default (tensorflow) in it, so a
+    # backend named there counts only when it is installed.
+    configured = _configured_backend()
+    if configured and importlib.util.find_spec(configured) is not None:
+        return
+    installed = [name for name in _BACKENDS if importlib.util.find_spec(name) is not None]
+    if not installed:
+        raise MissingExtraError(f"{_INTEGRATION} needs a Keras backend: pip install 'dq-studio[torch]' "
+                                "(or tensorflow or jax), or set KERAS_BACKEND")
+    os.environ["KERAS_BACKEND"] = installed[0]
+
+
+def _configured_backend() -> str | None:
+    """The backend ``keras.json`` names, if it is readable and names one."""
+    path = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "keras.json"
+    try:
+        backend = json.loads(path.read_text(encoding="utf-8")).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return backend if isinstance(backend, str) else None
+
+
+_choose_backend()
 keras = require("keras", integration=_INTEGRATION, needs=_NEEDS, extra=_EXTRA)
 if int(str(getattr(keras, "__version__", "0")).split(".")[0]) < 3:
     raise missing_extra(_INTEGRATION, _NEEDS, _EXTRA)
