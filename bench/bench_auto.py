@@ -22,28 +22,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pandas as pd  # noqa: E402
-
 from _report import write_section  # noqa: E402
-from dq.auto import AutoSettings, auto  # noqa: E402
+
+from dq.auto.demo import DATA_DIR  # noqa: E402
+from dq.auto.embed import load_model  # noqa: E402
+from dq.auto.pipeline import AutoSettings, auto  # noqa: E402
 from dq.config import CONFIG  # noqa: E402
-from dq.demo import DATA_DIR  # noqa: E402
-from dq.embed import load_model  # noqa: E402
 
 TARGET_OVERHEAD = 0.15
 
 
 def bare_encode(model, texts: list[str]) -> float:
     start = time.perf_counter()
-    model.encode(texts, batch_size=CONFIG.embed_batch_size, normalize_embeddings=True,
-                 convert_to_numpy=True, show_progress_bar=False)
+    model.encode(
+        texts,
+        batch_size=CONFIG.embed_batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
     return time.perf_counter() - start
 
 
 def dq_auto(data: Path) -> float:
     with tempfile.TemporaryDirectory() as home:
         start = time.perf_counter()
-        auto(data, AutoSettings(text="text", label="category"), home=Path(home), progress=False,
-             log=lambda _msg: None)
+        auto(data, AutoSettings(text="text", label="category"), home=Path(home), progress=False, log=lambda _msg: None)
         return time.perf_counter() - start
 
 
@@ -66,7 +70,9 @@ def main() -> None:
     overhead = f / b - 1
     verdict = "met" if overhead <= TARGET_OVERHEAD else "MISSED"
     print(f"bare encode {b:.1f} s, dq auto {f:.1f} s, overhead {overhead:+.1%} (target <= 15%: {verdict})")
-    write_section("auto", f"""## dq auto vs bare embedding (issue 3)
+    write_section(
+        "auto",
+        f"""## dq auto vs bare embedding (issue 3)
 
 `bench/bench_auto.py`: the full BANKING77 training set ({len(texts):,} texts), median of {args.reps}
 alternating repetitions in one process, model loaded beforehand. dq auto = read + validate the
@@ -79,7 +85,8 @@ CSV, embed every text (empty cache), train 5 cross-fitted heads for 5 epochs, wr
 | `dq auto` end to end | {f:.1f} |
 | **overhead beyond embedding** | **{overhead:+.1%}** (target ≤ 15%: {verdict}) |
 
-All repetitions (s): bare {', '.join(f'{x:.1f}' for x in bare)}; dq auto {', '.join(f'{x:.1f}' for x in full)}.""")
+All repetitions (s): bare {", ".join(f"{x:.1f}" for x in bare)}; dq auto {", ".join(f"{x:.1f}" for x in full)}.""",
+    )
 
 
 if __name__ == "__main__":

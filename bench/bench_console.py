@@ -36,8 +36,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = Path("/tmp/dq-bench-home")
 DEFAULT_RUN = DEFAULT_HOME / "runs" / "synthetic" / "synth-v1-n100000-c20-d384-e3-noise0.1-s0"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1400, "height": 900}
 REPEATS = 3
 OPEN_TARGET_S = 3.0
@@ -90,15 +97,30 @@ st.dataframe(pd.DataFrame({"text": ["a sample text"] * 50, "dep": [0.5] * 50}))
 """
 
 
-def start_server(home: Path, *, launcher: str = "streamlit run", script: Path | None = None,
-                 ) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    home: Path,
+    *,
+    launcher: str = "streamlit run",
+    script: Path | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
     """A console server on a free port over ``home`` (or ``streamlit run script``); returns the
     process and base URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     start = LAUNCHERS["streamlit run"][:-1] + [str(script)] if script is not None else LAUNCHERS[launcher]
-    command = [*start, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
+    command = [
+        *start,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.fileWatcherType",
+        "none",
+    ]
     env = {**os.environ, "DQ_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -196,6 +218,7 @@ def main() -> None:
     n_samples = None
     try:
         import json
+
         meta = json.loads((args.run / "run.json").read_text())
         n_samples = sum(s.get("n_samples", 0) for s in meta.get("splits", {}).values()) or None
     except (OSError, ValueError):
@@ -241,38 +264,43 @@ def main() -> None:
     load_after = os.getloadavg()
 
     size = f"{n_samples:,}-sample" if n_samples else "synthetic"
-    body = "\n".join([
-        "## Console speed (headless Chromium)",
-        "",
-        f"The Dataset page over the {size} run `{args.run.name}` (insights already cached on disk), "
-        "driven by Debian's Chromium through Playwright against the console's server. "
-        "*Open* is the time from navigating a fresh browser context to `/` until the table's first row "
-        "text is in the page; \"fresh server\" starts a new server each time and opens the page as soon as "
-        "the server answers its health check (the insights are read from their disk cache): with plain "
-        "`streamlit run`, and with the launcher `make run` uses (`python -m app.serve`, which imports the "
-        "console and reads the newest run's cached insights before it starts the server, so its health check "
-        "answers a little later and the first page opens warm); \"warm server\" opens a second "
-        "page on the same server (Streamlit's in-memory cache) in a new browser context, \"returning browser\" "
-        "in a context that opened the console before (Streamlit's JavaScript and fonts in its HTTP cache). The floor is a bare Streamlit page showing "
-        "one 50-row `st.dataframe` on a warm server: what any Streamlit app pays before its own work. "
-        "*Filter change* toggles \"Misclassified only\" in the sidebar and stops when the "
-        "script is idle again and the table's count caption shows the new rows. "
-        f"Load average (1/5/15 min) {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f} before, "
-        f"{load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} after.",
-        "",
-        "| measure | median s | all runs (s) | target (s) | met? |",
-        "|---|---|---|---|---|",
-        _row("open Dataset page, fresh server (`streamlit run`)", cold["streamlit run"], OPEN_TARGET_S),
-        _row("open Dataset page, fresh server (`python -m app.serve`, as `make run`)", cold["python -m app.serve"],
-             OPEN_TARGET_S),
-        _row("open Dataset page, warm server", warm, OPEN_TARGET_S),
-        _row("open Dataset page, warm server, returning browser (files cached)", reopen, OPEN_TARGET_S),
-        _row("filter change (Misclassified only)", filters, FILTER_TARGET_S),
-        "",
-        f"Floor, a bare Streamlit page with one `st.dataframe` (warm server): median {statistics.median(floor):.2f} s "
-        f"({', '.join(f'{t:.2f}' for t in floor)}); the warm Dataset page is "
-        f"{statistics.median(warm) / statistics.median(floor):.2f}× the floor.",
-    ])
+    body = "\n".join(
+        [
+            "## Console speed (headless Chromium)",
+            "",
+            f"The Dataset page over the {size} run `{args.run.name}` (insights already cached on disk), "
+            "driven by Debian's Chromium through Playwright against the console's server. "
+            "*Open* is the time from navigating a fresh browser context to `/` until the table's first row "
+            'text is in the page; "fresh server" starts a new server each time and opens the page as soon as '
+            "the server answers its health check (the insights are read from their disk cache): with plain "
+            "`streamlit run`, and with the launcher `make run` uses (`python -m app.serve`, which imports the "
+            "console and reads the newest run's cached insights before it starts the server, so its health check "
+            'answers a little later and the first page opens warm); "warm server" opens a second '
+            'page on the same server (Streamlit\'s in-memory cache) in a new browser context, "returning browser" '
+            "in a context that opened the console before (Streamlit's JavaScript and fonts in its HTTP cache). The floor is a bare Streamlit page showing "
+            "one 50-row `st.dataframe` on a warm server: what any Streamlit app pays before its own work. "
+            '*Filter change* toggles "Misclassified only" in the sidebar and stops when the '
+            "script is idle again and the table's count caption shows the new rows. "
+            f"Load average (1/5/15 min) {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f} before, "
+            f"{load_after[0]:.2f}/{load_after[1]:.2f}/{load_after[2]:.2f} after.",
+            "",
+            "| measure | median s | all runs (s) | target (s) | met? |",
+            "|---|---|---|---|---|",
+            _row("open Dataset page, fresh server (`streamlit run`)", cold["streamlit run"], OPEN_TARGET_S),
+            _row(
+                "open Dataset page, fresh server (`python -m app.serve`, as `make run`)",
+                cold["python -m app.serve"],
+                OPEN_TARGET_S,
+            ),
+            _row("open Dataset page, warm server", warm, OPEN_TARGET_S),
+            _row("open Dataset page, warm server, returning browser (files cached)", reopen, OPEN_TARGET_S),
+            _row("filter change (Misclassified only)", filters, FILTER_TARGET_S),
+            "",
+            f"Floor, a bare Streamlit page with one `st.dataframe` (warm server): median {statistics.median(floor):.2f} s "
+            f"({', '.join(f'{t:.2f}' for t in floor)}); the warm Dataset page is "
+            f"{statistics.median(warm) / statistics.median(floor):.2f}× the floor.",
+        ]
+    )
     print(body)
     if not args.no_write:
         write_section("console_speed", body)

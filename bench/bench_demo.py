@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import write_section  # noqa: E402
-from dq.demo import demo_frame  # noqa: E402
+
+from dq.auto.demo import demo_frame  # noqa: E402
 
 TARGET_S = 30.0
 DQ = [sys.executable, "-m", "dq"]
@@ -50,29 +51,47 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "banking77.csv"
         demo_frame().to_csv(data, index=False)
-        baseline = [*DQ, "auto", str(data), "--text-col", "text", "--label-col", "category",
-                    "--split-col", "split", "--project", "demo", "--run", "banking77", "--quiet"]
+        baseline = [
+            *DQ,
+            "auto",
+            str(data),
+            "--text-col",
+            "text",
+            "--label-col",
+            "category",
+            "--split-col",
+            "split",
+            "--project",
+            "demo",
+            "--run",
+            "banking77",
+            "--quiet",
+        ]
         shipped, embedded = [], []
         for rep in range(args.reps):
             shipped.append(timed([*DQ, "demo", "--quiet"]))
             embedded.append(timed(baseline))
-            print(f"rep {rep + 1}: shipped embeddings {shipped[-1]:.1f} s, embedding the texts {embedded[-1]:.1f} s",
-                  flush=True)
+            print(
+                f"rep {rep + 1}: shipped embeddings {shipped[-1]:.1f} s, embedding the texts {embedded[-1]:.1f} s",
+                flush=True,
+            )
     ratio = statistics.median(e / s for e, s in zip(embedded, shipped))
     met = "met" if statistics.median(shipped) < TARGET_S else "MISSED"
-    body = "\n".join([
-        "## Demo build (`dq demo`, fresh DQ_HOME)",
-        "",
-        f"A whole `dq demo --quiet` process into an empty DQ_HOME (13,083 BANKING77 texts), {args.reps} runs each,",
-        "alternating with the baseline: the same file through `dq auto` with an empty embedding cache.",
-        "",
-        "| build | median (min, max) |",
-        "|---|---|",
-        f"| `dq demo` with the shipped embeddings (checked, then cached) | {spread(shipped)} |",
-        f"| embedding the texts (`dq auto`, empty cache) | {spread(embedded)} |",
-        "",
-        f"Shipped embeddings: {ratio:.1f}x faster (median of paired ratios). Target < {TARGET_S:.0f} s: {met}.",
-    ])
+    body = "\n".join(
+        [
+            "## Demo build (`dq demo`, fresh DQ_HOME)",
+            "",
+            f"A whole `dq demo --quiet` process into an empty DQ_HOME (13,083 BANKING77 texts), {args.reps} runs each,",
+            "alternating with the baseline: the same file through `dq auto` with an empty embedding cache.",
+            "",
+            "| build | median (min, max) |",
+            "|---|---|",
+            f"| `dq demo` with the shipped embeddings (checked, then cached) | {spread(shipped)} |",
+            f"| embedding the texts (`dq auto`, empty cache) | {spread(embedded)} |",
+            "",
+            f"Shipped embeddings: {ratio:.1f}x faster (median of paired ratios). Target < {TARGET_S:.0f} s: {met}.",
+        ]
+    )
     write_section("demo", body)
     print(body)
 

@@ -4,21 +4,21 @@ BANKING77 (/work/shared/datasets/banking77): train.csv split into a stratified v
 (10% of each class, fixed seed) and the training set; test.csv is the test set. For each noise
 seed, 10% of the TRAINING labels are flipped with class-conditional noise (bench/noise.py: drawn
 from the off-diagonal of a clean model's confusion matrix); validation and test stay clean. Then,
-all through the real pipeline (dq auto, dq.insights, dq.edits.fixed_dataset, dq.retrain):
+all through the real pipeline (dq auto, dq.insights, dq.edits.fixed_dataset, dq.edits.retrain):
 
 - noisy:      dq auto on the noisy file (MiniLM embeddings, 5-fold cross-fitted softmax heads, 5 epochs)
 - dq relabel: ``fixed_dataset(run, "training", auto_fix="relabel")`` -> ``retrain``
 - dq remove:  ``auto_fix="remove"`` -> ``retrain``
-- dq relabel, else remove: flagged samples with a suggestion relabelled, the others removed (a
+- dq relabel, else remove: flagged samples with a suggestion relabeled, the others removed (a
   policy variant: the cart removes the flagged samples without a suggestion, auto-fix relabels the rest)
 - dq relabel, strictness 0: auto-fix relabel on insights computed with ``mislabel_strictness=0``
   (flags as many samples as the estimated number of errors: more recall, less precision)
 - cleanlab remove: cleanlab 2.9 ``find_label_issues`` on the SAME out-of-fold probabilities (the
   noisy run's last-epoch training probabilities), flagged samples removed (cleanlab's cleaning)
-- cleanlab relabel: the same flags relabelled to the model's argmax (for reference)
+- cleanlab relabel: the same flags relabeled to the model's argmax (for reference)
 - clean:      the true training labels -> ``retrain``
 
-Every model is scored with ``dq.retrain.compare`` (last-epoch predictions, fold heads averaged) on
+Every model is scored with ``dq.edits.compare.compare`` (last-epoch predictions, fold heads averaged) on
 validation and test. Gap recovered = (acc_fixed - acc_noisy) / (acc_clean - acc_noisy), from the
 mean accuracies over seeds. The policy is chosen on validation, never on test.
 
@@ -42,14 +42,15 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from noise import SHARED, Dataset, embeddings, inject_noise, load_dataset, model_confusion  # noqa: E402
 from _report import write_section  # noqa: E402
+from noise import SHARED, Dataset, embeddings, inject_noise, load_dataset, model_confusion  # noqa: E402
 
-from dq.auto import AutoSettings, auto  # noqa: E402
+from dq.auto.pipeline import AutoSettings, auto  # noqa: E402
 from dq.config import cache_root  # noqa: E402
 from dq.edits import EditsCart, actions, fixed_dataset  # noqa: E402
+from dq.edits.compare import compare  # noqa: E402
+from dq.edits.retrain import retrain  # noqa: E402
 from dq.insights import InsightSettings, split_insights  # noqa: E402
-from dq.retrain import compare, retrain  # noqa: E402
 from dq.splits import TEST, TRAINING, VALIDATION  # noqa: E402
 from dq.store import Run  # noqa: E402
 
@@ -61,8 +62,15 @@ SETTINGS = AutoSettings(text="text", label="category", id="id", split="split")
 TARGET_RECOVERED = 0.5
 #: InsightSettings.mislabel_strictness of the recall-leaning variant (the default, 0.3, leans to precision).
 RECALL_STRICTNESS = 0.0
-VARIANTS = ("dq relabel", "dq remove", "dq relabel, else remove", "dq relabel, strictness 0",
-            "cleanlab remove", "cleanlab relabel", "clean")
+VARIANTS = (
+    "dq relabel",
+    "dq remove",
+    "dq relabel, else remove",
+    "dq relabel, strictness 0",
+    "cleanlab remove",
+    "cleanlab relabel",
+    "clean",
+)
 DQ_VARIANTS = VARIANTS[:4]
 
 
@@ -79,21 +87,38 @@ def load_splits() -> tuple[pd.DataFrame, Dataset]:
         members = np.flatnonzero(full.y == cls)
         is_val[rng.choice(members, int(round(VALIDATION_SHARE * len(members))), replace=False)] = True
     test = pd.read_csv(SHARED / "banking77" / "test.csv", dtype=str, keep_default_na=False)
-    rows = pd.concat([
-        pd.DataFrame({"id": [f"tr-{i}" for i in range(len(full.y))], "text": full.texts,
-                      "category": [full.classes[v] for v in full.y],
-                      "split": np.where(is_val, VALIDATION, TRAINING)}),
-        pd.DataFrame({"id": [f"te-{i}" for i in range(len(test))], "text": test["text"],
-                      "category": test["category"], "split": TEST}),
-    ], ignore_index=True)
+    rows = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "id": [f"tr-{i}" for i in range(len(full.y))],
+                    "text": full.texts,
+                    "category": [full.classes[v] for v in full.y],
+                    "split": np.where(is_val, VALIDATION, TRAINING),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "id": [f"te-{i}" for i in range(len(test))],
+                    "text": test["text"],
+                    "category": test["category"],
+                    "split": TEST,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     train = ~is_val
     part = Dataset("banking77-train", [t for t, keep in zip(full.texts, train) if keep], full.y[train], full.classes)
     return rows, part
 
 
 def flag_stats(flagged: np.ndarray, flipped: np.ndarray) -> dict[str, float]:
-    return {"n": int(flagged.sum()), "precision": float((flagged & flipped).sum() / max(flagged.sum(), 1)),
-            "recall": float((flagged & flipped).sum() / max(flipped.sum(), 1))}
+    return {
+        "n": int(flagged.sum()),
+        "precision": float((flagged & flipped).sum() / max(flagged.sum(), 1)),
+        "recall": float((flagged & flipped).sum() / max(flipped.sum(), 1)),
+    }
 
 
 def residual_noise(fixed: pd.DataFrame, clean: pd.Series) -> float:
@@ -101,8 +126,7 @@ def residual_noise(fixed: pd.DataFrame, clean: pd.Series) -> float:
     return float((fixed["category"].to_numpy() != clean.loc[fixed["id"]].to_numpy()).mean())
 
 
-def one_seed(seed: int, rows: pd.DataFrame, part: Dataset, confusion: np.ndarray, home: Path,
-             work: Path) -> dict:
+def one_seed(seed: int, rows: pd.DataFrame, part: Dataset, confusion: np.ndarray, home: Path, work: Path) -> dict:
     classes = part.classes
     noisy_y = inject_noise(part.y, len(classes), kind="class_conditional", seed=seed, confusion=confusion)
     train_rows = rows["split"] == TRAINING
@@ -144,8 +168,9 @@ def one_seed(seed: int, rows: pd.DataFrame, part: Dataset, confusion: np.ndarray
     recall_frame = split_insights(run, TRAINING, settings=InsightSettings(mislabel_strictness=RECALL_STRICTNESS)).frame
     out["seconds"]["insights, strictness 0"] = time.perf_counter() - t
     out["dq_flags_strictness_0"] = flag_stats(recall_frame["is_mislabeled"].to_numpy(dtype=bool), flipped)
-    fixed["dq relabel, strictness 0"] = fixed_dataset(run, TRAINING, cart=empty, auto_fix="relabel",
-                                                      insights=recall_frame)
+    fixed["dq relabel, strictness 0"] = fixed_dataset(
+        run, TRAINING, cart=empty, auto_fix="relabel", insights=recall_frame
+    )
 
     from cleanlab.filter import find_label_issues
 
@@ -157,9 +182,9 @@ def one_seed(seed: int, rows: pd.DataFrame, part: Dataset, confusion: np.ndarray
     out["cl_flags"] = flag_stats(cl_flags, np.isin(now["id"].astype(str).to_numpy(), list(flipped_ids)))
     base = fixed_dataset(run, TRAINING, cart=empty)  # the training rows as in the file, no edits
     fixed["cleanlab remove"] = base[~cl_flags].reset_index(drop=True)
-    relabelled = base.copy()
-    relabelled.loc[cl_flags, "category"] = np.asarray(run.labels, dtype=object)[probs[cl_flags].argmax(axis=1)]
-    fixed["cleanlab relabel"] = relabelled
+    relabeled = base.copy()
+    relabeled.loc[cl_flags, "category"] = np.asarray(run.labels, dtype=object)[probs[cl_flags].argmax(axis=1)]
+    fixed["cleanlab relabel"] = relabeled
     fixed["clean"] = base.assign(category=clean.loc[base["id"]].to_numpy())
 
     out["noise_before"] = residual_noise(base, clean)
@@ -171,18 +196,33 @@ def one_seed(seed: int, rows: pd.DataFrame, part: Dataset, confusion: np.ndarray
         seconds = time.perf_counter() - t
         table = compare(run, Run(result.path)).set_index(["split", "metric"])
         out["variants"][name] = {
-            "n_train": len(fixed[name]), "noise": residual_noise(fixed[name], clean), "seconds": seconds,
+            "n_train": len(fixed[name]),
+            "noise": residual_noise(fixed[name], clean),
+            "seconds": seconds,
             "reused": result.reused,
-            **{f"{split}_{m}": table.loc[(split, m), "after"] for split in (VALIDATION, TEST) for m in ("accuracy", "macro_f1")},
+            **{
+                f"{split}_{m}": table.loc[(split, m), "after"]
+                for split in (VALIDATION, TEST)
+                for m in ("accuracy", "macro_f1")
+            },
         }
-        out["noisy"] = {f"{split}_{m}": table.loc[(split, m), "before"]
-                        for split in (VALIDATION, TEST) for m in ("accuracy", "macro_f1")}
-        print(f"seed {seed} {name:24} train {len(fixed[name]):5d} noise {out['variants'][name]['noise']:.3f} "
-              f"val {out['variants'][name]['validation_accuracy']:.4f} test {out['variants'][name]['test_accuracy']:.4f} "
-              f"({seconds:.1f} s{', reused' if result.reused else ''})", flush=True)
+        out["noisy"] = {
+            f"{split}_{m}": table.loc[(split, m), "before"]
+            for split in (VALIDATION, TEST)
+            for m in ("accuracy", "macro_f1")
+        }
+        print(
+            f"seed {seed} {name:24} train {len(fixed[name]):5d} noise {out['variants'][name]['noise']:.3f} "
+            f"val {out['variants'][name]['validation_accuracy']:.4f} test {out['variants'][name]['test_accuracy']:.4f} "
+            f"({seconds:.1f} s{', reused' if result.reused else ''})",
+            flush=True,
+        )
     out["load"].append(os.getloadavg()[0])
-    print(f"seed {seed} noisy                    val {out['noisy']['validation_accuracy']:.4f} "
-          f"test {out['noisy']['test_accuracy']:.4f}; dq flags {out['dq_flags']}; cleanlab {out['cl_flags']}", flush=True)
+    print(
+        f"seed {seed} noisy                    val {out['noisy']['validation_accuracy']:.4f} "
+        f"test {out['noisy']['test_accuracy']:.4f}; dq flags {out['dq_flags']}; cleanlab {out['cl_flags']}",
+        flush=True,
+    )
     return out
 
 
@@ -191,8 +231,11 @@ def mean(values) -> float:
 
 
 def summarise(results: list[dict]) -> dict:
-    acc = {(name, split): mean(r["variants"][name][f"{split}_accuracy"] for r in results)
-           for name in VARIANTS for split in (VALIDATION, TEST)}
+    acc = {
+        (name, split): mean(r["variants"][name][f"{split}_accuracy"] for r in results)
+        for name in VARIANTS
+        for split in (VALIDATION, TEST)
+    }
     for split in (VALIDATION, TEST):
         acc[("noisy", split)] = mean(r["noisy"][f"{split}_accuracy"] for r in results)
     recovered = {}
@@ -200,15 +243,21 @@ def summarise(results: list[dict]) -> dict:
         for split in (VALIDATION, TEST):
             gap = acc[("clean", split)] - acc[("noisy", split)]
             recovered[(name, split)] = (acc[(name, split)] - acc[("noisy", split)]) / gap if gap > 0 else float("nan")
-    per_seed = {name: [(r["variants"][name]["test_accuracy"] - r["noisy"]["test_accuracy"])
-                       / (r["variants"]["clean"]["test_accuracy"] - r["noisy"]["test_accuracy"]) for r in results]
-                for name in VARIANTS}
+    per_seed = {
+        name: [
+            (r["variants"][name]["test_accuracy"] - r["noisy"]["test_accuracy"])
+            / (r["variants"]["clean"]["test_accuracy"] - r["noisy"]["test_accuracy"])
+            for r in results
+        ]
+        for name in VARIANTS
+    }
     chosen = max(DQ_VARIANTS, key=lambda name: acc[(name, VALIDATION)])
     # Paired over seeds (same noisy labels, same test set): test accuracy minus cleanlab remove's.
     paired = {}
     for name in VARIANTS:
-        diff = np.array([r["variants"][name]["test_accuracy"] - r["variants"]["cleanlab remove"]["test_accuracy"]
-                         for r in results])
+        diff = np.array(
+            [r["variants"][name]["test_accuracy"] - r["variants"]["cleanlab remove"]["test_accuracy"] for r in results]
+        )
         se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("nan")
         paired[name] = (float(diff.mean()), se, int((diff > 0).sum()), int((diff == 0).sum()), int((diff < 0).sum()))
     return {"acc": acc, "recovered": recovered, "per_seed": per_seed, "chosen": chosen, "paired": paired}
@@ -223,11 +272,13 @@ def verdicts(name: str, summary: dict) -> str:
         above = "MISSED"
     else:  # ahead on the mean; say whether the seeds support it (two standard errors)
         above = "met" if diff > 2 * se else "ahead on the mean but within noise"
-    return (f"≥ {TARGET_RECOVERED:.0%} of the test gap recovered: {half} ({rec[(name, TEST)]:.0%}; standard error of "
-            f"the per-seed values {spread:.0%}); above "
-            f"cleanlab-cleaned ({rec[('cleanlab remove', TEST)]:.0%}): {above}, by {diff * 100:+.2f} ± {se * 100:.2f} "
-            f"accuracy points (mean ± standard error of the per-seed differences; better on {wins} seeds, "
-            f"equal on {ties}, worse on {losses})")
+    return (
+        f"≥ {TARGET_RECOVERED:.0%} of the test gap recovered: {half} ({rec[(name, TEST)]:.0%}; standard error of "
+        f"the per-seed values {spread:.0%}); above "
+        f"cleanlab-cleaned ({rec[('cleanlab remove', TEST)]:.0%}): {above}, by {diff * 100:+.2f} ± {se * 100:.2f} "
+        f"accuracy points (mean ± standard error of the per-seed differences; better on {wins} seeds, "
+        f"equal on {ties}, worse on {losses})"
+    )
 
 
 def load_note(results: list[dict]) -> str:
@@ -258,9 +309,9 @@ def render(results: list[dict], summary: dict, n_rows: dict[str, int]) -> str:
         f"{VALIDATION_SHARE:.0%} validation set of {n_rows[VALIDATION]:,}), test.csv as test ({n_rows[TEST]:,}). "
         f"10% class-conditional noise injected into the training labels only (bench/noise.py), noise seeds "
         f"{', '.join(map(str, seeds))}; mean of the seeds shown. Every model is a dq auto run (MiniLM "
-        "embeddings, 5-fold cross-fitted softmax heads, 5 epochs, head seed 0), built by `dq.retrain.retrain` "
+        "embeddings, 5-fold cross-fitted softmax heads, 5 epochs, head seed 0), built by `dq.edits.retrain.retrain` "
         "from the fixed training rows plus the untouched validation and test rows, and scored with "
-        "`dq.retrain.compare` (last epoch, fold heads averaged). cleanlab 2.9 `find_label_issues` gets the "
+        "`dq.edits.compare.compare` (last epoch, fold heads averaged). cleanlab 2.9 `find_label_issues` gets the "
         "noisy run's own last-epoch out-of-fold training probabilities (the same outputs DEP starts from). "
         "Gap recovered = (acc − acc_noisy) / (acc_clean − acc_noisy) of the mean accuracies. Residual noise: "
         "share of the fixed training rows still carrying a wrong label.",
@@ -291,7 +342,7 @@ def render(results: list[dict], summary: dict, n_rows: dict[str, int]) -> str:
         "same for every seed), so its own scatter is not averaged out: it scales every recovered share "
         "alike and cannot change the order of the variants.",
         "",
-        f"- `auto_fix=\"relabel\"` as shipped (default insights, `mislabel_strictness=0.3`): {verdicts('dq relabel', summary)}.",
+        f'- `auto_fix="relabel"` as shipped (default insights, `mislabel_strictness=0.3`): {verdicts("dq relabel", summary)}.',
         f"- Best dq variant on validation ({chosen}): {verdicts(chosen, summary)}.",
         f"- On validation (1,003 rows, a noisy yardstick) the best of all variants is {best_val} "
         f"({rec[(best_val, VALIDATION)]:.0%} of the validation gap); choosing among all methods on validation "
@@ -304,7 +355,9 @@ def render(results: list[dict], summary: dict, n_rows: dict[str, int]) -> str:
         f"`mislabel_strictness={RECALL_STRICTNESS}` {flags('dq_flags_strictness_0')}. cleanlab "
         f"`find_label_issues` {flags('cl_flags')}.",
         "",
-        "Seconds per seed (mean; the machine was shared with other jobs" + load_note(results) + "): "
+        "Seconds per seed (mean; the machine was shared with other jobs"
+        + load_note(results)
+        + "): "
         + ", ".join(f"{k} {mean(r['seconds'][k] for r in results):.1f}" for k in results[0]["seconds"])
         + "; retrain (dq auto on 13k rows, embeddings from dq's cache) "
         + ", ".join(f"{name} {built_seconds(name):.1f}" for name in VARIANTS)
@@ -318,8 +371,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=8, help="noise seeds 0 .. N-1")
     parser.add_argument("--keep", action="store_true", help="keep the runs (printed path) instead of deleting them")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
-    parser.add_argument("--results", type=Path, help="JSON file of per-seed results: seeds found there are "
-                        "not run again, each finished seed is added (resume after an interruption)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="JSON file of per-seed results: seeds found there are "
+        "not run again, each finished seed is added (resume after an interruption)",
+    )
     args = parser.parse_args()
     start = time.perf_counter()
     rows, part = load_splits()

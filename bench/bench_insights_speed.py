@@ -118,9 +118,15 @@ def child_datalab(path: Path, out: Path, *, n: int | None) -> dict:
     np.save(out / "score.npy", 1.0 - issues["label_score"].to_numpy(np.float64))
     np.save(out / "flagged.npy", issues["is_label_issue"].to_numpy(bool))
     summary = lab.get_issue_summary()
-    return {"n": int(stop), "seconds": [seconds], "cpu": [cpu], "peak_rss_gb": peak, "loaded_rss_gb": loaded_rss,
-            "issue_types": summary["issue_type"].tolist(),
-            "n_issues": dict(zip(summary["issue_type"], summary["num_issues"].astype(int).tolist()))}
+    return {
+        "n": int(stop),
+        "seconds": [seconds],
+        "cpu": [cpu],
+        "peak_rss_gb": peak,
+        "loaded_rss_gb": loaded_rss,
+        "issue_types": summary["issue_type"].tolist(),
+        "n_issues": dict(zip(summary["issue_type"], summary["num_issues"].astype(int).tolist())),
+    }
 
 
 # ---------------------------------------------------------------- parent
@@ -129,8 +135,7 @@ def child_datalab(path: Path, out: Path, *, n: int | None) -> dict:
 def spawn(tool: str, path: Path, *, n: int | None = None, repeats: int = 2, profile: bool = False) -> dict:
     """Run one tool in a fresh process; return its JSON plus the process wall time and its arrays."""
     out = Path(tempfile.mkdtemp(prefix=f"dq-bench-{tool}-"))
-    cmd = [sys.executable, __file__, "--child", tool, "--path", str(path), "--out", str(out),
-           "--repeats", str(repeats)]
+    cmd = [sys.executable, __file__, "--child", tool, "--path", str(path), "--out", str(out), "--repeats", str(repeats)]
     if n:
         cmd += ["--n", str(n)]
     if profile:
@@ -154,9 +159,13 @@ def quality(result: dict, planted: np.ndarray) -> dict:
     truth = planted[ids]
     k = int(truth.sum())
     top = np.argsort(-score, kind="stable")[:k]
-    return {"ap": float(average_precision_score(truth, score)), "p_at_k": float(truth[top].mean()),
-            "flag_precision": float(truth[flagged].mean()) if flagged.any() else float("nan"),
-            "flag_recall": float(flagged[truth].mean()), "n_flagged": int(flagged.sum())}
+    return {
+        "ap": float(average_precision_score(truth, score)),
+        "p_at_k": float(truth[top].mean()),
+        "flag_precision": float(truth[flagged].mean()) if flagged.any() else float("nan"),
+        "flag_recall": float(flagged[truth].mean()),
+        "n_flagged": int(flagged.sum()),
+    }
 
 
 def _fmt_s(x: float) -> str:
@@ -171,9 +180,12 @@ def measure(home: Path, *, estimate_n: int, skip_1m: bool, profile: bool, raw_pa
     path_100k, path_1m = root / default_run_name(100_000), root / default_run_name(1_000_000)
 
     def show(label: str, r: dict) -> None:
-        print(f"{label}: {', '.join(_fmt_s(s) for s in r['seconds'])} s "
-              f"(CPU {', '.join(_fmt_s(s) for s in r['cpu'])} s), peak RSS {r['peak_rss_gb']:.2f} GB, "
-              f"process {r['process_wall']:.1f} s", flush=True)
+        print(
+            f"{label}: {', '.join(_fmt_s(s) for s in r['seconds'])} s "
+            f"(CPU {', '.join(_fmt_s(s) for s in r['cpu'])} s), peak RSS {r['peak_rss_gb']:.2f} GB, "
+            f"process {r['process_wall']:.1f} s",
+            flush=True,
+        )
         raw_path.write_text(json.dumps(raw, indent=1))
 
     raw: dict = {"estimate_n": estimate_n}
@@ -218,73 +230,132 @@ def render(raw: dict) -> str:
         return f"| {n} | {tool} | {sec} | {cpu} | {mem} | {ratio} | {ap} | {pk} |"
 
     rows = [
-        row("100k", "dq `run_insights(refresh=True)`, first call in the process", first, first_cpu,
-            f"{rss:.2f} GB", f"{lab_s / first:.1f}×", q_dq),
-        row("100k", "dq `run_insights(refresh=True)`, second call", refresh, refresh_cpu,
-            f"{rss:.2f} GB", f"**{lab_s / refresh:.1f}×**", q_dq),
+        row(
+            "100k",
+            "dq `run_insights(refresh=True)`, first call in the process",
+            first,
+            first_cpu,
+            f"{rss:.2f} GB",
+            f"{lab_s / first:.1f}×",
+            q_dq,
+        ),
+        row(
+            "100k",
+            "dq `run_insights(refresh=True)`, second call",
+            refresh,
+            refresh_cpu,
+            f"{rss:.2f} GB",
+            f"**{lab_s / refresh:.1f}×**",
+            q_dq,
+        ),
         row("100k", "cleanlab Datalab `find_issues`", lab_s, lab_cpu, f"{lab['peak_rss_gb']:.2f} GB", "1×", q_lab),
     ]
     ratio = lab_s / refresh
-    notes = [f"Target Datalab/dq ≥ {TARGET_RATIO:.0f}× at 100k (second call): "
-             f"{'met' if ratio >= TARGET_RATIO else 'MISSED'} ({ratio:.1f}×; CPU seconds {lab_cpu / refresh_cpu:.1f}×)."]
+    notes = [
+        f"Target Datalab/dq ≥ {TARGET_RATIO:.0f}× at 100k (second call): "
+        f"{'met' if ratio >= TARGET_RATIO else 'MISSED'} ({ratio:.1f}×; CPU seconds {lab_cpu / refresh_cpu:.1f}×)."
+    ]
     if "dq1m" in raw:
         m = raw["dq1m"]
-        rows.append(row("1M", "dq `run_insights(refresh=True)`, one call", m["seconds"][0], m["cpu"][0],
-                        f"**{m['peak_rss_gb']:.2f} GB**", "", m["quality"]))
-        notes.append(f"Target 1M peak RSS ≤ {TARGET_RSS_GB:.0f} GB: "
-                     f"{'met' if m['peak_rss_gb'] <= TARGET_RSS_GB else 'MISSED'}.")
+        rows.append(
+            row(
+                "1M",
+                "dq `run_insights(refresh=True)`, one call",
+                m["seconds"][0],
+                m["cpu"][0],
+                f"**{m['peak_rss_gb']:.2f} GB**",
+                "",
+                m["quality"],
+            )
+        )
+        notes.append(
+            f"Target 1M peak RSS ≤ {TARGET_RSS_GB:.0f} GB: {'met' if m['peak_rss_gb'] <= TARGET_RSS_GB else 'MISSED'}."
+        )
         if "lab_est" in raw:
             e, n_est = raw["lab_est"], raw["estimate_n"]
             slope = math.log(e["seconds"][0] / lab_s) / math.log(n_est / 100_000)
             t_1m = e["seconds"][0] * (1_000_000 / n_est) ** slope
-            rows.append(row(f"{n_est // 1000}k", "cleanlab Datalab `find_issues` (prefix of the 1M run)",
-                            e["seconds"][0], e["cpu"][0], f"{e['peak_rss_gb']:.2f} GB", "", e["quality"]))
-            rows.append(row("1M", "cleanlab Datalab, extrapolated (not run)", f"~{t_1m / 60:.0f} min", "", "",
-                            f"~{t_1m / m['seconds'][0]:.0f}×", None))
-            notes.append(f"Datalab was not run at 1M (hours): from 100k to {n_est // 1000}k its time grew as "
-                         f"n^{slope:.2f}, which puts 1M near {t_1m / 60:.0f} minutes (extrapolated from two "
-                         f"noisy points, not measured).")
+            rows.append(
+                row(
+                    f"{n_est // 1000}k",
+                    "cleanlab Datalab `find_issues` (prefix of the 1M run)",
+                    e["seconds"][0],
+                    e["cpu"][0],
+                    f"{e['peak_rss_gb']:.2f} GB",
+                    "",
+                    e["quality"],
+                )
+            )
+            rows.append(
+                row(
+                    "1M",
+                    "cleanlab Datalab, extrapolated (not run)",
+                    f"~{t_1m / 60:.0f} min",
+                    "",
+                    "",
+                    f"~{t_1m / m['seconds'][0]:.0f}×",
+                    None,
+                )
+            )
+            notes.append(
+                f"Datalab was not run at 1M (hours): from 100k to {n_est // 1000}k its time grew as "
+                f"n^{slope:.2f}, which puts 1M near {t_1m / 60:.0f} minutes (extrapolated from two "
+                f"noisy points, not measured)."
+            )
         else:
             notes.append("Datalab was not run at 1M: its time grows faster than linearly in n; 1M would take hours.")
-    return "\n".join([
-        "## dq insights vs cleanlab Datalab: speed, memory, ranking (synthetic runs)",
-        "",
-        "`bench/bench_insights_speed.py` on the synthetic runs of `bench/synthetic.py` (20 classes, 384-d "
-        "embeddings, 3 epochs, 10% of labels flipped; training split only). Each tool runs in a fresh "
-        "process and its clock covers importing the tool and computing. dq: `run_insights(run, "
-        "refresh=True)`, every analysis but the 2-D map, reading the run's arrays itself; called twice in "
-        "one process, and that process run twice, before and after Datalab (medians shown). Datalab: "
-        "`find_issues(pred_probs=, features=)` on the last epoch's probabilities and embeddings, already "
-        f"in memory, which ran {', '.join(lab['issue_types'])}. CPU: user + system seconds of all threads "
-        "(2 cores; steadier than wall time on this shared machine). Peak RSS: the child's `ru_maxrss`. "
-        "Ratio: Datalab seconds / dq seconds. AP: average precision of dq's `dep` and of Datalab's label "
-        "ranking (1 − `label_score`) against the planted flips; P@k: precision of the top k, k = number "
-        "of flips.",
-        "",
-        "| n | tool | seconds | CPU s | peak RSS | Datalab / dq | AP | P@k |",
-        "|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        " ".join(notes),
-        "",
-        f"Every dq run at 100k (s): first calls {_fmt_s(dq_a['seconds'][0])}, {_fmt_s(dq_b['seconds'][0])}; "
-        f"second calls {_fmt_s(dq_a['seconds'][1])}, {_fmt_s(dq_b['seconds'][1])}. Flagged as mislabeled at "
-        f"100k: dq {q_dq['n_flagged']} (precision {q_dq['flag_precision']:.3f}, recall "
-        f"{q_dq['flag_recall']:.3f}); Datalab {q_lab['n_flagged']} (precision {q_lab['flag_precision']:.3f}, "
-        f"recall {q_lab['flag_recall']:.3f}).",
-    ])
+    return "\n".join(
+        [
+            "## dq insights vs cleanlab Datalab: speed, memory, ranking (synthetic runs)",
+            "",
+            "`bench/bench_insights_speed.py` on the synthetic runs of `bench/synthetic.py` (20 classes, 384-d "
+            "embeddings, 3 epochs, 10% of labels flipped; training split only). Each tool runs in a fresh "
+            "process and its clock covers importing the tool and computing. dq: `run_insights(run, "
+            "refresh=True)`, every analysis but the 2-D map, reading the run's arrays itself; called twice in "
+            "one process, and that process run twice, before and after Datalab (medians shown). Datalab: "
+            "`find_issues(pred_probs=, features=)` on the last epoch's probabilities and embeddings, already "
+            f"in memory, which ran {', '.join(lab['issue_types'])}. CPU: user + system seconds of all threads "
+            "(2 cores; steadier than wall time on this shared machine). Peak RSS: the child's `ru_maxrss`. "
+            "Ratio: Datalab seconds / dq seconds. AP: average precision of dq's `dep` and of Datalab's label "
+            "ranking (1 − `label_score`) against the planted flips; P@k: precision of the top k, k = number "
+            "of flips.",
+            "",
+            "| n | tool | seconds | CPU s | peak RSS | Datalab / dq | AP | P@k |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            " ".join(notes),
+            "",
+            f"Every dq run at 100k (s): first calls {_fmt_s(dq_a['seconds'][0])}, {_fmt_s(dq_b['seconds'][0])}; "
+            f"second calls {_fmt_s(dq_a['seconds'][1])}, {_fmt_s(dq_b['seconds'][1])}. Flagged as mislabeled at "
+            f"100k: dq {q_dq['n_flagged']} (precision {q_dq['flag_precision']:.3f}, recall "
+            f"{q_dq['flag_recall']:.3f}); Datalab {q_lab['n_flagged']} (precision {q_lab['flag_precision']:.3f}, "
+            f"recall {q_lab['flag_recall']:.3f}).",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, default=Path("/tmp/dq-bench-home"))
-    parser.add_argument("--estimate-n", type=int, default=200_000,
-                        help="run Datalab on this prefix of the 1M run to extrapolate 1M (0: skip)")
+    parser.add_argument(
+        "--estimate-n",
+        type=int,
+        default=200_000,
+        help="run Datalab on this prefix of the 1M run to extrapolate 1M (0: skip)",
+    )
     parser.add_argument("--skip-1m", action="store_true", help="only the 100k measurements")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile dq's children (top functions under dq/, saved beside their arrays)")
-    parser.add_argument("--raw", type=Path, default=Path(tempfile.gettempdir()) / "dq-bench-insights-speed.json",
-                        help="where the raw measurements are saved as they come (default: %(default)s)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile dq's children (top functions under dq/, saved beside their arrays)",
+    )
+    parser.add_argument(
+        "--raw",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dq-bench-insights-speed.json",
+        help="where the raw measurements are saved as they come (default: %(default)s)",
+    )
     parser.add_argument("--from-raw", type=Path, help="render saved raw measurements instead of measuring")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--child", choices=["dq", "datalab"], help=argparse.SUPPRESS)
@@ -306,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.from_raw:
         raw = json.loads(args.from_raw.read_text())
     else:
-        raw = measure(args.home, estimate_n=args.estimate_n, skip_1m=args.skip_1m, profile=args.profile,
-                      raw_path=args.raw)
+        raw = measure(
+            args.home, estimate_n=args.estimate_n, skip_1m=args.skip_1m, profile=args.profile, raw_path=args.raw
+        )
         args.raw.write_text(json.dumps(raw, indent=1))
     body = render(raw)
     print("\n" + body)

@@ -5,7 +5,7 @@ and seed: flip 10% of the training labels, train the dq auto head (5-fold cross-
 on the noisy labels, then score the flipped rows with
 - cleanlab's rankings (self_confidence, normalized_margin, confidence_weighted_entropy) on the
   last epoch's out-of-fold probabilities (what a user would hand cleanlab), and
-- dq's DEP (all epochs + embedding neighbours, dq.insights.dep).
+- dq's DEP (all epochs + embedding neighbors, dq.insights.dep).
 Reported: AP and precision@k (k = number of flipped rows) of each ranking; precision/recall/F1
 of dq's flagged set against cleanlab's find_label_issues; how often the suggested label is right.
 
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from noise import embeddings, epoch_probs, inject_noise, load_dataset, model_confusion  # noqa: E402
 from _report import write_section  # noqa: E402
+from noise import embeddings, epoch_probs, inject_noise, load_dataset, model_confusion  # noqa: E402
 
 from dq.insights.dep import combine_views, compute_dep, margins  # noqa: E402
 from dq.insights.neighbors import knn, knn_label_distribution  # noqa: E402
@@ -88,7 +88,9 @@ def evaluate(name: str, kind: str, seed: int, embs: np.ndarray, ds, confusion) -
     row["cl_p"], row["cl_r"], row["cl_f1"] = prf(is_error, cl_flags)
     suggested = result.columns["suggested_label"]
     flagged_errors = is_error & result.is_issue
-    row["suggest_right_flagged"] = float((suggested[flagged_errors] == ds.y[flagged_errors]).mean()) if flagged_errors.any() else float("nan")
+    row["suggest_right_flagged"] = (
+        float((suggested[flagged_errors] == ds.y[flagged_errors]).mean()) if flagged_errors.any() else float("nan")
+    )
     with_suggestion = is_error & (suggested >= 0)
     row["suggest_right_all"] = float((suggested[is_error] == ds.y[is_error]).mean())
     row["suggest_coverage"] = float(with_suggestion.sum() / is_error.sum())
@@ -114,10 +116,13 @@ def main() -> None:
             mean["choices"] = ", ".join(sorted({r["choice"] for r in rows}))  # type: ignore[assignment]
             table.append((name, kind, mean))
             best_cl = max(mean[f"cl_{m}_ap"] for m in CLEANLAB_METHODS)
-            print(f"{name:10} {kind:18} DEP AP {mean['dep_ap']:.3f}  best cleanlab {best_cl:.3f}  "
-                  f"Δ {mean['dep_ap'] - best_cl:+.3f}  flagged P/R {mean['dq_p']:.2f}/{mean['dq_r']:.2f} "
-                  f"(cleanlab {mean['cl_p']:.2f}/{mean['cl_r']:.2f})  suggestion right "
-                  f"{mean['suggest_right_all']:.2f} of flipped", flush=True)
+            print(
+                f"{name:10} {kind:18} DEP AP {mean['dep_ap']:.3f}  best cleanlab {best_cl:.3f}  "
+                f"Δ {mean['dep_ap'] - best_cl:+.3f}  flagged P/R {mean['dq_p']:.2f}/{mean['dq_r']:.2f} "
+                f"(cleanlab {mean['cl_p']:.2f}/{mean['cl_r']:.2f})  suggestion right "
+                f"{mean['suggest_right_all']:.2f} of flipped",
+                flush=True,
+            )
     if not args.no_write:
         write_section("label_errors", render(table, args.seeds))
 
@@ -129,7 +134,7 @@ def render(table, seeds: int) -> str:
         f"`bench/bench_label_errors.py`: 10% of training labels flipped, {seeds} seeds, mean shown. "
         "Probabilities: the dq auto head (MiniLM embeddings, 5-fold cross-fitting, 5 epochs) trained "
         "on the noisy labels. cleanlab ranks the last epoch's out-of-fold probabilities; DEP uses "
-        "the same probabilities of every epoch plus embedding neighbours. Targets: DEP AP ≥ best "
+        "the same probabilities of every epoch plus embedding neighbors. Targets: DEP AP ≥ best "
         "cleanlab + 0.05 under class-conditional noise, ≥ best cleanlab − 0.01 under uniform noise; "
         "suggested label right on ≥ 85% of flipped rows. For the two-class datasets (sms_spam, mr) "
         "class-conditional noise is the same as uniform noise (the only other class), and with "
@@ -154,7 +159,7 @@ def render(table, seeds: int) -> str:
         "",
         "Ablation (AP; each column adds one part of DEP, see docs/dep.md):",
         "",
-        "| dataset | noise | last epoch, 1 − p(label) | + epochs pooled | + neighbours | margin instead of 1 − p | neighbours alone | **DEP** |",
+        "| dataset | noise | last epoch, 1 − p(label) | + epochs pooled | + neighbors | margin instead of 1 − p | neighbors alone | **DEP** |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, kind, m in table:

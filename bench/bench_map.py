@@ -122,7 +122,8 @@ def child_map(n: int, stock: bool) -> dict:
 
 
 def child_clusters(n: int) -> dict:
-    from dq.insights.clusters import cluster_keywords, fit_clusters
+    from dq.insights.clusters import fit_clusters
+    from dq.insights.keywords import cluster_keywords
 
     embs, topic = synthetic_embs(n)
     texts = synthetic_texts(topic)

@@ -1,7 +1,7 @@
-"""Neighbours, near duplicates and outliers on synthetic clustered embeddings: time and peak memory.
+"""Neighbors, near duplicates and outliers on synthetic clustered embeddings: time and peak memory.
 
 Each size runs in its own process, so its peak RSS (``resource.getrusage``) is its own. The data:
-20 Gaussian blobs in 384-d, normalised; by default each blob spreads along 16 random directions
+20 Gaussian blobs in 384-d, normalized; by default each blob spreads along 16 random directions
 plus isotropic noise, like sentence embeddings (``--rank 0``: fully isotropic blobs, the worst
 case for IVF, whose k-means lists come out lopsided). Targets: 100k well under 20 s for the whole
 insights pass, 1M within 6 GB. Prints a table; writes nothing.
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-
 from _report import machine  # noqa: E402
+
 from dq.insights.duplicates import find_near_duplicates  # noqa: E402
 from dq.insights.neighbors import build_index, knn, knn_label_distribution  # noqa: E402
 from dq.insights.outliers import find_outliers  # noqa: E402
@@ -41,7 +41,7 @@ K = InsightSettings().n_neighbors
 
 
 def blobs(n: int, *, rank: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` normalised float32 points in 20 blobs (written chunk by chunk: no float64 copy)."""
+    """``n`` normalized float32 points in 20 blobs (written chunk by chunk: no float64 copy)."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((N_BLOBS, DIM)).astype(np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
@@ -119,8 +119,10 @@ def main() -> None:
         cells = " ".join(f"{t[s]:>8.2f}s ({t[s + '_cpu']:>6.1f} cpu)" for s in steps)
         total = sum(t[s] for s in steps)
         total_cpu = sum(t[s + "_cpu"] for s in steps)
-        print(f"{n:>9} {cells} {total:>6.1f}s ({total_cpu:>5.1f}) {t['recall']:>7.3f} "
-              f"{t['peak_rss_gb']:>7.2f}GB", flush=True)
+        print(
+            f"{n:>9} {cells} {total:>6.1f}s ({total_cpu:>5.1f}) {t['recall']:>7.3f} {t['peak_rss_gb']:>7.2f}GB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dq.embed import embed_texts  # noqa: E402
-from dq.train import HeadSettings, cross_fit  # noqa: E402
+from dq.auto.embed import embed_texts  # noqa: E402
+from dq.auto.train import HeadSettings, cross_fit  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 NOISE_RATE = 0.10
@@ -59,15 +59,23 @@ def embeddings(ds: Dataset, *, cache_home: Path | None = None) -> np.ndarray:
     return embed_texts(ds.texts, cache_dir=cache, progress=True)
 
 
-def epoch_probs(embs: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int,
-                settings: HeadSettings | None = None) -> np.ndarray:
+def epoch_probs(
+    embs: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int, settings: HeadSettings | None = None
+) -> np.ndarray:
     """(epochs, n, C) out-of-fold probabilities from the dq auto head trained on labels ``y``."""
     settings = settings or HeadSettings(seed=seed)
     return np.stack([o.train_probs for o in cross_fit(embs, y, n_classes, settings=settings, progress=False)])
 
 
-def inject_noise(y: np.ndarray, n_classes: int, *, kind: str, seed: int,
-                 confusion: np.ndarray | None = None, rate: float = NOISE_RATE) -> np.ndarray:
+def inject_noise(
+    y: np.ndarray,
+    n_classes: int,
+    *,
+    kind: str,
+    seed: int,
+    confusion: np.ndarray | None = None,
+    rate: float = NOISE_RATE,
+) -> np.ndarray:
     """Flip ``rate`` of the labels: ``uniform`` to any other class, ``class_conditional`` drawn
     from the off-diagonal of a model's confusion matrix (row = true class)."""
     rng = np.random.default_rng(seed)

@@ -172,8 +172,19 @@ def _world(n_classes: int, dim: int, seed: int) -> _World:
         word_start.append(len(words))
         word_count.append(len(own) + len(shared))
         words += own + shared
-    return _World(labels, prior, blobs.astype(np.float32), blob_class, starts, counts, partner,
-                  confusable, np.array(words, dtype=object), np.array(word_start), np.array(word_count))
+    return _World(
+        labels,
+        prior,
+        blobs.astype(np.float32),
+        blob_class,
+        starts,
+        counts,
+        partner,
+        confusable,
+        np.array(words, dtype=object),
+        np.array(word_start),
+        np.array(word_count),
+    )
 
 
 def _block(world: _World, seed: int, k: int, noise: float) -> _Block:
@@ -203,7 +214,8 @@ def _texts(world: _World, blk: _Block, seed: int, k: int) -> list[str]:
     width = CFG.max_words
     lengths = rng.integers(CFG.min_words, CFG.max_words + 1, BLOCK)
     own = world.class_word_start[blk.true][:, None] + (
-        rng.random((BLOCK, width)) * world.class_word_count[blk.true][:, None]).astype(np.int64)
+        rng.random((BLOCK, width)) * world.class_word_count[blk.true][:, None]
+    ).astype(np.int64)
     shared = rng.integers(0, len(SHARED_WORDS), (BLOCK, width))
     idx = np.where(rng.random((BLOCK, width)) < CFG.class_word_share, own, shared)
     idx[blk.dup_of[:, 0]] = idx[blk.dup_of[:, 1]]
@@ -229,8 +241,7 @@ def _embs(world: _World, blk: _Block, seed: int, k: int) -> np.ndarray:
 def _logits(world: _World, blk: _Block, embs: np.ndarray, seed: int, k: int, epoch: int, epochs: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 4, k, epoch])
     progress = (epoch + 1) / epochs
-    temperature = CFG.temperature_first + (CFG.temperature_last - CFG.temperature_first) * (
-        epoch / max(epochs - 1, 1))
+    temperature = CFG.temperature_first + (CFG.temperature_last - CFG.temperature_first) * (epoch / max(epochs - 1, 1))
     sims = np.maximum.reduceat(embs @ world.blob_centers.T, world.blob_starts, axis=1)
     logits = temperature * sims + CFG.logit_noise * rng.standard_normal(sims.shape, dtype=np.float32)
     logits[np.arange(len(blk.given)), blk.given] += CFG.fit_last * progress**2 * blk.memo
@@ -248,8 +259,9 @@ def _rows(n: int, k: int) -> int:
     return min(BLOCK, n - k * BLOCK)
 
 
-def default_run_name(n: int, *, n_classes: int = 20, dim: int = 384, epochs: int = 3,
-                     noise: float = 0.1, seed: int = 0) -> str:
+def default_run_name(
+    n: int, *, n_classes: int = 20, dim: int = 384, epochs: int = 3, noise: float = 0.1, seed: int = 0
+) -> str:
     """The run name ``make_run`` uses unless told otherwise: every generation setting is in it."""
     return f"synth-{GENERATOR}-n{n}-c{n_classes}-d{dim}-e{epochs}-noise{noise:g}-s{seed}"
 
@@ -292,9 +304,11 @@ def make_run(
     (20000, 2000)
     """
     if n < 1 or n_classes < 2 or dim < 2 or epochs < 1 or not 0 <= noise < 1:
-        raise ValueError(f"make_run needs n >= 1, n_classes >= 2, dim >= 2, epochs >= 1 and "
-                         f"0 <= noise < 1. Got n={n}, n_classes={n_classes}, dim={dim}, "
-                         f"epochs={epochs}, noise={noise} instead.")
+        raise ValueError(
+            f"make_run needs n >= 1, n_classes >= 2, dim >= 2, epochs >= 1 and "
+            f"0 <= noise < 1. Got n={n}, n_classes={n_classes}, dim={dim}, "
+            f"epochs={epochs}, noise={noise} instead."
+        )
     world = _world(n_classes, dim, seed)
     run = run or default_run_name(n, n_classes=n_classes, dim=dim, epochs=epochs, noise=noise, seed=seed)
     clock = {"generate": 0.0, "log_data_samples": 0.0, "log_model_outputs": 0.0, "finish": 0.0}
@@ -360,8 +374,11 @@ def _disk_mb(path: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n")[-1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n")[-1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--n", type=int, default=100_000, help="training samples (default 100000)")
     parser.add_argument("--home", type=Path, required=True, help="dq home to put the run under")
     parser.add_argument("--classes", type=int, default=20)
@@ -372,29 +389,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=50_000, help="rows per logging call")
     parser.add_argument("--project", default="synthetic")
     parser.add_argument("--run", default=None, help="run name (default: from the settings)")
-    parser.add_argument("--read-back", action="store_true",
-                        help="time Run.outputs of the last epoch (and its peak RSS) after building or reusing")
+    parser.add_argument(
+        "--read-back",
+        action="store_true",
+        help="time Run.outputs of the last epoch (and its peak RSS) after building or reusing",
+    )
     args = parser.parse_args(argv)
-    name = args.run or default_run_name(args.n, n_classes=args.classes, dim=args.dim, epochs=args.epochs,
-                                        noise=args.noise, seed=args.seed)
+    name = args.run or default_run_name(
+        args.n, n_classes=args.classes, dim=args.dim, epochs=args.epochs, noise=args.noise, seed=args.seed
+    )
     path = runs_root(args.home.expanduser()) / args.project / name
     if (path / "run.json").exists():
         print(f"reusing finished run ({_disk_mb(path):.0f} MB on disk)", file=sys.stderr)
     else:
         start, clock = time.perf_counter(), {}
-        path, mask = make_run(args.n, home=args.home, n_classes=args.classes, dim=args.dim, epochs=args.epochs,
-                              noise=args.noise, seed=args.seed, batch=args.batch, project=args.project, run=name,
-                              timings=clock)
-        print(f"logged {args.n} samples x {args.epochs} epochs x {args.dim}-d in {time.perf_counter() - start:.1f} s "
-              f"({', '.join(f'{k} {v:.1f} s' for k, v in clock.items())}), peak RSS {_peak_rss_mb():.0f} MB, "
-              f"{_disk_mb(path):.0f} MB on disk, {int(mask.sum())} planted errors", file=sys.stderr)
+        path, mask = make_run(
+            args.n,
+            home=args.home,
+            n_classes=args.classes,
+            dim=args.dim,
+            epochs=args.epochs,
+            noise=args.noise,
+            seed=args.seed,
+            batch=args.batch,
+            project=args.project,
+            run=name,
+            timings=clock,
+        )
+        print(
+            f"logged {args.n} samples x {args.epochs} epochs x {args.dim}-d in {time.perf_counter() - start:.1f} s "
+            f"({', '.join(f'{k} {v:.1f} s' for k, v in clock.items())}), peak RSS {_peak_rss_mb():.0f} MB, "
+            f"{_disk_mb(path):.0f} MB on disk, {int(mask.sum())} planted errors",
+            file=sys.stderr,
+        )
     if args.read_back:
         before = _peak_rss_mb()
         start = time.perf_counter()
         out = Run(path).outputs(SPLIT)
-        print(f"Run.outputs (last epoch): {time.perf_counter() - start:.1f} s, peak RSS {_peak_rss_mb():.0f} MB "
-              f"(before {before:.0f} MB; arrays {(out.probs.nbytes + out.embs.nbytes) / 1024**2:.0f} MB)",
-              file=sys.stderr)
+        print(
+            f"Run.outputs (last epoch): {time.perf_counter() - start:.1f} s, peak RSS {_peak_rss_mb():.0f} MB "
+            f"(before {before:.0f} MB; arrays {(out.probs.nbytes + out.embs.nbytes) / 1024**2:.0f} MB)",
+            file=sys.stderr,
+        )
     print(path)
     return 0
 

@@ -6,6 +6,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+#: The class index of a sample without a label (inference, or a label outside the run's classes).
+UNLABELED = -1
+
+#: Likely mislabeled: the precision/recall knob in [0, 1]. 0 flags as many samples as the estimated
+#: number of label errors (recall), 1 half as many (precision); the default leans to precision.
+#: ``InsightSettings.mislabel_strictness``, ``compute_dep`` and the CLI's help all read this one.
+DEFAULT_STRICTNESS = 0.3
+
+#: The fewest classes a run (and the training split of a dq auto file) must have.
+MIN_CLASSES = 2
+
 #: Version of the run directory format written by this package (``run.json`` ``schema_version``).
 RUN_SCHEMA_VERSION = 1
 

@@ -13,7 +13,7 @@ INFERENCE = "inference"
 SPLITS: tuple[str, ...] = (TRAINING, VALIDATION, TEST, INFERENCE)
 
 #: Splits whose samples must carry a ground-truth label.
-LABELLED_SPLITS: tuple[str, ...] = (TRAINING, VALIDATION, TEST)
+LABELED_SPLITS: tuple[str, ...] = (TRAINING, VALIDATION, TEST)
 
 # Common spellings in users' files, mapped to the canonical name (dq auto --split-col).
 _ALIASES: dict[str, str] = {
@@ -39,9 +39,7 @@ def check_split(split: object, *, param: str = "split") -> str:
     'training'
     """
     if not isinstance(split, str) or split not in SPLITS:
-        raise ValidationError(
-            f"The '{param}' parameter must be one of {list(SPLITS)}. Got {split!r} instead."
-        )
+        raise ValidationError(f"The '{param}' parameter must be one of {list(SPLITS)}. Got {split!r} instead.")
     return split
 
 

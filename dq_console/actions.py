@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dq_console import cart
-from dq_console.filter_bar import escape_markdown
-from dq_console.text import plural
 from dq.edits import Change, actions
 from dq.edits.export import dataset_bytes
 from dq.errors import ValidationError
 from dq.store import Run
+from dq_console import cart
+from dq_console.filter_bar import escape_markdown
+from dq_console.text import plural
 
 #: What the actions can target.
 TARGET_TICKED = "ticked"
@@ -38,8 +38,17 @@ TO_SUGGESTED = "The suggested label"
 TO_PREDICTION = "The prediction"
 _SPECIAL_TARGETS = {TO_SUGGESTED: actions.SUGGESTED, TO_PREDICTION: actions.PREDICTION}
 #: Columns of the insights frame an export of rows carries (probabilities stay out: one per class).
-EXPORT_COLUMNS = ("id", "text", "label", "pred", "dep", "is_mislabeled", "suggested_label", "is_misclassified",
-                  "cluster")
+EXPORT_COLUMNS = (
+    "id",
+    "text",
+    "label",
+    "pred",
+    "dep",
+    "is_mislabeled",
+    "suggested_label",
+    "is_misclassified",
+    "cluster",
+)
 
 
 def _act(run: Run, split: str, build: Callable[[pd.DataFrame], list[Change]], done: str) -> None:
@@ -63,10 +72,13 @@ def actions_panel(run: Run, split: str, insights_frame: pd.DataFrame, rows: pd.D
     """The "Fix" panel under the table: choose the samples, then an action."""
     with st.container(border=True):
         st.markdown("**Fix these samples** — every action goes to the Edits cart, where it can be undone")
-        options = {TARGET_TICKED: f"Ticked rows ({len(ticked):,})",
-                   TARGET_FILTERED: f"All {len(rows):,} matching the filters"}
-        target = st.segmented_control("Act on", list(options), format_func=options.get, required=True,
-                                      key="act_target", default=TARGET_TICKED)
+        options = {
+            TARGET_TICKED: f"Ticked rows ({len(ticked):,})",
+            TARGET_FILTERED: f"All {len(rows):,} matching the filters",
+        }
+        target = st.segmented_control(
+            "Act on", list(options), format_func=options.get, required=True, key="act_target", default=TARGET_TICKED
+        )
         action = st.segmented_control("Action", ACTIONS, key="act_action", default=None)
         if action is None:  # the controls of an action only once one is chosen: a lighter page to open
             st.caption("Choose an action; it applies to the samples chosen above.")
@@ -89,12 +101,22 @@ def actions_panel(run: Run, split: str, insights_frame: pd.DataFrame, rows: pd.D
 
 def _relabel(run: Run, split: str, insights_frame: pd.DataFrame, ids: list[Any]) -> None:
     choice, button = st.columns([3, 2], vertical_alignment="bottom")
-    choice.selectbox("New label", [TO_SUGGESTED, TO_PREDICTION, *run.labels], key="act_relabel_to",
-                          help="The suggested label exists only where the evidence is confident; "
-                               "samples without one are left as they are.")
+    choice.selectbox(
+        "New label",
+        [TO_SUGGESTED, TO_PREDICTION, *run.labels],
+        key="act_relabel_to",
+        help="The suggested label exists only where the evidence is confident; "
+        "samples without one are left as they are.",
+    )
     build = partial(_relabel_changes, ids=ids, insights=insights_frame)
-    button.button(f"Relabel {plural(len(ids), 'sample')}", key="act_relabel", icon=":material/label:",
-                  type="primary", on_click=_act, args=(run, split, build, "Relabelled"))
+    button.button(
+        f"Relabel {plural(len(ids), 'sample')}",
+        key="act_relabel",
+        icon=":material/label:",
+        type="primary",
+        on_click=_act,
+        args=(run, split, build, "Relabeled"),
+    )
     _show_error()
 
 
@@ -106,20 +128,33 @@ def _relabel_changes(current: pd.DataFrame, *, ids: list[Any], insights: pd.Data
 
 def _remove(run: Run, split: str, ids: list[Any]) -> None:
     st.caption("Removed samples are left out of the fixed dataset (the run itself never changes).")
-    st.button(f"Remove {plural(len(ids), 'sample')}", key="act_remove", icon=":material/delete:", type="primary",
-              on_click=_act, args=(run, split, partial(_ids_action, actions.remove, ids), "Removed"))
+    st.button(
+        f"Remove {plural(len(ids), 'sample')}",
+        key="act_remove",
+        icon=":material/delete:",
+        type="primary",
+        on_click=_act,
+        args=(run, split, partial(_ids_action, actions.remove, ids), "Removed"),
+    )
 
 
 def _send(run: Run, split: str, ids: list[Any]) -> None:
-    st.caption("Marks the samples for human review; the Edits cart page downloads them as a Label Studio "
-               "import file or a CSV.")
-    st.button(f"Send {plural(len(ids), 'sample')} to labelers", key="act_send", icon=":material/group:",
-              type="primary", on_click=_act,
-              args=(run, split, partial(_ids_action, actions.send_to_labelers, ids), "Sent to labelers:"))
+    st.caption(
+        "Marks the samples for human review; the Edits cart page downloads them as a Label Studio import file or a CSV."
+    )
+    st.button(
+        f"Send {plural(len(ids), 'sample')} to labelers",
+        key="act_send",
+        icon=":material/group:",
+        type="primary",
+        on_click=_act,
+        args=(run, split, partial(_ids_action, actions.send_to_labelers, ids), "Sent to labelers:"),
+    )
 
 
-def _ids_action(action: Callable[[pd.DataFrame, list[Any]], list[Change]], ids: list[Any],
-                current: pd.DataFrame) -> list[Change]:
+def _ids_action(
+    action: Callable[[pd.DataFrame, list[Any]], list[Change]], ids: list[Any], current: pd.DataFrame
+) -> list[Change]:
     return action(current, ids)
 
 
@@ -139,28 +174,53 @@ def _find_replace(run: Run, split: str, ids: list[Any]) -> None:
     if not changes:
         st.caption(f"No text among these {plural(len(ids), 'sample')} changes.")
         return
-    st.caption(f"Preview: {plural(len(changes), 'text')} change"
-               f"{'' if len(changes) == 1 else ' (the first ' + str(min(PREVIEW_ROWS, len(changes))) + ' shown)'}.")
-    preview = pd.DataFrame({"id": [c.sample_id for c in changes[:PREVIEW_ROWS]],
-                            "old": [c.old_value for c in changes[:PREVIEW_ROWS]],
-                            "new": [c.new_value for c in changes[:PREVIEW_ROWS]]})
+    st.caption(
+        f"Preview: {plural(len(changes), 'text')} change"
+        f"{'' if len(changes) == 1 else ' (the first ' + str(min(PREVIEW_ROWS, len(changes))) + ' shown)'}."
+    )
+    preview = pd.DataFrame(
+        {
+            "id": [c.sample_id for c in changes[:PREVIEW_ROWS]],
+            "old": [c.old_value for c in changes[:PREVIEW_ROWS]],
+            "new": [c.new_value for c in changes[:PREVIEW_ROWS]],
+        }
+    )
     st.dataframe(preview, hide_index=True, column_config=PREVIEW_CONFIG)
-    st.button(f"Replace in {plural(len(changes), 'text')}", key="act_replace_go", icon=":material/find_replace:",
-              type="primary", on_click=_act, args=(run, split, lambda _current: changes, "Edited the text of"))
+    st.button(
+        f"Replace in {plural(len(changes), 'text')}",
+        key="act_replace_go",
+        icon=":material/find_replace:",
+        type="primary",
+        on_click=_act,
+        args=(run, split, lambda _current: changes, "Edited the text of"),
+    )
 
 
 def _export(run: Run, split: str, rows: pd.DataFrame, ids: list[Any]) -> None:
     chosen = rows[rows["id"].isin(ids)]
     columns = [c for c in EXPORT_COLUMNS if c in chosen.columns]
-    st.caption(f"Downloads the {plural(len(chosen), 'sample')} with their insights ({', '.join(columns)}), as shown "
-               "(before the cart's edits). The fixed dataset is on the Edits cart page.")
+    st.caption(
+        f"Downloads the {plural(len(chosen), 'sample')} with their insights ({', '.join(columns)}), as shown "
+        "(before the cart's edits). The fixed dataset is on the Edits cart page."
+    )
     name = f"{run.name}-{split}-samples"
     left, right = st.columns(2)
-    left.download_button("Download CSV", lambda: dataset_bytes(chosen[columns], "csv"), file_name=f"{name}.csv",
-                         mime="text/csv", icon=":material/download:", key="act_export_csv")
-    right.download_button("Download JSONL", lambda: dataset_bytes(chosen[columns], "jsonl"),
-                          file_name=f"{name}.jsonl", mime="application/jsonl", icon=":material/download:",
-                          key="act_export_jsonl")
+    left.download_button(
+        "Download CSV",
+        lambda: dataset_bytes(chosen[columns], "csv"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="act_export_csv",
+    )
+    right.download_button(
+        "Download JSONL",
+        lambda: dataset_bytes(chosen[columns], "jsonl"),
+        file_name=f"{name}.jsonl",
+        mime="application/jsonl",
+        icon=":material/download:",
+        key="act_export_jsonl",
+    )
 
 
 def sample_actions(run: Run, split: str, sample: pd.Series, mark: str | None, text_now: str) -> None:
@@ -175,17 +235,38 @@ def sample_actions(run: Run, split: str, sample: pd.Series, mark: str | None, te
     label_col, relabel_col, remove_col, send_col = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
     to_key = f"sample_relabel_to_{sample_id}"
     to = label_col.selectbox("Relabel to", run.labels, index=default, placeholder="Choose a label", key=to_key)
-    relabel_col.button("Relabel", key="sample_relabel", icon=":material/label:", disabled=to is None, on_click=_act,
-                       args=(run, split, partial(_relabel_one, sample_id, to_key), "Relabelled"))
-    remove_col.button("Remove", key="sample_remove", icon=":material/delete:", on_click=_act,
-                      args=(run, split, partial(_ids_action, actions.remove, [sample_id]), "Removed"))
-    send_col.button("To labelers", key="sample_send", icon=":material/group:", on_click=_act,
-                    args=(run, split, partial(_ids_action, actions.send_to_labelers, [sample_id]), "Sent to labelers:"))
+    relabel_col.button(
+        "Relabel",
+        key="sample_relabel",
+        icon=":material/label:",
+        disabled=to is None,
+        on_click=_act,
+        args=(run, split, partial(_relabel_one, sample_id, to_key), "Relabeled"),
+    )
+    remove_col.button(
+        "Remove",
+        key="sample_remove",
+        icon=":material/delete:",
+        on_click=_act,
+        args=(run, split, partial(_ids_action, actions.remove, [sample_id]), "Removed"),
+    )
+    send_col.button(
+        "To labelers",
+        key="sample_send",
+        icon=":material/group:",
+        on_click=_act,
+        args=(run, split, partial(_ids_action, actions.send_to_labelers, [sample_id]), "Sent to labelers:"),
+    )
     with st.expander("Edit the text"):
         text_key = f"sample_text_{sample_id}"
         st.text_area("Text", value=text_now, key=text_key, height=120)
-        st.button("Save the text", key="sample_text_save", icon=":material/save:", on_click=_act,
-                  args=(run, split, partial(_edit_text, sample_id, text_key), "Edited the text of"))
+        st.button(
+            "Save the text",
+            key="sample_text_save",
+            icon=":material/save:",
+            on_click=_act,
+            args=(run, split, partial(_edit_text, sample_id, text_key), "Edited the text of"),
+        )
     _show_error()
 
 

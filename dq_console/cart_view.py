@@ -1,7 +1,7 @@
 """The Edits cart page's pieces: counts, the edit list with undo, the downloads, retrain & compare.
 
 Downloads are built only when their button is clicked (``st.download_button`` with a callable).
-The retrain runs in a background thread of the server process (``dq.retrain.start_job``); a
+The retrain runs in a background thread of the server process (``dq_console.jobs.start_job``); a
 fragment polls it once a second, so the rest of the page stays usable meanwhile.
 """
 
@@ -15,24 +15,31 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dq_console.cart import ACTION_NAMES, active_edits, author
-from dq_console.text import plural
 from dq.edits import EditsCart, fix, labelers_frame, run_key
+from dq.edits.compare import compare
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
 from dq.edits.model import ACTIONS
 from dq.insights import InsightSettings, split_insights
-from dq.retrain import compare, get_job, start_job
 from dq.store import Run
+from dq_console.cart import ACTION_NAMES, active_edits, author
+from dq_console.jobs import get_job, start_job
+from dq_console.text import plural
 
 #: Strictness values offered for the auto-fix (the insights' default first among equals).
 DEFAULT_STRICTNESS = InsightSettings().mislabel_strictness
 STRICTNESS_STEPS = sorted({0.0, 0.1, 0.2, DEFAULT_STRICTNESS, 0.5, 0.7, 1.0})
 #: Download formats of the fixed dataset: label -> (format for dataset_bytes, extension, MIME type).
-FORMATS = {"CSV": ("csv", "csv", "text/csv"), "Parquet": ("parquet", "parquet", "application/octet-stream"),
-           "JSONL": ("jsonl", "jsonl", "application/jsonl")}
+FORMATS = {
+    "CSV": ("csv", "csv", "text/csv"),
+    "Parquet": ("parquet", "parquet", "application/octet-stream"),
+    "JSONL": ("jsonl", "jsonl", "application/jsonl"),
+}
 #: Auto-fix choices of the download: label -> mode.
-AUTO_FIX = {"Only the cart's edits": None, "Also relabel every likely-mislabeled sample to its suggestion": "relabel",
-            "Also remove every likely-mislabeled sample": "remove"}
+AUTO_FIX = {
+    "Only the cart's edits": None,
+    "Also relabel every likely-mislabeled sample to its suggestion": "relabel",
+    "Also remove every likely-mislabeled sample": "remove",
+}
 HISTORY_CONFIG = {
     "created_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss", width=150),
     "action": st.column_config.TextColumn("Action", width=110),
@@ -41,8 +48,9 @@ HISTORY_CONFIG = {
     "old_value": st.column_config.TextColumn("Before", width="medium"),
     "new_value": st.column_config.TextColumn("After", width="medium"),
     "author": st.column_config.TextColumn("Author", width=100),
-    "status": st.column_config.TextColumn("Status", width=100,
-                                          help="active · superseded (a later edit of the same sample wins) · undone"),
+    "status": st.column_config.TextColumn(
+        "Status", width=100, help="active · superseded (a later edit of the same sample wins) · undone"
+    ),
 }
 COMPARE_CONFIG = {
     "before": st.column_config.NumberColumn("Before", format="%.4f"),
@@ -68,10 +76,14 @@ def history_with_status(run: Run, split: str, insights_frame: pd.DataFrame) -> p
     active = history["edit_id"].isin(active_edits(run, split)["edit_id"])
     status = np.where(history["undone_at"].notna(), "undone", np.where(active, "active", "superseded"))
     texts = pd.Series(insights_frame["text"].to_numpy(), index=insights_frame["id"].astype(str).to_numpy())
-    return history.assign(status=status, action=history["action"].map(ACTION_NAMES),
-                          created_at=pd.to_datetime(history["created_at"], utc=True, format="ISO8601"),
-                          text=texts.reindex(history["sample_id"].to_numpy()).to_numpy(),
-                          old_value=history["old_value"].fillna(""), new_value=history["new_value"].fillna(""))
+    return history.assign(
+        status=status,
+        action=history["action"].map(ACTION_NAMES),
+        created_at=pd.to_datetime(history["created_at"], utc=True, format="ISO8601"),
+        text=texts.reindex(history["sample_id"].to_numpy()).to_numpy(),
+        old_value=history["old_value"].fillna(""),
+        new_value=history["new_value"].fillna(""),
+    )
 
 
 def _undo_last() -> None:
@@ -99,8 +111,13 @@ def _undo_rows(table_key: str, edit_ids: list[int]) -> None:
 def undo_bar(run: Run, split: str, n_active: int) -> None:
     """Undo this session's last action, or every edit of the split (after a confirmation)."""
     last, everything = st.columns(2)
-    last.button("Undo my last action", icon=":material/undo:", on_click=_undo_last, key="undo_last",
-                disabled=not st.session_state.get("last_batch"))
+    last.button(
+        "Undo my last action",
+        icon=":material/undo:",
+        on_click=_undo_last,
+        key="undo_last",
+        disabled=not st.session_state.get("last_batch"),
+    )
     with everything.popover("Undo all edits of this split", icon=":material/delete_sweep:", disabled=not n_active):
         st.write(f"Undo every active edit of {split}? They stay in the history, marked undone.")
         st.button("Yes, undo all", type="primary", on_click=_undo_all, args=(run_key(run), split), key="undo_all")
@@ -110,14 +127,18 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     """The edits, filterable; ticking active ones and pressing Undo undoes exactly those."""
     history = history_with_status(run, split, insights_frame)
     if history.empty:
-        st.info("The cart is empty. On the Dataset page, tick rows or filter them, then relabel, remove, edit "
-                "or send them to labelers.", icon=":material/shopping_cart:")
+        st.info(
+            "The cart is empty. On the Dataset page, tick rows or filter them, then relabel, remove, edit "
+            "or send them to labelers.",
+            icon=":material/shopping_cart:",
+        )
         return
     names = [ACTION_NAMES[a] for a in ACTIONS]
     pick, status_col, search_col = st.columns([2, 2, 2])
     chosen = pick.multiselect("Action", names, placeholder="Any action", key="cart_actions")
-    statuses = status_col.multiselect("Status", ["active", "superseded", "undone"], default=["active", "superseded"],
-                                      key="cart_status")
+    statuses = status_col.multiselect(
+        "Status", ["active", "superseded", "undone"], default=["active", "superseded"], key="cart_status"
+    )
     query = search_col.text_input("Sample id", placeholder="exact id", key="cart_sample")
     shown = history
     if chosen:
@@ -126,26 +147,39 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         shown = shown[shown["status"].isin(statuses)]
     if query:
         shown = shown[shown["sample_id"] == query.strip()]
-    st.caption(f"{len(shown):,} of {len(history):,} edits of {split}, newest first"
-               + (f" (the first {HISTORY_ROWS:,} shown)" if len(shown) > HISTORY_ROWS else "")
-               + ". Tick edits to undo them.")
+    st.caption(
+        f"{len(shown):,} of {len(history):,} edits of {split}, newest first"
+        + (f" (the first {HISTORY_ROWS:,} shown)" if len(shown) > HISTORY_ROWS else "")
+        + ". Tick edits to undo them."
+    )
     shown = shown.head(HISTORY_ROWS)
     key = f"cart_list_{len(history)}_{hash((tuple(chosen), tuple(statuses), query))}"
     columns = ["created_at", "action", "sample_id", "text", "old_value", "new_value", "author", "status"]
-    selection = st.dataframe(shown[columns], hide_index=True, column_config=HISTORY_CONFIG, key=key,
-                             on_select="rerun", selection_mode="multi-row", height=min(420, 38 + 35 * len(shown)))
+    selection = st.dataframe(
+        shown[columns],
+        hide_index=True,
+        column_config=HISTORY_CONFIG,
+        key=key,
+        on_select="rerun",
+        selection_mode="multi-row",
+        height=min(420, 38 + 35 * len(shown)),
+    )
     ticked = [int(shown["edit_id"].iloc[r]) for r in selection.selection.rows]
-    st.button(f"Undo {plural(len(ticked), 'ticked edit')}", icon=":material/undo:",
-              disabled=not ticked, key="undo_ticked",
-              on_click=_undo_rows, args=(key, shown["edit_id"].astype(int).tolist()))
+    st.button(
+        f"Undo {plural(len(ticked), 'ticked edit')}",
+        icon=":material/undo:",
+        disabled=not ticked,
+        key="undo_ticked",
+        on_click=_undo_rows,
+        args=(key, shown["edit_id"].astype(int).tolist()),
+    )
 
 
 def _fixed_bytes(run: Run, split: str, mode: str | None, fmt: str, insights: pd.DataFrame | None = None) -> bytes:
     return dataset_bytes(fix(run, split, auto_fix=mode, insights=insights).frame, fmt)
 
 
-@st.cache_resource(show_spinner="Finding the likely-mislabeled samples at this strictness (once)...",
-                   max_entries=8)
+@st.cache_resource(show_spinner="Finding the likely-mislabeled samples at this strictness (once)...", max_entries=8)
 def _insights_at(path: str, content_hash: str, split: str, strictness: float) -> pd.DataFrame:
     settings = replace(InsightSettings(), mislabel_strictness=strictness)
     return split_insights(Run(path), split, settings=settings).frame
@@ -154,17 +188,25 @@ def _insights_at(path: str, content_hash: str, split: str, strictness: float) ->
 def auto_fix_choice(run: Run, split: str, *, key: str, label: str) -> tuple[str | None, pd.DataFrame | None]:
     """The auto-fix radio and, when an auto-fix is chosen, its strictness; returns the mode and the
     insights frame whose likely-mislabeled samples it fixes (None: the split's default insights)."""
-    choice = st.radio(label, list(AUTO_FIX), key=key,
-                      help="On top of the cart: the tool's recommendation for the likely-mislabeled samples the "
-                           "cart does not touch (your edits win). Same as `dq export --auto-fix`.")
+    choice = st.radio(
+        label,
+        list(AUTO_FIX),
+        key=key,
+        help="On top of the cart: the tool's recommendation for the likely-mislabeled samples the "
+        "cart does not touch (your edits win). Same as `dq export --auto-fix`.",
+    )
     mode = AUTO_FIX[choice]
     if mode is None:
         return None, None
     strictness = st.select_slider(
-        "Strictness", STRICTNESS_STEPS, value=DEFAULT_STRICTNESS, key=f"{key}_strictness",
+        "Strictness",
+        STRICTNESS_STEPS,
+        value=DEFAULT_STRICTNESS,
+        key=f"{key}_strictness",
         help="Which samples count as likely mislabeled: 0 fixes as many as the estimated label errors, 1 half as "
-             "many. On BANKING77 with 10% noise, relabelling at 0 recovered the most test accuracy "
-             "(docs/benchmarks.md, 'fix').")
+        "many. On BANKING77 with 10% noise, relabelling at 0 recovered the most test accuracy "
+        "(docs/benchmarks.md, 'fix').",
+    )
     if strictness == DEFAULT_STRICTNESS:
         return mode, None
     return mode, _insights_at(str(run.path), run.content_hash, split, float(strictness))
@@ -173,31 +215,56 @@ def auto_fix_choice(run: Run, split: str, *, key: str, label: str) -> tuple[str 
 def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     """The fixed dataset (original columns, edits applied) and the files for labelers."""
     st.subheader("Download the fixed dataset")
-    st.caption("The split's original columns with the cart's edits applied: removed rows dropped, labels and "
-               "texts changed. Built when you click.")
+    st.caption(
+        "The split's original columns with the cart's edits applied: removed rows dropped, labels and "
+        "texts changed. Built when you click."
+    )
     fmt_col, fix_col = st.columns([1, 3])
     label = fmt_col.radio("Format", list(FORMATS), horizontal=True, key="cart_format")
     with fix_col:
         mode, flagged_at = auto_fix_choice(run, split, key="cart_autofix", label="Auto-fix")
     fmt, ext, mime = FORMATS[label]
     suffix = "" if mode is None else f"-autofix-{mode}"
-    st.download_button(f"Download fixed {split} ({label})", partial(_fixed_bytes, run, split, mode, fmt, flagged_at),
-                       file_name=f"{run.name}-{split}-fixed{suffix}.{ext}", mime=mime, type="primary",
-                       icon=":material/download:", key="download_fixed")
+    st.download_button(
+        f"Download fixed {split} ({label})",
+        partial(_fixed_bytes, run, split, mode, fmt, flagged_at),
+        file_name=f"{run.name}-{split}-fixed{suffix}.{ext}",
+        mime=mime,
+        type="primary",
+        icon=":material/download:",
+        key="download_fixed",
+    )
 
     st.subheader("Send to labelers")
-    flagged = st.toggle("Also every likely-mislabeled sample", key="cart_labelers_all",
-                        help="Besides the samples sent to labelers from the Dataset page.")
+    flagged = st.toggle(
+        "Also every likely-mislabeled sample",
+        key="cart_labelers_all",
+        help="Besides the samples sent to labelers from the Dataset page.",
+    )
     rows = labelers_frame(run, split, include_flagged=flagged, insights=insights_frame)
-    st.caption(f"{len(rows):,} samples for review: a Label Studio import file (the current label as a "
-               "prediction, scored by DEP) or a plain CSV (id, text, label, suggested label, DEP).")
+    st.caption(
+        f"{len(rows):,} samples for review: a Label Studio import file (the current label as a "
+        "prediction, scored by DEP) or a plain CSV (id, text, label, suggested label, DEP)."
+    )
     left, right = st.columns(2)
-    left.download_button("Label Studio tasks (JSON)", partial(label_studio_bytes, rows, labels=list(run.labels)),
-                         file_name=f"{run.name}-{split}-label-studio.json", mime="application/json",
-                         icon=":material/download:", disabled=rows.empty, key="download_ls")
-    right.download_button("CSV for any tool", partial(labelers_csv_bytes, rows),
-                          file_name=f"{run.name}-{split}-labelers.csv", mime="text/csv",
-                          icon=":material/download:", disabled=rows.empty, key="download_labelers_csv")
+    left.download_button(
+        "Label Studio tasks (JSON)",
+        partial(label_studio_bytes, rows, labels=list(run.labels)),
+        file_name=f"{run.name}-{split}-label-studio.json",
+        mime="application/json",
+        icon=":material/download:",
+        disabled=rows.empty,
+        key="download_ls",
+    )
+    right.download_button(
+        "CSV for any tool",
+        partial(labelers_csv_bytes, rows),
+        file_name=f"{run.name}-{split}-labelers.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        disabled=rows.empty,
+        key="download_labelers_csv",
+    )
 
 
 def _job_key(run: Run, split: str) -> str:
@@ -216,13 +283,22 @@ def retrain_section(run: Run, split: str) -> None:
     if not evaluation:
         st.info("This run has no validation or test split to compare on; log one to see before/after metrics.")
     mode, flagged_at = auto_fix_choice(run, split, key="retrain_autofix", label="Train on")
-    st.caption("Retraining runs the `dq auto` pipeline (sentence embeddings, cross-fitted heads) on the fixed "
-               f"{split} split and the run's other splits unchanged, into a new run of the same project.")
+    st.caption(
+        "Retraining runs the `dq auto` pipeline (sentence embeddings, cross-fitted heads) on the fixed "
+        f"{split} split and the run's other splits unchanged, into a new run of the same project."
+    )
     job = get_job(_job_key(run, split))
     running = job is not None and job.state == "running"
-    st.button("Retrain on the fixed data", icon=":material/model_training:", type="primary", disabled=running,
-              on_click=_start_retrain, args=(run, split, mode, flagged_at), key="retrain_start",
-              help=f"as {author()}")
+    st.button(
+        "Retrain on the fixed data",
+        icon=":material/model_training:",
+        type="primary",
+        disabled=running,
+        on_click=_start_retrain,
+        args=(run, split, mode, flagged_at),
+        key="retrain_start",
+        help=f"as {author()}",
+    )
     if job is None:
         return
     if job.state == "running":
@@ -249,8 +325,12 @@ def _compare(before: str, before_hash: str, after: str, after_hash: str) -> pd.D
 
 def _job_result(run: Run, result: Any) -> None:
     after = Run(result.path)
-    st.success(f"Retrained into run {after.project}/{after.name}" + (" (this fixed data was trained before: "
-               "reused)" if result.reused else "") + ". It is listed in the run picker.", icon=":material/check_circle:")
+    st.success(
+        f"Retrained into run {after.project}/{after.name}"
+        + (" (this fixed data was trained before: reused)" if result.reused else "")
+        + ". It is listed in the run picker.",
+        icon=":material/check_circle:",
+    )
     table = _compare(str(run.path), run.content_hash, str(after.path), after.content_hash)
     if table.empty:
         st.caption("No validation or test split in both runs to compare on.")

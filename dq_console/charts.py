@@ -32,8 +32,12 @@ SCROLL_BOX_PX = 340
 AXIS_LABEL_PX = 150
 OUTCOME_COLORS = alt.Scale(domain=["correct", "misclassified"], range=["#9ecae9", "#e45756"])
 #: How each metric of the picker reads per class (accuracy per class is its recall).
-PER_CLASS = {"f1": ("f1", "F1"), "accuracy": ("recall", "Accuracy (recall)"),
-             "precision": ("precision", "Precision"), "recall": ("recall", "Recall")}
+PER_CLASS = {
+    "f1": ("f1", "F1"),
+    "accuracy": ("recall", "Accuracy (recall)"),
+    "precision": ("precision", "Precision"),
+    "recall": ("recall", "Recall"),
+}
 PICK = "pick"
 
 
@@ -41,18 +45,22 @@ PICK = "pick"
 class SplitArrays:
     """The columns the charts aggregate, as arrays in frame order (built once per split)."""
 
-    labels: np.ndarray  # (n,) int64 class index, -1 unlabelled
+    labels: np.ndarray  # (n,) int64 class index, -1 unlabeled
     preds: np.ndarray  # (n,) int64
     probs: np.ndarray  # (n, C) float32
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def split_arrays(path: str, content_hash: str, split: str, classes: tuple[str, ...],
-                 _insights: SplitInsights) -> SplitArrays:
+def split_arrays(
+    path: str, content_hash: str, split: str, classes: tuple[str, ...], _insights: SplitInsights
+) -> SplitArrays:
     """Class indices and the probability matrix of ``split`` (keyed by run path, hash and split)."""
     frame = _insights.frame
-    probs = np.stack(frame["probs"].to_numpy()).astype(np.float32, copy=False) if len(frame) else \
-        np.zeros((0, len(classes)), dtype=np.float32)
+    probs = (
+        np.stack(frame["probs"].to_numpy()).astype(np.float32, copy=False)
+        if len(frame)
+        else np.zeros((0, len(classes)), dtype=np.float32)
+    )
     return SplitArrays(label_indices(frame["label"], list(classes)), label_indices(frame["pred"], list(classes)), probs)
 
 
@@ -70,21 +78,29 @@ def aggregate(arrays: SplitArrays, positions: np.ndarray, dep: np.ndarray, class
     """Per-class metrics and counts, top pairs, class overlap and DEP bins of the rows at ``positions``."""
     labels, preds = arrays.labels[positions], arrays.preds[positions]
     report = class_report(labels, preds, classes)
-    labelled = labels >= 0
-    correct = np.bincount(labels[labelled & (labels == preds)], minlength=len(classes))
+    labeled = labels >= 0
+    correct = np.bincount(labels[labeled & (labels == preds)], minlength=len(classes))
     report["correct"] = correct
     report["misclassified"] = report["support"] - correct
     report = report[(report["support"] > 0) | (report["n_predicted"] > 0)].reset_index(drop=True)
     pairs = top_misclassified_pairs(labels, preds, classes, top=TOP_PAIRS)
-    overlap = class_overlap(arrays.probs[positions], labels, classes, top=TOP_PAIRS) if labelled.any() else \
-        pd.DataFrame(columns=["class_a", "class_b", "overlap", "n_confused"])
-    return Aggregates(report, pairs, overlap[overlap["overlap"] > 0].reset_index(drop=True),
-                      dep_bins(dep, labelled & (labels != preds)))
+    overlap = (
+        class_overlap(arrays.probs[positions], labels, classes, top=TOP_PAIRS)
+        if labeled.any()
+        else pd.DataFrame(columns=["class_a", "class_b", "overlap", "n_confused"])
+    )
+    return Aggregates(
+        report,
+        pairs,
+        overlap[overlap["overlap"] > 0].reset_index(drop=True),
+        dep_bins(dep, labeled & (labels != preds)),
+    )
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def view_aggregates(view: str, _owner: object, _arrays: SplitArrays, _positions: np.ndarray, _dep: np.ndarray,
-                    classes: tuple[str, ...]) -> tuple[object, Aggregates]:
+def view_aggregates(
+    view: str, _owner: object, _arrays: SplitArrays, _positions: np.ndarray, _dep: np.ndarray, classes: tuple[str, ...]
+) -> tuple[object, Aggregates]:
     """:func:`aggregate`, kept per view: ``view`` names the filtered rows of ``_owner`` (the split's
     insights, held by the entry so the ``id`` in ``view`` stays its own)."""
     return _owner, aggregate(_arrays, _positions, _dep, list(classes))
@@ -97,12 +113,14 @@ def dep_bins(dep: np.ndarray, is_misclassified: np.ndarray) -> pd.DataFrame:
     n_bins = len(edges) - 1
     wrong = np.bincount(bins[is_misclassified], minlength=n_bins)
     right = np.bincount(bins[~is_misclassified], minlength=n_bins)
-    return pd.DataFrame({
-        "bin_start": np.tile(edges[:-1], 2).round(2),
-        "bin_end": np.tile(edges[1:], 2).round(2),
-        "outcome": ["correct"] * n_bins + ["misclassified"] * n_bins,
-        "count": np.concatenate([right, wrong]),
-    })
+    return pd.DataFrame(
+        {
+            "bin_start": np.tile(edges[:-1], 2).round(2),
+            "bin_end": np.tile(edges[1:], 2).round(2),
+            "outcome": ["correct"] * n_bins + ["misclassified"] * n_bins,
+            "count": np.concatenate([right, wrong]),
+        }
+    )
 
 
 # --- clicks -> filters -----------------------------------------------------------------------------
@@ -132,6 +150,7 @@ def _on_pick(key: str, kind: str) -> Callable[[], None]:
         if updates:
             st.session_state.update(updates)
             st.session_state["page_number"] = 1
+
     return apply
 
 
@@ -146,13 +165,21 @@ def _on_row(key: str, kind: str, table: pd.DataFrame) -> Callable[[], None]:
         if chosen:
             st.session_state.update(pick_updates(kind, [table.iloc[chosen[0]].to_dict()]))
             st.session_state["page_number"] = 1
+
     return apply
 
 
 def clickable_table(table: pd.DataFrame, *, key: str, kind: str, columns: dict[str, Any]) -> None:
     """Draw ``table`` (a few rows); selecting a row filters the dataset to it."""
-    st.dataframe(table, key=key, hide_index=True, column_config=columns, column_order=list(columns),
-                 on_select=_on_row(key, kind, table), selection_mode="single-row")
+    st.dataframe(
+        table,
+        key=key,
+        hide_index=True,
+        column_config=columns,
+        column_order=list(columns),
+        on_select=_on_row(key, kind, table),
+        selection_mode="single-row",
+    )
 
 
 # --- charts ------------------------------------------------------------------------------------------
@@ -176,28 +203,42 @@ def metric_by_class(classes: pd.DataFrame, metric: str) -> alt.Chart:
     column, title = PER_CLASS[metric]
     data = classes.nsmallest(MAX_CLASS_BARS, column)[["label", column, "support"]].rename(columns={column: "value"})
     pick = _pick("label")
-    return alt.Chart(data, height=alt.Step(BAR_PX)).mark_bar(color="#4c78a8").encode(
-        x=alt.X("value:Q", title=title, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(orient="top")),
-        y=_class_axis("x"),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
-        tooltip=[alt.Tooltip("label:N", title="class"), alt.Tooltip("value:Q", title=title, format=".3f"),
-                 alt.Tooltip("support:Q", title="samples")],
-    ).add_params(pick)
+    return (
+        alt.Chart(data, height=alt.Step(BAR_PX))
+        .mark_bar(color="#4c78a8")
+        .encode(
+            x=alt.X("value:Q", title=title, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(orient="top")),
+            y=_class_axis("x"),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
+            tooltip=[
+                alt.Tooltip("label:N", title="class"),
+                alt.Tooltip("value:Q", title=title, format=".3f"),
+                alt.Tooltip("support:Q", title="samples"),
+            ],
+        )
+        .add_params(pick)
+    )
 
 
 def count_by_class(classes: pd.DataFrame) -> alt.Chart:
     """Samples per ground-truth class, split into correct and misclassified, largest first."""
     top = classes[classes["support"] > 0].nlargest(MAX_CLASS_BARS, "support")
-    data = top.melt(id_vars=["label", "support"], value_vars=["correct", "misclassified"],
-                    var_name="outcome", value_name="count")
+    data = top.melt(
+        id_vars=["label", "support"], value_vars=["correct", "misclassified"], var_name="outcome", value_name="count"
+    )
     pick = _pick("label")
-    return alt.Chart(data, height=alt.Step(BAR_PX)).mark_bar().encode(
-        x=alt.X("count:Q", title="samples", stack="zero", axis=alt.Axis(orient="top")),
-        y=_class_axis(alt.EncodingSortField("support", order="descending")),
-        color=alt.Color("outcome:N", scale=OUTCOME_COLORS, legend=None),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
-        tooltip=[alt.Tooltip("label:N", title="class"), "outcome:N", "count:Q"],
-    ).add_params(pick)
+    return (
+        alt.Chart(data, height=alt.Step(BAR_PX))
+        .mark_bar()
+        .encode(
+            x=alt.X("count:Q", title="samples", stack="zero", axis=alt.Axis(orient="top")),
+            y=_class_axis(alt.EncodingSortField("support", order="descending")),
+            color=alt.Color("outcome:N", scale=OUTCOME_COLORS, legend=None),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
+            tooltip=[alt.Tooltip("label:N", title="class"), "outcome:N", "count:Q"],
+        )
+        .add_params(pick)
+    )
 
 
 def pairs_columns(pairs: pd.DataFrame) -> dict[str, Any]:
@@ -216,20 +257,34 @@ def overlap_columns() -> dict[str, Any]:
         "class_a": st.column_config.TextColumn("Class", width=115),
         "class_b": st.column_config.TextColumn("Overlaps with", width=115),
         "overlap": st.column_config.ProgressColumn(
-            "Overlap", min_value=0.0, max_value=0.5, format="%.2f", width=80,
-            help="Mean probability each class puts on the other: 0 = never confused, 0.5 = indistinguishable"),
+            "Overlap",
+            min_value=0.0,
+            max_value=0.5,
+            format="%.2f",
+            width=80,
+            help="Mean probability each class puts on the other: 0 = never confused, 0.5 = indistinguishable",
+        ),
     }
 
 
 def dep_chart(bins: pd.DataFrame) -> alt.Chart:
     """DEP histogram over fixed bins, correct and misclassified stacked."""
     pick = _pick("bin_start", "bin_end")
-    return alt.Chart(bins, height=200).mark_bar().encode(
-        x=alt.X("bin_start:Q", bin="binned", title="DEP", scale=alt.Scale(domain=[0, 1])),
-        x2="bin_end:Q",
-        y=alt.Y("count:Q", title="samples (√ scale)", stack="zero", scale=alt.Scale(type="sqrt")),
-        color=alt.Color("outcome:N", scale=OUTCOME_COLORS, legend=None),
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
-        tooltip=[alt.Tooltip("bin_start:Q", title="DEP from", format=".2f"),
-                 alt.Tooltip("bin_end:Q", title="DEP to", format=".2f"), "outcome:N", "count:Q"],
-    ).add_params(pick)
+    return (
+        alt.Chart(bins, height=200)
+        .mark_bar()
+        .encode(
+            x=alt.X("bin_start:Q", bin="binned", title="DEP", scale=alt.Scale(domain=[0, 1])),
+            x2="bin_end:Q",
+            y=alt.Y("count:Q", title="samples (√ scale)", stack="zero", scale=alt.Scale(type="sqrt")),
+            color=alt.Color("outcome:N", scale=OUTCOME_COLORS, legend=None),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.4)),
+            tooltip=[
+                alt.Tooltip("bin_start:Q", title="DEP from", format=".2f"),
+                alt.Tooltip("bin_end:Q", title="DEP to", format=".2f"),
+                "outcome:N",
+                "count:Q",
+            ],
+        )
+        .add_params(pick)
+    )

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dq_console.gpt import cluster_texts, show_summary
+from dq.insights.cluster_titles import SummarySettings
 from dq_console.entry import page_path
+from dq_console.gpt import cluster_texts, show_summary
 from dq_console.state import sync_url
-from dq.summaries import SummarySettings
 
 #: The sort control: choice -> (column, ascending). Each puts the clusters worth a look first.
 SORT_CHOICES: dict[str, tuple[str, bool]] = {
@@ -63,8 +63,11 @@ def _card(row: pd.Series, *, split_dep: float | None, texts: list[str], settings
         dep_col.metric("Avg DEP", _number(avg_dep, ".2f"), delta=dep_delta, delta_color="inverse",
                        help="Average Data Error Potential (higher = more likely data errors); "
                             "the arrow compares it with the whole split.")  # fmt: skip
-        f1_col.metric("F1", _number(row.get("macro_f1"), ".2f"),
-                      help="Macro F1 of the model over the classes present in the cluster.")
+        f1_col.metric(
+            "F1",
+            _number(row.get("macro_f1"), ".2f"),
+            help="Macro F1 of the model over the classes present in the cluster.",
+        )
         label = row.get("top_label")
         if label is not None and not pd.isna(label):
             st.text(f"Top label: {label} ({row['top_label_share']:.0%})")
@@ -73,8 +76,9 @@ def _card(row: pd.Series, *, split_dep: float | None, texts: list[str], settings
             show_in_dataset(cluster)
 
 
-def show_cluster_cards(table: pd.DataFrame, frame: pd.DataFrame, *, split_dep: float | None,
-                       settings: SummarySettings | None) -> None:
+def show_cluster_cards(
+    table: pd.DataFrame, frame: pd.DataFrame, *, split_dep: float | None, settings: SummarySettings | None
+) -> None:
     """A grid of cards for the rows of ``table`` in their order (GPT summaries when ``settings``)."""
     texts = cluster_texts(frame) if settings is not None and settings.api_key else {}
     rows = list(table.iterrows())

@@ -1,4 +1,4 @@
-"""The console's entry: the menu of screens. ``streamlit_app.py`` (here and at the checkout's root) calls :func:`main`."""
+"""The console's entry: the menu of screens; ``streamlit_app.py`` (installed and in a checkout) calls :func:`main`."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ def page_path(name: str) -> Path:
 def main() -> None:
     """Draw the menu and run the chosen screen (Streamlit reruns this on every interaction)."""
     init_state()
-    page = st.navigation([
-        st.Page(page_path("dataset"), title="Dataset", icon=":material/table_rows:", default=True),
-        st.Page(page_path("embeddings"), title="Embeddings", icon=":material/scatter_plot:"),
-        st.Page(page_path("clusters"), title="Clusters", icon=":material/bubble_chart:"),
-        st.Page(page_path("edits_cart"), title="Edits cart", icon=":material/shopping_cart:"),
-        st.Page(page_path("runs"), title="Runs", icon=":material/folder_open:"),
-    ])
+    page = st.navigation(
+        [
+            st.Page(page_path("dataset"), title="Dataset", icon=":material/table_rows:", default=True),
+            st.Page(page_path("embeddings"), title="Embeddings", icon=":material/scatter_plot:"),
+            st.Page(page_path("clusters"), title="Clusters", icon=":material/bubble_chart:"),
+            st.Page(page_path("edits_cart"), title="Edits cart", icon=":material/shopping_cart:"),
+            st.Page(page_path("runs"), title="Runs", icon=":material/folder_open:"),
+        ]
+    )
     st.set_page_config(page_title=f"{page.title} · dq studio", page_icon=":material/fact_check:", layout="wide")
     page.run()

@@ -15,17 +15,39 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dq_console.filters import filter_summary, find_alert, parse_meta
-from dq_console.state import FILTER_KEYS, URL_KEYS, clear_filters
 from dq.insights import SplitInsights
 from dq.store import Run
+from dq_console.filters import filter_summary, find_alert, parse_meta
+from dq_console.state import FILTER_KEYS, URL_KEYS, clear_filters
 
 #: Columns the insights add to a split's samples; every other column of the frame is metadata.
-INSIGHT_COLUMNS = frozenset({
-    "id", "text", "label", "pred", "probs", "confidence", "margin", "dep", "dep_bucket", "is_misclassified",
-    "is_mislabeled", "suggested_label", "p_wrong", "is_on_boundary", "dup_group", "is_near_duplicate",
-    "is_conflicting_duplicate", "outlier_score", "is_outlier", "cluster", "n_words", "n_chars", "is_out_of_coverage",
-})
+INSIGHT_COLUMNS = frozenset(
+    {
+        "id",
+        "text",
+        "label",
+        "pred",
+        "probs",
+        "confidence",
+        "margin",
+        "dep",
+        "dep_bucket",
+        "is_misclassified",
+        "is_mislabeled",
+        "suggested_label",
+        "p_wrong",
+        "is_on_boundary",
+        "dup_group",
+        "is_near_duplicate",
+        "is_conflicting_duplicate",
+        "outlier_score",
+        "is_outlier",
+        "cluster",
+        "n_words",
+        "n_chars",
+        "is_out_of_coverage",
+    }
+)
 #: A metadata column with at most this many distinct values gets a list of them; others a text box.
 META_CHOICES_MAX = 200
 #: Step of the DEP range slider.
@@ -113,14 +135,27 @@ def filter_bar(run: Run, insights: SplitInsights) -> None:
     with st.sidebar:
         st.subheader("Filters")
         s[widget_key("dep")] = (float(s["dep_min"]), float(s["dep_max"]))
-        st.slider("DEP range", 0.0, 1.0, step=DEP_STEP, format="%.2f", key=widget_key("dep"),
-                  on_change=_set_dep_range, help="Data Error Potential: 0 = looks fine, 1 = likeliest a data error.")
+        st.slider(
+            "DEP range",
+            0.0,
+            1.0,
+            step=DEP_STEP,
+            format="%.2f",
+            key=widget_key("dep"),
+            on_change=_set_dep_range,
+            help="Data Error Potential: 0 = looks fine, 1 = likeliest a data error.",
+        )
         st.multiselect("Ground truth", run.labels, placeholder="Any class", **mirror("label"))
         st.multiselect("Prediction", run.labels, placeholder="Any class", **mirror("pred"))
         st.toggle("Misclassified only", **mirror("misclassified"))
         st.toggle("Likely mislabeled only", **mirror("mislabeled"))
-        st.multiselect("Cluster", clusters, placeholder="Any cluster",
-                       format_func=lambda c: f"{c} · {keywords.get(c, '')}".rstrip(" ·"), **mirror("cluster"))
+        st.multiselect(
+            "Cluster",
+            clusters,
+            placeholder="Any cluster",
+            format_func=lambda c: f"{c} · {keywords.get(c, '')}".rstrip(" ·"),
+            **mirror("cluster"),
+        )
         st.text_input("Search text", placeholder="substring, or a regex", **mirror("q"))
         st.toggle("Regular expression", **mirror("regex"))
         _metadata_filter(frame)
@@ -141,8 +176,14 @@ def _metadata_filter(frame: pd.DataFrame) -> None:
     s = st.session_state
     column, value = next(iter(parse_meta(s["meta"]).items()), (s.get(_META_PICK), None))
     s[widget_key("meta_column")] = column if column in columns else None
-    st.selectbox("Metadata column", columns, index=None, placeholder="No metadata filter",
-                 key=widget_key("meta_column"), on_change=_set_meta_column)
+    st.selectbox(
+        "Metadata column",
+        columns,
+        index=None,
+        placeholder="No metadata filter",
+        key=widget_key("meta_column"),
+        on_change=_set_meta_column,
+    )
     if s[widget_key("meta_column")] is None:
         return
     s[_META_PICK] = column
@@ -150,12 +191,19 @@ def _metadata_filter(frame: pd.DataFrame) -> None:
     if len(distinct) <= META_CHOICES_MAX:
         choices = sorted(str(v) for v in distinct)
         s[widget_key("meta_value")] = value if value in choices else None
-        st.selectbox(f"{column} is", choices, index=None, placeholder="Pick a value",
-                     key=widget_key("meta_value"), on_change=_set_meta_value)
+        st.selectbox(
+            f"{column} is",
+            choices,
+            index=None,
+            placeholder="Pick a value",
+            key=widget_key("meta_value"),
+            on_change=_set_meta_value,
+        )
     else:
         s[widget_key("meta_value")] = value or ""
-        st.text_input(f"{column} is", placeholder="exact value", key=widget_key("meta_value"),
-                      on_change=_set_meta_value)
+        st.text_input(
+            f"{column} is", placeholder="exact value", key=widget_key("meta_value"), on_change=_set_meta_value
+        )
 
 
 def _active_filters(insights: SplitInsights) -> None:
@@ -165,5 +213,6 @@ def _active_filters(insights: SplitInsights) -> None:
         st.caption(f"Alert: {escape_markdown(alert.message)}")
     # Plain text: the summary quotes class names and search text, which come from the data.
     st.code(filter_summary(insights) if has_filters() else "all samples", language=None, wrap_lines=True)
-    st.button("Clear filters", on_click=_clear, icon=":material/filter_alt_off:",
-              disabled=not has_filters(), width="stretch")
+    st.button(
+        "Clear filters", on_click=_clear, icon=":material/filter_alt_off:", disabled=not has_filters(), width="stretch"
+    )

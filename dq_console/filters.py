@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dq_console.state import FILTER_KEYS
 from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
 from dq.insights.filters import SampleFilter, apply_filter, describe_filter
+from dq_console.state import FILTER_KEYS
 
 
 def alert_key(alerts: list[Alert], index: int) -> str:
@@ -98,14 +98,16 @@ def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
     sample and reloading the page do not filter again): never modify it in place.
     """
     s = state if state is not None else st.session_state
-    _, rows = _filtered_rows(id(insights), view_key(insights.split, s), insights, state_filter(insights, s),
-                             s.get("selected_ids"))
+    _, rows = _filtered_rows(
+        id(insights), view_key(insights.split, s), insights, state_filter(insights, s), s.get("selected_ids")
+    )
     return rows
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _filtered_rows(insights_id: int, key: str, _insights: SplitInsights, _flt: SampleFilter,
-                   _selected: Any) -> tuple[SplitInsights, pd.DataFrame]:
+def _filtered_rows(
+    insights_id: int, key: str, _insights: SplitInsights, _flt: SampleFilter, _selected: Any
+) -> tuple[SplitInsights, pd.DataFrame]:
     # Keyed on the identity of the (cached, shared) insights object and the view; the entry holds
     # the insights object, so its id cannot be reused by another split's insights while it lives.
     frame = _insights.frame

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from dq.errors import DQError
-from dq.summaries import (
+from dq.insights.cluster_titles import (
     DEFAULT_MODEL,
     SUMMARY_MAX_TEXT_CHARS,
     SUMMARY_MAX_TEXTS,
@@ -64,14 +64,23 @@ def gpt_controls() -> SummarySettings | None:
         settings = gpt_settings()
         model_col, url_col = st.columns(2)
         model_col.text_input("Model", key="openai_model", placeholder=settings.model or DEFAULT_MODEL)
-        url_col.text_input("Server (base URL)", key="openai_base_url", placeholder=settings.base_url or "OpenAI",
-                           help="Any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; empty = OpenAI.")
-        st.caption(f"Summarize sends a cluster's keywords and up to {SUMMARY_MAX_TEXTS} of its texts "
-                   f"({SUMMARY_MAX_TEXT_CHARS} characters at most each). Answers are cached on this machine.")
+        url_col.text_input(
+            "Server (base URL)",
+            key="openai_base_url",
+            placeholder=settings.base_url or "OpenAI",
+            help="Any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; empty = OpenAI.",
+        )
+        st.caption(
+            f"Summarize sends a cluster's keywords and up to {SUMMARY_MAX_TEXTS} of its texts "
+            f"({SUMMARY_MAX_TEXT_CHARS} characters at most each). Answers are cached on this machine."
+        )
         if not settings.api_key:
-            st.info("No API key found, so no summary can be asked for. Set `OPENAI_API_KEY` in the environment "
-                    "or in `.streamlit/secrets.toml` (any non-empty value for a local server that needs none), "
-                    "then reload. Until then each card shows its keyword summary.", icon=":material/key_off:")
+            st.info(
+                "No API key found, so no summary can be asked for. Set `OPENAI_API_KEY` in the environment "
+                "or in `.streamlit/secrets.toml` (any non-empty value for a local server that needs none), "
+                "then reload. Until then each card shows its keyword summary.",
+                icon=":material/key_off:",
+            )
         return settings
 
 

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dq_console import charts
-from dq_console.filter_bar import escape_markdown, mirror
-from dq_console.filters import alert_key, view_key
-from dq_console.state import clear_filters
 from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
 from dq.insights.metrics import METRIC_NAMES, metric_value
 from dq.store import Run
+from dq_console import charts
+from dq_console.filter_bar import escape_markdown, mirror
+from dq_console.filters import alert_key, view_key
+from dq_console.state import clear_filters
 
 METRIC_LABELS = {"f1": "F1", "accuracy": "Accuracy", "precision": "Precision", "recall": "Recall"}
 #: The split-wide value of each metric in ``SplitInsights.summary["metrics"]``.
@@ -41,8 +41,13 @@ def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFr
     s = st.session_state
     if s["metric"] not in METRIC_NAMES:
         s["metric"] = "f1"
-    st.segmented_control("Metric", list(METRIC_NAMES), format_func=METRIC_LABELS.get, required=True,
-                         **mirror("metric", resets_page=False))
+    st.segmented_control(
+        "Metric",
+        list(METRIC_NAMES),
+        format_func=METRIC_LABELS.get,
+        required=True,
+        **mirror("metric", resets_page=False),
+    )
     metric = s["metric"]
     value = metric_value(metric, arrays.labels[positions], arrays.preds[positions], len(run.labels))
     overall = insights.summary["metrics"].get(SUMMARY_KEYS[metric])
@@ -50,13 +55,17 @@ def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFr
     size_col.metric("Samples", f"{len(rows):,}", help=f"of {len(insights.frame):,} in {split}", border=True)
     compared = value is not None and overall is not None and len(rows) != len(insights.frame)
     metric_col.metric(
-        METRIC_LABELS[metric], "–" if value is None else f"{value:.3f}", border=True,
-        delta=f"{value - overall:+.3f}" if compared else None, delta_description=f"vs {split}" if compared else None,
+        METRIC_LABELS[metric],
+        "–" if value is None else f"{value:.3f}",
+        border=True,
+        delta=f"{value - overall:+.3f}" if compared else None,
+        delta_description=f"vs {split}" if compared else None,
         help="Macro average over the classes present in the filtered rows" if metric != "accuracy" else None,
     )
     # Only the open tab runs (on_change="rerun"): the charts cost nothing until someone looks.
-    alerts_tab, metrics_tab = st.tabs([f"Alerts ({len(insights.alerts)})", "Metrics"], key="menu_tab",
-                                      on_change="rerun")
+    alerts_tab, metrics_tab = st.tabs(
+        [f"Alerts ({len(insights.alerts)})", "Metrics"], key="menu_tab", on_change="rerun"
+    )
     if alerts_tab.open:
         with alerts_tab:
             alert_list(insights.alerts)
@@ -74,43 +83,71 @@ def alert_list(alerts: list[Alert]) -> None:
     st.caption("Click an alert to see its samples.")
     for i, alert in enumerate(alerts):
         key = alert_key(alerts, i)
-        st.button(escape_markdown(alert.message), key=f"alert_{key}", icon=SEVERITY_ICONS.get(alert.severity),
-                  type="primary" if key == active else "secondary", on_click=_show_alert, args=(key,),
-                  help=f"{alert.severity} severity · {alert.count:,} samples · rule: {escape_markdown(alert.rule)}",
-                  width="stretch")
+        st.button(
+            escape_markdown(alert.message),
+            key=f"alert_{key}",
+            icon=SEVERITY_ICONS.get(alert.severity),
+            type="primary" if key == active else "secondary",
+            on_click=_show_alert,
+            args=(key,),
+            help=f"{alert.severity} severity · {alert.count:,} samples · rule: {escape_markdown(alert.rule)}",
+            width="stretch",
+        )
     if active is not None:
         st.button("Show all samples again", key="alert_clear", icon=":material/close:", on_click=_hide_alert)
 
 
-def metrics_charts(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame,
-                   arrays: charts.SplitArrays, positions: np.ndarray, metric: str) -> None:
+def metrics_charts(
+    run: Run,
+    split: str,
+    insights: SplitInsights,
+    rows: pd.DataFrame,
+    arrays: charts.SplitArrays,
+    positions: np.ndarray,
+    metric: str,
+) -> None:
     """The per-class, pair, overlap and DEP charts of the filtered rows; clicks filter."""
     if not len(rows):
         st.info("No sample matches these filters.")
         return
     tag = view_key(split)
     view = f"{id(insights)}:{tag}"  # the same filtered rows -> the same charts
-    _, agg = charts.view_aggregates(view, insights, arrays, positions, rows["dep"].to_numpy(dtype=np.float64),
-                                    tuple(run.labels))
+    _, agg = charts.view_aggregates(
+        view, insights, arrays, positions, rows["dep"].to_numpy(dtype=np.float64), tuple(run.labels)
+    )
     st.caption("Charts follow the filters; click a bar or a row to filter the table to it.")
     title = charts.PER_CLASS[metric][1]
-    _chart_section(f"{title} by class", "class", f"chart_metric_{metric}_{tag}",
-                   charts.metric_by_class(agg.classes, metric) if len(agg.classes) else None, scroll=len(agg.classes))
-    _chart_section("Samples by class (:red[misclassified] part in red)", "class", f"chart_count_{tag}",
-                   charts.count_by_class(agg.classes) if agg.classes["support"].any() else None,
-                   scroll=int((agg.classes["support"] > 0).sum()))
+    _chart_section(
+        f"{title} by class",
+        "class",
+        f"chart_metric_{metric}_{tag}",
+        charts.metric_by_class(agg.classes, metric) if len(agg.classes) else None,
+        scroll=len(agg.classes),
+    )
+    _chart_section(
+        "Samples by class (:red[misclassified] part in red)",
+        "class",
+        f"chart_count_{tag}",
+        charts.count_by_class(agg.classes) if agg.classes["support"].any() else None,
+        scroll=int((agg.classes["support"] > 0).sum()),
+    )
     st.markdown("**Overlapping classes**")
     if len(agg.overlap):
-        charts.clickable_table(agg.overlap, key=f"table_overlap_{tag}", kind="overlap", columns=charts.overlap_columns())
+        charts.clickable_table(
+            agg.overlap, key=f"table_overlap_{tag}", kind="overlap", columns=charts.overlap_columns()
+        )
     else:
         st.caption("No two classes share probability in these samples.")
     st.markdown("**Top misclassified pairs**")
     if len(agg.pairs):
-        charts.clickable_table(agg.pairs, key=f"table_pairs_{tag}", kind="pair", columns=charts.pairs_columns(agg.pairs))
+        charts.clickable_table(
+            agg.pairs, key=f"table_pairs_{tag}", kind="pair", columns=charts.pairs_columns(agg.pairs)
+        )
     else:
         st.caption("No misclassified sample here.")
-    _chart_section("DEP distribution (:red[misclassified] in red)", "dep", f"chart_dep_{tag}",
-                   charts.dep_chart(agg.dep))
+    _chart_section(
+        "DEP distribution (:red[misclassified] in red)", "dep", f"chart_dep_{tag}", charts.dep_chart(agg.dep)
+    )
 
 
 def _chart_section(title: str, kind: str, key: str, chart: object, *, scroll: int = 0) -> None:

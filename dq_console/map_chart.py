@@ -1,13 +1,13 @@
 """The 2-D map of a split: the samples that pass the filters as one WebGL scatter trace (Plotly
 ``scattergl``) over a faint backdrop of the others; box and lasso selection.
 
-Payload at scale: coordinates, colours and DEP go to the browser as base64 typed arrays (Plotly
+Payload at scale: coordinates, colors and DEP go to the browser as base64 typed arrays (Plotly
 encodes NumPy arrays that way), so a point costs about 14 bytes plus its hover text. The hover
 text is the sample's text cut to at most :data:`HOVER_MAX_CHARS` characters, shorter when the map
 holds so many points that the text would pass :data:`HOVER_CHAR_BUDGET`.
 
 A selection is kept in ``st.session_state["selected_ids"]`` (the ids of the points, not their
-positions), so it survives a change of colour and filters the Dataset page too.
+positions), so it survives a change of color and filters the Dataset page too.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.colors import qualitative
 
-from dq_console.filters import state_filter
-from dq_console.state import clear_filters
 from dq.errors import DQError
 from dq.insights import SplitInsights
 from dq.insights.filters import apply_filter
+from dq_console.filters import state_filter
+from dq_console.state import clear_filters
 
-#: The colour control: its choices and the frame column each stands for.
+#: The color control: its choices and the frame column each stands for.
 COLOR_CHOICES = {"DEP": "dep", "Label": "label", "Prediction": "pred", "Cluster": "cluster"}
 #: DEP runs from a pale blue-grey (most samples, fine) to dark red (likely errors), drawn on top.
 DEP_COLORSCALE = [[0.0, "#c9d3e0"], [0.35, "#8fa8c8"], [0.6, "#f4a261"], [0.8, "#e76f51"], [1.0, "#9b1120"]]
-#: Categories cycle through these 48 colours; with more categories, colours repeat.
+#: Categories cycle through these 48 colors; with more categories, colors repeat.
 CATEGORY_PALETTE = tuple(qualitative.Dark24 + qualitative.Light24)
 #: Up to this many categories get a legend; more would crowd the map (hover names the category).
 LEGEND_MAX = 15
@@ -101,7 +101,7 @@ def hover_texts(points: pd.DataFrame, per_point: int) -> tuple[np.ndarray, np.nd
     """
     texts, tails = np.empty(len(points), dtype=object), np.empty(len(points), dtype=object)
     for i, (text, label, pred) in enumerate(zip(points["text"], points["label"], points["pred"])):
-        label = "(unlabelled)" if _missing(label) else str(label)
+        label = "(unlabeled)" if _missing(label) else str(label)
         tails[i] = inert(label if label == pred else f"{label} (predicted {pred})")
         limit = min(HOVER_MAX_CHARS, max(HOVER_MIN_CHARS, per_point - len(tails[i])))
         texts[i] = inert(_shorten(text, limit))
@@ -113,26 +113,27 @@ def _marker_size(n: int) -> int:
 
 
 def _stepped_colorscale(n: int) -> list[list[Any]]:
-    """A colourscale with one flat step per category code 0..n-1 (cycling the palette)."""
+    """A colorscale with one flat step per category code 0..n-1 (cycling the palette)."""
     scale: list[list[Any]] = []
     for i in range(n):
-        colour = CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)]
-        scale += [[i / n, colour], [(i + 1) / n, colour]]
+        color = CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)]
+        scale += [[i / n, color], [(i + 1) / n, color]]
     return scale
 
 
 def _category_names(values: pd.Series, column: str) -> tuple[np.ndarray, list[str]]:
-    """Integer codes and names of the categories of ``column`` (unlabelled samples included)."""
+    """Integer codes and names of the categories of ``column`` (unlabeled samples included)."""
     if column == "cluster":
         codes, uniques = pd.factorize(values, sort=True)
         return codes.astype(np.int16), [f"Cluster {int(c)}" for c in uniques]
-    filled = values.astype(object).where(values.notna(), "(unlabelled)")
+    filled = values.astype(object).where(values.notna(), "(unlabeled)")
     codes, uniques = pd.factorize(filled, sort=True)
     return codes.astype(np.int16), [str(u) for u in uniques]
 
 
-def build_map(points: pd.DataFrame, *, color: str, selected_ids: Sequence[Any] | None,
-              hidden: np.ndarray | None = None) -> MapPoints:
+def build_map(
+    points: pd.DataFrame, *, color: str, selected_ids: Sequence[Any] | None, hidden: np.ndarray | None = None
+) -> MapPoints:
     """The map's figure for ``points`` (columns x, y, id, text, label, pred, dep, cluster).
 
     ``color`` is a key of :data:`COLOR_CHOICES`. DEP maps draw the highest DEP last (on top);
@@ -151,8 +152,14 @@ def build_map(points: pd.DataFrame, *, color: str, selected_ids: Sequence[Any] |
     marker: dict[str, Any] = {"size": _marker_size(n), "opacity": 0.85 if n <= 20_000 else 0.7}
     legend: list[go.Scattergl] = []
     if column == "dep":
-        marker.update(color=np.nan_to_num(dep), colorscale=DEP_COLORSCALE, cmin=0.0, cmax=1.0, showscale=True,
-                      colorbar={"title": {"text": "DEP"}, "thickness": 12, "len": 0.6})
+        marker.update(
+            color=np.nan_to_num(dep),
+            colorscale=DEP_COLORSCALE,
+            cmin=0.0,
+            cmax=1.0,
+            showscale=True,
+            colorbar={"title": {"text": "DEP"}, "thickness": 12, "len": 0.6},
+        )
     else:
         codes, names = _category_names(points[column], column)
         k = max(len(names), 1)
@@ -202,9 +209,10 @@ def _backdrop(hidden: np.ndarray, lo: list[float], hi: list[float]) -> go.Heatma
     A heatmap rather than points: it is not selectable, so a box or lasso picks only the samples shown.
     """
     step = max(hi[0] - lo[0], hi[1] - lo[1]) / BACKDROP_BINS
-    nx, ny = (int(np.ceil((h - l) / step)) + 1 for l, h in zip(lo, hi)) if len(hidden) else (1, 1)
-    counts, _, _ = np.histogram2d(hidden[:, 0], hidden[:, 1], bins=(nx, ny),
-                                  range=((lo[0], lo[0] + nx * step), (lo[1], lo[1] + ny * step)))
+    nx, ny = (int(np.ceil((high - low) / step)) + 1 for low, high in zip(lo, hi)) if len(hidden) else (1, 1)
+    counts, _, _ = np.histogram2d(
+        hidden[:, 0], hidden[:, 1], bins=(nx, ny), range=((lo[0], lo[0] + nx * step), (lo[1], lo[1] + ny * step))
+    )
     z = np.where(counts.T > 0, 1.0, np.nan).astype(np.float32)  # empty cells stay transparent
     return go.Heatmap(
         z=z, x0=lo[0] + step / 2, dx=step, y0=lo[1] + step / 2, dy=step, hoverinfo="skip", showscale=False,

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dq_console.data import load_insights, open_run
-from dq_console.state import clear_filters, init_state
 from dq.insights import SplitInsights
 from dq.store import Run, list_runs
+from dq_console.data import load_insights, open_run
+from dq_console.state import clear_filters, init_state
 
 
 def offer_demo() -> None:
     """No runs: say so and offer to build the demo run (with visible progress)."""
-    st.info("There are no runs yet. Build the bundled BANKING77 demo run with `dq demo` or the button below "
-            "(about a minute), or log your own with `dq auto`.")
+    st.info(
+        "There are no runs yet. Build the bundled BANKING77 demo run with `dq demo` or the button below "
+        "(about a minute), or log your own with `dq auto`."
+    )
     st.code("dq demo\ndq auto data.csv --text-col text --label-col label", language="bash")
     if st.button("Build the demo run", type="primary"):
-        from dq.demo import build_demo
+        from dq.auto.demo import build_demo
 
         with st.status("Building the demo run...", expanded=True) as status:
             result = build_demo(progress=False, log=status.write)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dq_console.text import plural
 from dq.config import runs_root
 from dq.store import RunEntry, list_runs
+from dq_console.text import plural
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,7 @@ def finished_table(runs: list[RunEntry]) -> pd.DataFrame:
                 "created": _format_created(r.created),
                 "samples": sum(r.n_samples.values()),
                 "splits": " · ".join(
-                    f"{split} {n:,} ({plural(r.n_epochs.get(split, 0), 'epoch')})"
-                    for split, n in r.n_samples.items()
+                    f"{split} {n:,} ({plural(r.n_epochs.get(split, 0), 'epoch')})" for split, n in r.n_samples.items()
                 ),
                 "labels": r.n_labels,
             }

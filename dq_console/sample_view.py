@@ -1,5 +1,5 @@
 """The sample opened from the Dataset table: its full text, probabilities, why it was flagged and
-its nearest neighbours.
+its nearest neighbors.
 
 Everything that comes from the data (text, labels, ids) reaches the page as plain text: in
 ``st.code`` or in table cells, never through markdown.
@@ -14,29 +14,31 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dq._util.validate import as_embs
+from dq.edits.model import EDIT_TEXT
+from dq.insights import SplitInsights
+from dq.insights.alerts import AlertThresholds
+from dq.insights.neighbors import knn_of_row
+from dq.store import Run
 from dq_console.actions import sample_actions
 from dq_console.cart import edit_marks
 from dq_console.filter_bar import escape_markdown
 from dq_console.table import flags_text
-from dq.edits.model import EDIT_TEXT
-from dq.insights import SplitInsights
-from dq.insights.alerts import AlertThresholds
-from dq.insights.neighbors import as_embs
-from dq.store import Run
 
-#: Neighbours listed for the opened sample.
-N_NEIGHBOURS = 10
+#: Neighbors listed for the opened sample.
+N_NEIGHBORS = 10
 #: Classes listed in the probability table.
 TOP_CLASSES = 5
 _THRESHOLDS = AlertThresholds()
 
 PROBS_CONFIG = {
     "class": st.column_config.TextColumn("Class", width=150),
-    "probability": st.column_config.ProgressColumn("Probability", min_value=0.0, max_value=1.0, format="%.3f",
-                                                   width=85),
+    "probability": st.column_config.ProgressColumn(
+        "Probability", min_value=0.0, max_value=1.0, format="%.3f", width=85
+    ),
     "role": st.column_config.TextColumn("Is", width=135),
 }
-NEIGHBOURS_CONFIG = {
+NEIGHBORS_CONFIG = {
     "similarity": st.column_config.NumberColumn("Similarity", format="%.3f", width="small"),
     "dep": st.column_config.ProgressColumn("DEP", min_value=0.0, max_value=1.0, format="%.2f", width="small"),
     "text": st.column_config.TextColumn("Text", width="large"),
@@ -52,19 +54,6 @@ def load_embs(path: str, content_hash: str, split: str) -> np.ndarray:
     return as_embs(Run(path).embs(split), param="embs")
 
 
-def nearest(embs: np.ndarray, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the ``k`` embeddings most cosine-similar to row ``row`` (itself excluded), and their
-    similarities, most similar first. One matrix-vector product: milliseconds at 100k rows."""
-    sims = embs @ embs[row]
-    sims[row] = -np.inf
-    k = min(k, len(sims) - 1)
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    top = np.argpartition(-sims, k - 1)[:k]
-    order = top[np.argsort(-sims[top], kind="stable")]
-    return order, sims[order]
-
-
 def top_classes(probs: np.ndarray, labels: list[str], sample: pd.Series, k: int = TOP_CLASSES) -> pd.DataFrame:
     """The ``k`` likeliest classes of a sample, with which is its ground truth / prediction / suggestion;
     the ground truth is always listed, even when unlikely."""
@@ -72,30 +61,51 @@ def top_classes(probs: np.ndarray, labels: list[str], sample: pd.Series, k: int 
     if sample["label"] in labels and labels.index(sample["label"]) not in order:
         order.append(labels.index(sample["label"]))
     roles = {"label": "ground truth", "pred": "predicted", "suggested_label": "suggested"}
-    return pd.DataFrame({
-        "class": [labels[i] for i in order],
-        "probability": [float(probs[i]) for i in order],
-        "role": [", ".join(r for col, r in roles.items() if sample.get(col) == labels[i]) for i in order],
-    })
+    return pd.DataFrame(
+        {
+            "class": [labels[i] for i in order],
+            "probability": [float(probs[i]) for i in order],
+            "role": [", ".join(r for col, r in roles.items() if sample.get(col) == labels[i]) for i in order],
+        }
+    )
 
 
 def reasons(sample: pd.Series, frame: pd.DataFrame, dep_thresholds: dict[str, float]) -> list[tuple[str, str]]:
     """Why the sample was flagged: (signal, explanation) for each raised signal, DEP first (always there)."""
     hard = dep_thresholds.get("hard", 1.0)
-    rows = [("DEP", f"{sample['dep']:.2f}, in the {sample['dep_bucket']} bucket (hard from {hard:.2f}); "
-                    f"P(label wrong) {sample['p_wrong']:.2f}")]
+    rows = [
+        (
+            "DEP",
+            f"{sample['dep']:.2f}, in the {sample['dep_bucket']} bucket (hard from {hard:.2f}); "
+            f"P(label wrong) {sample['p_wrong']:.2f}",
+        )
+    ]
     if sample["is_mislabeled"]:
         suggested = sample["suggested_label"]
-        rows.append(("likely mislabeled", "among the likeliest label errors of the split; suggested label: "
-                     + (str(suggested) if isinstance(suggested, str) else "none with confidence")))
+        rows.append(
+            (
+                "likely mislabeled",
+                "among the likeliest label errors of the split; suggested label: "
+                + (str(suggested) if isinstance(suggested, str) else "none with confidence"),
+            )
+        )
     if sample["is_misclassified"]:
-        rows.append(("misclassified", f"the model predicts {sample['pred']!r} ({sample['confidence']:.2f}), "
-                                      f"not {sample['label']!r}"))
+        rows.append(
+            (
+                "misclassified",
+                f"the model predicts {sample['pred']!r} ({sample['confidence']:.2f}), not {sample['label']!r}",
+            )
+        )
     if sample["is_near_duplicate"]:
         group = frame.loc[frame["dup_group"] == sample["dup_group"], "label"]
         kind = "conflicting duplicate" if sample["is_conflicting_duplicate"] else "near duplicate"
-        rows.append((kind, f"{len(group) - 1} other near-duplicate sample(s), labelled "
-                           + ", ".join(sorted(map(str, group.dropna().unique())))))
+        rows.append(
+            (
+                kind,
+                f"{len(group) - 1} other near-duplicate sample(s), labeled "
+                + ", ".join(sorted(map(str, group.dropna().unique()))),
+            )
+        )
     if sample.get("is_out_of_coverage", False):
         rows.append(("out of coverage", "farther from the training data than the training outliers are"))
     if sample["is_outlier"]:
@@ -110,38 +120,43 @@ def reasons(sample: pd.Series, frame: pd.DataFrame, dep_thresholds: dict[str, fl
     return rows
 
 
-def neighbours_table(frame: pd.DataFrame, rows: np.ndarray, sims: np.ndarray) -> pd.DataFrame:
-    """The neighbours' similarity, DEP, text, labels and flags."""
+def neighbors_table(frame: pd.DataFrame, rows: np.ndarray, sims: np.ndarray) -> pd.DataFrame:
+    """The neighbors' similarity, DEP, text, labels and flags."""
     near = frame.iloc[rows]
-    return pd.DataFrame({
-        "similarity": sims.astype(float),
-        "dep": near["dep"].astype(float).to_numpy(),
-        "text": near["text"].to_numpy(),
-        "label": near["label"].to_numpy(),
-        "pred": near["pred"].to_numpy(),
-        "flags": flags_text(near).to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "similarity": sims.astype(float),
+            "dep": near["dep"].astype(float).to_numpy(),
+            "text": near["text"].to_numpy(),
+            "label": near["label"].to_numpy(),
+            "pred": near["pred"].to_numpy(),
+            "flags": flags_text(near).to_numpy(),
+        }
+    )
 
 
 def _close() -> None:
     st.session_state["sample_id"] = None
 
 
-def _open_neighbour(key: str, ids: list[Any]) -> None:
+def _open_neighbor(key: str, ids: list[Any]) -> None:
     chosen = st.session_state[key].selection.rows
     if chosen:
         st.session_state["sample_id"] = ids[chosen[0]]
 
 
-def sample_view(run: Run, split: str, insights: SplitInsights, sample_id: Any, *,
-                active: pd.DataFrame | None = None) -> None:
+def sample_view(
+    run: Run, split: str, insights: SplitInsights, sample_id: Any, *, active: pd.DataFrame | None = None
+) -> None:
     """Show the sample ``sample_id`` of ``split`` (nothing when it is not one of the split's), with
     what the edits cart does to it (``active``: the split's active edits) and the actions to fix it."""
     frame = insights.frame
     found = np.flatnonzero(frame["id"].to_numpy() == sample_id)
     if sample_id is None or not len(found):
-        st.caption("Select a row to open the sample: its full text, probabilities, why it was flagged "
-                   "and its nearest neighbours.")
+        st.caption(
+            "Select a row to open the sample: its full text, probabilities, why it was flagged "
+            "and its nearest neighbors."
+        )
         return
     row = int(found[0])
     sample = frame.iloc[row]
@@ -169,13 +184,22 @@ def sample_view(run: Run, split: str, insights: SplitInsights, sample_id: Any, *
             st.markdown("\n".join(f"- **{signal}**: {escape_markdown(detail)}" for signal, detail in found_reasons))
         with probs_col:
             st.markdown("**Probabilities**")
-            st.dataframe(top_classes(np.asarray(sample["probs"]), run.labels, sample), hide_index=True,
-                         column_config=PROBS_CONFIG)
-        st.markdown("**Nearest neighbours** (cosine similarity of the embeddings, same split)")
+            st.dataframe(
+                top_classes(np.asarray(sample["probs"]), run.labels, sample),
+                hide_index=True,
+                column_config=PROBS_CONFIG,
+            )
+        st.markdown("**Nearest neighbors** (cosine similarity of the embeddings, same split)")
         embs = load_embs(str(run.path), run.content_hash, split)
-        rows, sims = nearest(embs, row, N_NEIGHBOURS)
-        key = f"neighbours_{split}_{sample_id}"
-        st.dataframe(neighbours_table(frame, rows, sims), hide_index=True, column_config=NEIGHBOURS_CONFIG,
-                     key=key, on_select=partial(_open_neighbour, key, frame["id"].iloc[rows].tolist()),
-                     selection_mode="single-row")
-        st.caption("Select a neighbour to open it.")
+        nbrs = knn_of_row(embs, row, k=N_NEIGHBORS)
+        rows, sims = nbrs.idx[0], nbrs.sims[0]
+        key = f"neighbors_{split}_{sample_id}"
+        st.dataframe(
+            neighbors_table(frame, rows, sims),
+            hide_index=True,
+            column_config=NEIGHBORS_CONFIG,
+            key=key,
+            on_select=partial(_open_neighbor, key, frame["id"].iloc[rows].tolist()),
+            selection_mode="single-row",
+        )
+        st.caption("Select a neighbor to open it.")

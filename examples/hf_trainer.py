@@ -24,7 +24,9 @@ def main() -> None:
     tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_path())
     # The MiniLM body is pretrained; the classification head on top starts from random weights.
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        minilm_path(), num_labels=len(classes), id2label=dict(enumerate(classes)),
+        minilm_path(),
+        num_labels=len(classes),
+        id2label=dict(enumerate(classes)),
         label2id={c: i for i, c in enumerate(classes)},
     )
 
@@ -33,11 +35,19 @@ def main() -> None:
         return dataset.map(lambda b: tokenizer(b["text"], truncation=True, max_length=MAX_TOKENS), batched=True)
 
     args = transformers.TrainingArguments(
-        output_dir="/tmp/dq-example-hf", num_train_epochs=EPOCHS, per_device_train_batch_size=32,
-        learning_rate=1e-4, seed=0, eval_strategy="epoch", save_strategy="no", report_to=[], use_cpu=True,
+        output_dir="/tmp/dq-example-hf",
+        num_train_epochs=EPOCHS,
+        per_device_train_batch_size=32,
+        learning_rate=1e-4,
+        seed=0,
+        eval_strategy="epoch",
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
     )
-    trainer = transformers.Trainer(model=model, args=args, train_dataset=encode(train), eval_dataset=encode(valid),
-                                   processing_class=tokenizer)
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=encode(train), eval_dataset=encode(valid), processing_class=tokenizer
+    )
     callback = watch(trainer, project="examples", run="hf-trainer", overwrite=True)
     trainer.train()
     report(callback.path)

@@ -40,12 +40,24 @@ def main() -> None:
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
     callback = DQCallback(
-        {"training": SplitData(x_train, texts=train["text"].tolist(), labels=train["label"].to_numpy()),
-         "validation": SplitData(x_valid, texts=valid["text"].tolist(), labels=valid["label"].to_numpy())},
-        labels=classes, project="examples", run="keras-callback", overwrite=True,
+        {
+            "training": SplitData(x_train, texts=train["text"].tolist(), labels=train["label"].to_numpy()),
+            "validation": SplitData(x_valid, texts=valid["text"].tolist(), labels=valid["label"].to_numpy()),
+        },
+        labels=classes,
+        project="examples",
+        run="keras-callback",
+        overwrite=True,
     )
-    model.fit(x_train, train["label"].to_numpy(), validation_data=(x_valid, valid["label"].to_numpy()),
-              epochs=EPOCHS, batch_size=32, callbacks=[callback], verbose=2)
+    model.fit(
+        x_train,
+        train["label"].to_numpy(),
+        validation_data=(x_valid, valid["label"].to_numpy()),
+        epochs=EPOCHS,
+        batch_size=32,
+        callbacks=[callback],
+        verbose=2,
+    )
     report(callback.path)
 
 

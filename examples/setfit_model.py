@@ -26,10 +26,21 @@ def main() -> None:
     train = train.groupby("label").head(SHOTS).reset_index(drop=True)
     model = setfit.SetFitModel.from_pretrained(minilm_path(), labels=classes, device="cpu")
     model.model_body.max_seq_length = MAX_TOKENS
-    args = setfit.TrainingArguments(output_dir="/tmp/dq-example-setfit", batch_size=32, num_epochs=EPOCHS,
-                                    num_iterations=PAIRS_PER_SAMPLE, seed=0, report_to="none", save_strategy="no")
-    trainer = setfit.Trainer(model=model, args=args, train_dataset=datasets.Dataset.from_pandas(train),
-                             eval_dataset=datasets.Dataset.from_pandas(valid))
+    args = setfit.TrainingArguments(
+        output_dir="/tmp/dq-example-setfit",
+        batch_size=32,
+        num_epochs=EPOCHS,
+        num_iterations=PAIRS_PER_SAMPLE,
+        seed=0,
+        report_to="none",
+        save_strategy="no",
+    )
+    trainer = setfit.Trainer(
+        model=model,
+        args=args,
+        train_dataset=datasets.Dataset.from_pandas(train),
+        eval_dataset=datasets.Dataset.from_pandas(valid),
+    )
     callback = watch(trainer, project="examples", run="setfit-model", overwrite=True)
     trainer.train()
     report(callback.path)

@@ -44,8 +44,9 @@ def main() -> None:
     for split, frame in (("training", train), ("validation", valid)):
         ids = list(range(len(frame)))  # any unique ints or strings; they tie outputs to samples
         dq.log_data_samples(texts=frame["text"], labels=[classes[i] for i in frame["label"]], ids=ids, split=split)
-        x = tokenizer(frame["text"].tolist(), truncation=True, max_length=MAX_TOKENS, padding=True,
-                      return_tensors="pt")["input_ids"]
+        x = tokenizer(
+            frame["text"].tolist(), truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt"
+        )["input_ids"]
         splits[split] = (torch.tensor(ids), x, torch.tensor(frame["label"].to_numpy()))
 
     watcher = watch(model, layer=model.encoder)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tiny_runs import log_tiny_run
 
 from dq.insights import split_insights
 from dq.store import Run
-from tiny_runs import log_tiny_run
 
 #: log_tiny_run flips the label of training samples 7, 14, ..., 42 (its planted errors).
 PLANTED = [7, 14, 21, 28, 35, 42]

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dq.auto.demo import demo_frame
 from dq.cli import main as dq_main
-from dq.demo import demo_frame
 from dq.insights import run_insights
 from dq.store import Run
 
@@ -58,9 +58,17 @@ def tiny_bert_config(vocab_size: int, classes: list[str]) -> Any:
     """A one-layer, 32-wide BERT config for sequence classification over ``classes``."""
     from transformers import BertConfig
 
-    return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=64, num_labels=len(classes),
-                      id2label=dict(enumerate(classes)), label2id={c: i for i, c in enumerate(classes)})
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=len(classes),
+        id2label=dict(enumerate(classes)),
+        label2id={c: i for i, c in enumerate(classes)},
+    )
 
 
 def check_run(path: Path, *, sizes: dict[str, int], tmp_path: Path, labels: list[str] | None = None) -> Run:

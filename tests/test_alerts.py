@@ -36,23 +36,25 @@ def _clean_frame(n_per_class: int = N_PER_CLASS, *, seed: int = 0) -> pd.DataFra
     label = np.repeat(names, n_per_class)
     n = len(label)
     n_words = rng.integers(5, 30, n)
-    return pd.DataFrame({
-        "id": np.arange(n),
-        "text": [" ".join(f"w{j}" for j in range(k)) for k in n_words],
-        "label": label,
-        "pred": label.copy(),
-        "dep": rng.uniform(0.02, 0.2, n).astype(np.float32),
-        "dep_bucket": "easy",
-        "is_misclassified": False,
-        "is_mislabeled": False,
-        "is_on_boundary": False,
-        "is_near_duplicate": False,
-        "is_conflicting_duplicate": False,
-        "is_outlier": False,
-        "is_out_of_coverage": False,
-        "cluster": np.repeat(np.arange(len(names)), n_per_class),
-        "n_words": n_words,
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "text": [" ".join(f"w{j}" for j in range(k)) for k in n_words],
+            "label": label,
+            "pred": label.copy(),
+            "dep": rng.uniform(0.02, 0.2, n).astype(np.float32),
+            "dep_bucket": "easy",
+            "is_misclassified": False,
+            "is_mislabeled": False,
+            "is_on_boundary": False,
+            "is_near_duplicate": False,
+            "is_conflicting_duplicate": False,
+            "is_outlier": False,
+            "is_out_of_coverage": False,
+            "cluster": np.repeat(np.arange(len(names)), n_per_class),
+            "n_words": n_words,
+        }
+    )
 
 
 def _report(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,10 +73,16 @@ def _overlap(frame: pd.DataFrame, scores: dict[tuple[str, str], float] | None = 
     names = sorted(set(frame["label"]))
     rows = []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             confused = ((frame["label"] == a) & (frame["pred"] == b)) | ((frame["label"] == b) & (frame["pred"] == a))
-            rows.append({"class_a": a, "class_b": b, "overlap": (scores or {}).get((a, b), 0.02),
-                         "n_confused": int(confused.sum())})
+            rows.append(
+                {
+                    "class_a": a,
+                    "class_b": b,
+                    "overlap": (scores or {}).get((a, b), 0.02),
+                    "n_confused": int(confused.sum()),
+                }
+            )
     table = pd.DataFrame(rows).sort_values(["overlap", "n_confused"], ascending=False, kind="stable")
     return table.reset_index(drop=True)
 
@@ -82,12 +90,14 @@ def _overlap(frame: pd.DataFrame, scores: dict[tuple[str, str], float] | None = 
 def _clusters(frame: pd.DataFrame) -> pd.DataFrame:
     groups = frame.groupby("cluster")
     ids = groups.size().index.to_numpy()
-    return pd.DataFrame({
-        "cluster": ids,
-        "size": groups.size().to_numpy(),
-        "avg_dep": groups["dep"].mean().to_numpy(),
-        "top_words": [[f"kw{c}a", f"kw{c}b", f"kw{c}c", f"kw{c}d"] for c in ids],
-    })
+    return pd.DataFrame(
+        {
+            "cluster": ids,
+            "size": groups.size().to_numpy(),
+            "avg_dep": groups["dep"].mean().to_numpy(),
+            "top_words": [[f"kw{c}a", f"kw{c}b", f"kw{c}c", f"kw{c}d"] for c in ids],
+        }
+    )
 
 
 def _context(
@@ -108,10 +118,14 @@ def _context(
     report = _report(frame) if report is None else report
     others = {} if split == TRAINING else {TRAINING: report.copy() if training_report is None else training_report}
     return AlertContext(
-        split=split, frame=frame, class_report=report, overlap=_overlap(frame, overlap),
+        split=split,
+        frame=frame,
+        class_report=report,
+        overlap=_overlap(frame, overlap),
         clusters=_clusters(frame) if clusters is None else clusters,
         macro_f1=_macro_f1(report) if macro_f1 is None else macro_f1,
-        other_reports=others, thresholds=thresholds,
+        other_reports=others,
+        thresholds=thresholds,
     )
 
 
@@ -173,8 +187,9 @@ def test_find_alerts_is_empty_on_clean_input(frame):
 # --- rule_mislabeled ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n_flagged", "severity"),
-                         [(12, "high"), (10, "high"), (3, "medium"), (2, "medium"), (1, "low")])
+@pytest.mark.parametrize(
+    ("n_flagged", "severity"), [(12, "high"), (10, "high"), (3, "medium"), (2, "medium"), (1, "low")]
+)
 def test_rule_mislabeled_fires(frame, n_flagged, severity):
     planted = _plant(frame, "is_mislabeled", np.arange(7, 7 + 17 * n_flagged, 17))
     ctx = _context(frame)
@@ -236,7 +251,8 @@ def test_rule_low_performing_classes_ignores_tiny_classes_and_keeps_the_worst_fi
 def test_rule_low_performing_classes_keeps_at_most_max_items(frame):
     report = _report(frame).assign(f1=[0.1, 0.2, 0.3, 0.4])
     found = alerts.rule_low_performing_classes(
-        _context(frame, report=report, macro_f1=0.9, thresholds=AlertThresholds(max_items=2)))
+        _context(frame, report=report, macro_f1=0.9, thresholds=AlertThresholds(max_items=2))
+    )
     assert [a.filter["label"] for a in found] == ["billing", "delivery"]
 
 
@@ -463,9 +479,12 @@ def test_find_alerts_lists_high_first_then_rule_order(frame):
     _plant(frame, "is_out_of_coverage", [24])  # medium
     found = find_alerts(_context(frame))
     assert [a.kind for a in found] == [
-        "likely_mislabeled", "empty_samples",  # high, in rule order
-        "misclassified", "out_of_coverage",  # medium
-        "near_duplicates", "outliers",  # low
+        "likely_mislabeled",
+        "empty_samples",  # high, in rule order
+        "misclassified",
+        "out_of_coverage",  # medium
+        "near_duplicates",
+        "outliers",  # low
     ]
     ranks = [SEVERITIES.index(a.severity) for a in found]
     assert ranks == sorted(ranks)
@@ -481,8 +500,9 @@ def test_alerts_round_trip_through_to_dict(frame):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    flags=st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans()),
-                   min_size=200, max_size=200),
+    flags=st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans()), min_size=200, max_size=200
+    ),
     words=st.lists(st.integers(0, 260), min_size=200, max_size=200),
     hard=st.lists(st.booleans(), min_size=200, max_size=200),
 )
@@ -504,33 +524,38 @@ def test_every_alert_is_one_line_and_its_filter_counts_what_it_says(flags, words
 
 @pytest.fixture
 def samples() -> pd.DataFrame:
-    return pd.DataFrame({
-        "label": ["card", "refund", "card", "top_up", None],
-        "dep": [0.9, 0.2, 0.5, np.nan, 0.7],
-        "cluster": [0, 1, 2, 1, 0],
-        "is_mislabeled": [True, False, False, True, False],
-        "text": ["Lost my CARD", "refund please (now)", "card.declined", "top up failed", None],
-    })
+    return pd.DataFrame(
+        {
+            "label": ["card", "refund", "card", "top_up", None],
+            "dep": [0.9, 0.2, 0.5, np.nan, 0.7],
+            "cluster": [0, 1, 2, 1, 0],
+            "is_mislabeled": [True, False, False, True, False],
+            "text": ["Lost my CARD", "refund please (now)", "card.declined", "top up failed", None],
+        }
+    )
 
 
-@pytest.mark.parametrize(("sample_filter", "expected"), [
-    (None, [True] * 5),
-    ({}, [True] * 5),
-    ({"label": "card"}, [True, False, True, False, False]),
-    ({"is_mislabeled": True}, [True, False, False, True, False]),
-    ({"cluster": 1}, [False, True, False, True, False]),
-    ({"label": ["refund", "top_up"]}, [False, True, False, True, False]),
-    ({"cluster": (0, 2)}, [True, False, True, False, True]),
-    ({"dep": {"min": 0.5}}, [True, False, True, False, True]),
-    ({"dep": {"max": 0.5}}, [False, True, True, False, False]),
-    ({"dep": {"min": 0.3, "max": 0.8}}, [False, False, True, False, True]),
-    ({"dep": {"min": None, "max": 0.2}}, [False, True, False, False, False]),
-    ({"text": {"contains": "card"}}, [True, False, True, False, False]),
-    ({"text": {"contains": "(now)"}}, [False, True, False, False, False]),  # literal, not a regex
-    ({"text": {"regex": r"^[a-z]+\.[a-z]+$"}}, [False, False, True, False, False]),
-    ({"text": {"regex": "CARD"}}, [True, False, False, False, False]),  # regex is case-sensitive
-    ({"label": "card", "dep": {"min": 0.6}}, [True, False, False, False, False]),
-])
+@pytest.mark.parametrize(
+    ("sample_filter", "expected"),
+    [
+        (None, [True] * 5),
+        ({}, [True] * 5),
+        ({"label": "card"}, [True, False, True, False, False]),
+        ({"is_mislabeled": True}, [True, False, False, True, False]),
+        ({"cluster": 1}, [False, True, False, True, False]),
+        ({"label": ["refund", "top_up"]}, [False, True, False, True, False]),
+        ({"cluster": (0, 2)}, [True, False, True, False, True]),
+        ({"dep": {"min": 0.5}}, [True, False, True, False, True]),
+        ({"dep": {"max": 0.5}}, [False, True, True, False, False]),
+        ({"dep": {"min": 0.3, "max": 0.8}}, [False, False, True, False, True]),
+        ({"dep": {"min": None, "max": 0.2}}, [False, True, False, False, False]),
+        ({"text": {"contains": "card"}}, [True, False, True, False, False]),
+        ({"text": {"contains": "(now)"}}, [False, True, False, False, False]),  # literal, not a regex
+        ({"text": {"regex": r"^[a-z]+\.[a-z]+$"}}, [False, False, True, False, False]),
+        ({"text": {"regex": "CARD"}}, [True, False, False, False, False]),  # regex is case-sensitive
+        ({"label": "card", "dep": {"min": 0.6}}, [True, False, False, False, False]),
+    ],
+)
 def test_apply_filter(samples, sample_filter, expected):
     mask = apply_filter(samples, sample_filter)
     assert mask.dtype == bool
@@ -542,12 +567,15 @@ def test_apply_filter_keeps_the_frame_index(samples):
     assert apply_filter(samples, {"label": "card"})[lambda m: m].index.tolist() == [10, 30]
 
 
-@pytest.mark.parametrize(("sample_filter", "words"), [
-    ({"text": {"regex": "(unclosed"}}, ["regex", "'text'", "(unclosed"]),
-    ({"nope": 1}, ["'nope'", "label"]),
-    ({"dep": {"between": [0, 1]}}, ["'dep'", "between"]),
-    ({"text": {"contains": "a", "regex": "b"}}, ["'text'"]),
-])
+@pytest.mark.parametrize(
+    ("sample_filter", "words"),
+    [
+        ({"text": {"regex": "(unclosed"}}, ["regex", "'text'", "(unclosed"]),
+        ({"nope": 1}, ["'nope'", "label"]),
+        ({"dep": {"between": [0, 1]}}, ["'dep'", "between"]),
+        ({"text": {"contains": "a", "regex": "b"}}, ["'text'"]),
+    ],
+)
 def test_bad_filters_raise_one_line_validation_errors(samples, sample_filter, words):
     with pytest.raises(ValidationError) as info:
         apply_filter(samples, sample_filter)
@@ -575,17 +603,20 @@ def test_range_filter_matches_numpy(values, low, high):
     np.testing.assert_array_equal(got.to_numpy(), expected)
 
 
-@pytest.mark.parametrize(("sample_filter", "text"), [
-    (None, "all samples"),
-    ({}, "all samples"),
-    ({"label": "card"}, "label = 'card'"),
-    ({"is_mislabeled": True}, "is_mislabeled = True"),
-    ({"label": ["a", "b"], "dep": {"min": 0.5}}, "label in ['a', 'b'] and dep >= 0.5"),
-    ({"n_words": {"min": 1, "max": 2}}, "n_words >= 1 and n_words <= 2"),
-    ({"dep": {"max": 0.25}}, "dep <= 0.25"),
-    ({"text": {"contains": "card"}}, "text contains 'card'"),
-    ({"text": {"regex": "^top"}}, "text matches /^top/"),
-])
+@pytest.mark.parametrize(
+    ("sample_filter", "text"),
+    [
+        (None, "all samples"),
+        ({}, "all samples"),
+        ({"label": "card"}, "label = 'card'"),
+        ({"is_mislabeled": True}, "is_mislabeled = True"),
+        ({"label": ["a", "b"], "dep": {"min": 0.5}}, "label in ['a', 'b'] and dep >= 0.5"),
+        ({"n_words": {"min": 1, "max": 2}}, "n_words >= 1 and n_words <= 2"),
+        ({"dep": {"max": 0.25}}, "dep <= 0.25"),
+        ({"text": {"contains": "card"}}, "text contains 'card'"),
+        ({"text": {"regex": "^top"}}, "text matches /^top/"),
+    ],
+)
 def test_describe_filter(sample_filter, text):
     assert describe_filter(sample_filter) == text
 

@@ -6,8 +6,9 @@ that opens the same filtered view. Sample text stays inert throughout (no dialog
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,8 +124,9 @@ def test_console_end_to_end(
     page.mouse.move(box["x"] + 0.03 * box["width"], box["y"] + 0.03 * box["height"])
     page.mouse.down()
     for step in range(1, 11):
-        page.mouse.move(box["x"] + (0.03 + 0.094 * step) * box["width"],
-                        box["y"] + (0.03 + 0.094 * step) * box["height"])
+        page.mouse.move(
+            box["x"] + (0.03 + 0.094 * step) * box["width"], box["y"] + (0.03 + 0.094 * step) * box["height"]
+        )
     page.mouse.up()
     wait_idle(page)
     selected = page.get_by_test_id("stMain").get_by_text(re.compile(r"[\d,]+ points selected")).first

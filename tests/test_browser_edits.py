@@ -39,7 +39,11 @@ def _choose_action(page: Any, name: str, wait_idle: Any) -> None:
 
 
 def test_relabel_and_remove_survive_a_reload_and_reach_the_fixed_csv(
-    dq_home: Path, streamlit_server, browser_page, wait_idle, screenshot,  # noqa: ANN001
+    dq_home: Path,
+    streamlit_server,
+    browser_page,
+    wait_idle,
+    screenshot,  # noqa: ANN001
 ) -> None:
     from playwright.sync_api import expect
 
@@ -62,7 +66,7 @@ def test_relabel_and_remove_survive_a_reload_and_reach_the_fixed_csv(
     wait_idle(page)
     page.get_by_role("button", name="Relabel 2 samples").click()
     wait_idle(page)
-    screenshot(page, "edits-relabelled")
+    screenshot(page, "edits-relabeled")
 
     page.reload()  # a new session: the edits come back from SQLite, not from session state
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
@@ -72,9 +76,9 @@ def test_relabel_and_remove_survive_a_reload_and_reach_the_fixed_csv(
     wait_idle(page)
 
     history = EditsCart().history("tiny/r1", "training")
-    relabelled = history.loc[history["action"] == "relabel", "sample_id"].tolist()
+    relabeled = history.loc[history["action"] == "relabel", "sample_id"].tolist()
     removed = history.loc[history["action"] == "remove", "sample_id"].tolist()
-    assert len(relabelled) == 2 and len(removed) == 2 and not set(relabelled) & set(removed)
+    assert len(relabeled) == 2 and len(removed) == 2 and not set(relabeled) & set(removed)
     assert set(history.loc[history["action"] == "relabel", "new_value"]) == {"login"}
 
     page.reload()
@@ -93,8 +97,8 @@ def test_relabel_and_remove_survive_a_reload_and_reach_the_fixed_csv(
     original = dq.store.Run(dq_home / "runs" / "tiny" / "r1").samples("training")
     assert len(fixed) == len(original) - 2
     assert not set(removed) & set(fixed["id"])
-    assert set(fixed.loc[fixed["id"].isin(relabelled), "label"]) == {"login"}
-    unchanged = fixed[~fixed["id"].isin(relabelled)].set_index("id")["label"]
+    assert set(fixed.loc[fixed["id"].isin(relabeled), "label"]) == {"login"}
+    unchanged = fixed[~fixed["id"].isin(relabeled)].set_index("id")["label"]
     before = original.assign(id=original["id"].astype(str)).set_index("id")["label"]
     assert unchanged.equals(before.loc[unchanged.index])
     assert HOSTILE in set(fixed["text"]) or "0" in removed  # texts round-trip exactly

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect

@@ -13,19 +13,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dq.auto.demo import DATA_DIR as DEMO_DATA
 from dq.cli import build_parser, main
 from dq.store import Run, list_runs
 
-BANKING = Path(__file__).resolve().parents[1] / "dq" / "data" / "banking77"
+BANKING = DEMO_DATA
 
 
 def _banking_sample(path: Path, n_per_class: int = 4, n_classes: int = 60, seed: int = 0) -> Path:
     """A few hundred real BANKING77 rows with a split column, written as CSV."""
     train = pd.read_csv(BANKING / "train.csv", dtype=str)
     classes = sorted(train["category"].unique())[:n_classes]
-    rows = (train[train["category"].isin(classes)]
-            .groupby("category").sample(n_per_class + 1, random_state=seed)
-            .sort_values("category", kind="stable").reset_index(drop=True))
+    rows = (
+        train[train["category"].isin(classes)]
+        .groupby("category")
+        .sample(n_per_class + 1, random_state=seed)
+        .sort_values("category", kind="stable")
+        .reset_index(drop=True)
+    )
     rows["split"] = np.where(np.arange(len(rows)) % (n_per_class + 1) == 0, "test", "train")
     rows.to_csv(path, index=False)
     return path
@@ -50,8 +55,26 @@ def test_every_command_has_help_and_an_example():
 def test_auto_on_real_text_builds_a_run_with_every_epoch(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DQ_HOME", str(tmp_path / "home"))
     data = _banking_sample(tmp_path / "bank.csv")
-    assert main(["auto", str(data), "--text-col", "text", "--label-col", "category",
-                 "--split-col", "split", "--epochs", "3", "--folds", "4", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "auto",
+                str(data),
+                "--text-col",
+                "text",
+                "--label-col",
+                "category",
+                "--split-col",
+                "split",
+                "--epochs",
+                "3",
+                "--folds",
+                "4",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     path = Path(capsys.readouterr().out.strip())
     assert path == tmp_path / "home" / "runs" / "auto" / "bank"
     run = Run(path)
@@ -73,12 +96,48 @@ def test_auto_on_real_text_builds_a_run_with_every_epoch(tmp_path, monkeypatch, 
     assert run.outputs("training").embs.shape == (240, 384)
 
     # Same file and settings again: reused, nothing embedded; same seed elsewhere: identical run.
-    assert main(["auto", str(data), "--text-col", "text", "--label-col", "category",
-                 "--split-col", "split", "--epochs", "3", "--folds", "4"]) == 0
+    assert (
+        main(
+            [
+                "auto",
+                str(data),
+                "--text-col",
+                "text",
+                "--label-col",
+                "category",
+                "--split-col",
+                "split",
+                "--epochs",
+                "3",
+                "--folds",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert "reusing it" in capsys.readouterr().err
     out = tmp_path / "exact" / "place"
-    assert main(["auto", str(data), "--text-col", "text", "--label-col", "category", "--split-col",
-                 "split", "--epochs", "3", "--folds", "4", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "auto",
+                str(data),
+                "--text-col",
+                "text",
+                "--label-col",
+                "category",
+                "--split-col",
+                "split",
+                "--epochs",
+                "3",
+                "--folds",
+                "4",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "embedded 0 texts, 300 from cache" in capsys.readouterr().err
     twin = Run(out)
     for e in run.epochs("training"):
@@ -86,8 +145,26 @@ def test_auto_on_real_text_builds_a_run_with_every_epoch(tmp_path, monkeypatch, 
 
     # --out that holds a different run (another seed) is refused, and left as it was.
     before = sorted(p.name for p in out.rglob("*"))
-    assert main(["auto", str(data), "--text-col", "text", "--label-col", "category", "--split-col",
-                 "split", "--seed", "7", "--quiet", "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "auto",
+                str(data),
+                "--text-col",
+                "text",
+                "--label-col",
+                "category",
+                "--split-col",
+                "split",
+                "--seed",
+                "7",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "already holds a different run" in err and err.count("\n") == 1
     assert sorted(p.name for p in out.rglob("*")) == before
@@ -122,9 +199,19 @@ BAD_INPUTS = [
     ("header only", b"text,label\n", ["--text-col", "text", "--label-col", "label"], "no rows"),
     ("single class", b"text,label\na,x\nb,x\n", ["--text-col", "text", "--label-col", "label"], "2 classes"),
     ("undecodable", b"text,label\n\xff\xfe,x\nb,y\n", ["--text-col", "text", "--label-col", "label"], "UTF-8"),
-    ("duplicate ids", b"id,text,label\n1,a,x\n1,b,y\n", ["--text-col", "text", "--label-col", "label", "--id-col", "id"], "duplicate"),
+    (
+        "duplicate ids",
+        b"id,text,label\n1,a,x\n1,b,y\n",
+        ["--text-col", "text", "--label-col", "label", "--id-col", "id"],
+        "duplicate",
+    ),
     ("only empty texts", b"text,label\n ,x\n,y\n", ["--text-col", "text", "--label-col", "label"], "empty text"),
-    ("unknown split", b"text,label,s\na,x,train\nb,y,holdout\n", ["--text-col", "text", "--label-col", "label", "--split-col", "s"], "holdout"),
+    (
+        "unknown split",
+        b"text,label,s\na,x,train\nb,y,holdout\n",
+        ["--text-col", "text", "--label-col", "label", "--split-col", "s"],
+        "holdout",
+    ),
     ("bad extension", b"text,label\n", ["--text-col", "text", "--label-col", "label"], ".xlsx"),
     ("missing flag", b"text,label\na,x\n", ["--text-col", "text"], "--label-col"),
     ("bad epochs", b"text,label\na,x\n", ["--text-col", "text", "--label-col", "label", "--epochs", "0"], "--epochs"),
@@ -150,12 +237,29 @@ def test_skipped_rows_are_reported(tmp_path, monkeypatch, capsys):
     texts = [f"how do I {verb} my card" for verb in ("activate", "cancel", "top up", "freeze", "order", "lock")]
     rows = [(t, "card" if i % 2 else "other") for i, t in enumerate(texts * 2)] + [("", "card"), ("hello", "")]
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(tmp_path / "d.csv", index=False)
-    assert main(["auto", str(tmp_path / "d.csv"), "--text-col", "text", "--label-col", "label",
-                 "--folds", "2", "--epochs", "1"]) == 0
+    assert (
+        main(
+            [
+                "auto",
+                str(tmp_path / "d.csv"),
+                "--text-col",
+                "text",
+                "--label-col",
+                "label",
+                "--folds",
+                "2",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "skipped 1 rows with empty text" in err and "skipped 1 rows with missing label" in err
     assert Run(tmp_path / "home" / "runs" / "auto" / "d").meta["source"]["skipped"] == {
-        "empty text": 1, "missing label": 1}
+        "empty text": 1,
+        "missing label": 1,
+    }
 
 
 def test_info_on_unfinished_and_missing_runs(tmp_path):
@@ -169,15 +273,16 @@ def test_info_on_unfinished_and_missing_runs(tmp_path):
     proc = _run_cli("info", str(tmp_path / "nope"), home=tmp_path)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
     proc = _run_cli("runs", "--json", home=tmp_path)
-    assert json.loads(proc.stdout) == [{"project": "p", "run": "half", "path": str(next(target.parent.iterdir())),
-                                        "finished": False, "created": None}]
+    assert json.loads(proc.stdout) == [
+        {"project": "p", "run": "half", "path": str(next(target.parent.iterdir())), "finished": False, "created": None}
+    ]
     dq.client._current = None
 
 
 def test_interrupted_auto_leaves_nothing(tmp_path, monkeypatch):
     """Ctrl-C while training: the partial run directory is removed, no run appears."""
     pytest.importorskip("sentence_transformers")
-    import dq.auto as auto_mod
+    import dq.auto.pipeline as auto_mod
 
     monkeypatch.setenv("DQ_HOME", str(tmp_path / "home"))
 
@@ -197,8 +302,20 @@ def test_interrupted_auto_leaves_nothing(tmp_path, monkeypatch):
 @pytest.mark.model
 def test_auto_quiet_prints_only_the_run_path(tmp_path):
     data = _banking_sample(tmp_path / "bank.csv", n_per_class=2, n_classes=10)
-    result = _run_cli("auto", str(data), "--text-col", "text", "--label-col", "category", "--folds", "2",
-                      "--epochs", "2", "--quiet", home=tmp_path / "home")
+    result = _run_cli(
+        "auto",
+        str(data),
+        "--text-col",
+        "text",
+        "--label-col",
+        "category",
+        "--folds",
+        "2",
+        "--epochs",
+        "2",
+        "--quiet",
+        home=tmp_path / "home",
+    )
     assert result.returncode == 0, result.stderr
     # Not even the model library's "Loading weights" bar: stderr is for errors only.
     assert result.stderr == ""
@@ -209,4 +326,5 @@ def test_console_refuses_a_bad_port_in_one_line(tmp_path):
     result = _run_cli("console", "--port", "70000", home=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "dq console: error: argument --port: expected a port number in [1, 65535], got 70000 (see dq console --help)"]
+        "dq console: error: argument --port: expected a port number in [1, 65535], got 70000 (see dq console --help)"
+    ]

@@ -8,22 +8,31 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from edits_fixtures import run  # noqa: F401 - pytest fixture
+from tiny_runs import LABELS
 
 from dq.cli import main
 from dq.edits import Change, EditsCart, fixed_dataset
 from dq.edits.store import SCHEMA_VERSION
 from dq.store import Run
-from edits_fixtures import run  # noqa: F401 - pytest fixture
-from tiny_runs import LABELS
 
 
 @pytest.fixture
 def db(run: Run, tmp_path: Path) -> Path:
     """A cart holding a relabel, a removal, a text edit and two samples sent to labelers."""
     path = tmp_path / "cart" / "edits.db"
-    EditsCart(path).add(run, "training", [
-        Change(0, "relabel", "billing", "login"), Change(1, "remove"), Change(2, "edit_text", None, "new, \"text\""),
-        Change(7, "send_to_labelers"), Change(14, "send_to_labelers")], author="ana")
+    EditsCart(path).add(
+        run,
+        "training",
+        [
+            Change(0, "relabel", "billing", "login"),
+            Change(1, "remove"),
+            Change(2, "edit_text", None, 'new, "text"'),
+            Change(7, "send_to_labelers"),
+            Change(14, "send_to_labelers"),
+        ],
+        author="ana",
+    )
     return path
 
 
@@ -58,7 +67,7 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], command: str) -> str:
 def test_export_writes_the_fixed_dataset(run, db, tmp_path, capsys, suffix):
     out = tmp_path / f"fixed{suffix}"
     assert main(["export", str(run.path), "--out", str(out), "--db", str(db)]) == 0
-    assert _ok(capsys, out).endswith("89 rows kept, 1 removed, 1 relabelled, 1 text edits")
+    assert _ok(capsys, out).endswith("89 rows kept, 1 removed, 1 relabeled, 1 text edits")
     expected = fixed_dataset(run, "training", cart=EditsCart(db))
     if suffix == ".csv":
         back = pd.read_csv(out)
@@ -74,8 +83,10 @@ def test_export_writes_the_fixed_dataset(run, db, tmp_path, capsys, suffix):
 @pytest.mark.parametrize("mode", ["relabel", "remove"])
 def test_export_with_auto_fix(run, db, tmp_path, capsys, mode):
     out = tmp_path / "fixed.csv"
-    assert main(["export", str(run.path), "--split", "training", "--out", str(out), "--db", str(db),
-                 "--auto-fix", mode]) == 0
+    assert (
+        main(["export", str(run.path), "--split", "training", "--out", str(out), "--db", str(db), "--auto-fix", mode])
+        == 0
+    )
     summary = _ok(capsys, out)
     assert "by auto-fix" in summary
     expected = fixed_dataset(run, "training", cart=EditsCart(db), auto_fix=mode)
@@ -88,8 +99,23 @@ def test_export_auto_fix_follows_the_strictness(run, db, tmp_path, capsys):
     counts = {}
     for strictness in (0.0, 1.0):
         out = tmp_path / f"fixed-{strictness}.csv"
-        assert main(["export", str(run.path), "--out", str(out), "--db", str(db), "--auto-fix", "remove",
-                     "--strictness", str(strictness)]) == 0
+        assert (
+            main(
+                [
+                    "export",
+                    str(run.path),
+                    "--out",
+                    str(out),
+                    "--db",
+                    str(db),
+                    "--auto-fix",
+                    "remove",
+                    "--strictness",
+                    str(strictness),
+                ]
+            )
+            == 0
+        )
         _ok(capsys, out)
         flagged = split_insights(run, "training", settings=InsightSettings(mislabel_strictness=strictness)).frame
         expected = fixed_dataset(run, "training", cart=EditsCart(db), auto_fix="remove", insights=flagged)
@@ -105,13 +131,16 @@ def test_export_uses_the_cart_under_dq_home_by_default(run, dq_home, tmp_path, c
     assert "29 rows kept, 1 removed" in _ok(capsys, out)
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--out", "{dir}/x.txt"], ["'--out'", ".csv"]),
-    (["--out", "{dir}/missing/x.csv"], ["does not exist"]),
-    (["--split", "validation", "--out", "{dir}/x.csv"], ["'split'", "'validation'", "training"]),
-    (["--auto-fix", "fix", "--out", "{dir}/x.csv"], ["--auto-fix", "'fix'", "relabel"]),
-    (["--out", "{dir}/x.csv", "--db", "{dir}/newer.db"], ["schema version", "Upgrade dq"]),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--out", "{dir}/x.txt"], ["'--out'", ".csv"]),
+        (["--out", "{dir}/missing/x.csv"], ["does not exist"]),
+        (["--split", "validation", "--out", "{dir}/x.csv"], ["'split'", "'validation'", "training"]),
+        (["--auto-fix", "fix", "--out", "{dir}/x.csv"], ["--auto-fix", "'fix'", "relabel"]),
+        (["--out", "{dir}/x.csv", "--db", "{dir}/newer.db"], ["schema version", "Upgrade dq"]),
+    ],
+)
 def test_export_errors_are_one_line_and_write_nothing(run, tmp_path, capsys, args, words):
     newer = tmp_path / "newer.db"
     conn = sqlite3.connect(newer)
@@ -154,11 +183,14 @@ def test_labelers_all_writes_every_flagged_sample_as_csv(run, db, tmp_path, caps
     assert {7, 14} <= set(frame["id"]) and frame["dep"].is_monotonic_decreasing
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--out", "{dir}/x.parquet"], ["'--out'", ".json", ".csv"]),
-    (["--out", "{dir}/x.json", "--split", "nope"], ["'split'", "'nope'"]),
-    (["--out", "{dir}/x.json", "--db", "{dir}/empty.db"], ["No sample", "--all"]),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--out", "{dir}/x.parquet"], ["'--out'", ".json", ".csv"]),
+        (["--out", "{dir}/x.json", "--split", "nope"], ["'split'", "'nope'"]),
+        (["--out", "{dir}/x.json", "--db", "{dir}/empty.db"], ["No sample", "--all"]),
+    ],
+)
 def test_labelers_errors_are_one_line_and_write_nothing(run, tmp_path, capsys, args, words):
     assert main(["labelers", str(run.path), *[a.format(dir=tmp_path) for a in args]]) == 2
     line = _one_line_error(capsys, "labelers")

@@ -17,8 +17,19 @@ from dq.insights.filters import apply_filter, describe_filter
 from dq.splits import TRAINING, VALIDATION
 from dq.store import Run
 
-EXPORT_COLUMNS = {"id", "text", "label", "pred", "probs", "dep", "is_mislabeled", "suggested_label", "cluster",
-                  "is_near_duplicate", "is_outlier"}
+EXPORT_COLUMNS = {
+    "id",
+    "text",
+    "label",
+    "pred",
+    "probs",
+    "dep",
+    "is_mislabeled",
+    "suggested_label",
+    "cluster",
+    "is_near_duplicate",
+    "is_outlier",
+}
 ALERT_KEYS = {"kind", "severity", "message", "rule", "filter", "count"}
 
 
@@ -52,13 +63,23 @@ def run_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = np.array(labels, dtype=object)
     dq.init(project="cli", run="insights", labels=labels, home=tmp_path_factory.mktemp("home"))
     dq.log_data_samples(texts=texts, labels=names[given].tolist(), ids=[f"t{i}" for i in range(len(y))], split=TRAINING)
-    dq.log_data_samples(texts=[f"{labels[c]} check {i}" for i, c in enumerate(vy)], labels=names[vy].tolist(),
-                        ids=[f"v{i}" for i in range(len(vy))], split=VALIDATION)
+    dq.log_data_samples(
+        texts=[f"{labels[c]} check {i}" for i, c in enumerate(vy)],
+        labels=names[vy].tolist(),
+        ids=[f"v{i}" for i in range(len(vy))],
+        split=VALIDATION,
+    )
     for epoch, sharpness in enumerate((4.0, 10.0)):
-        dq.log_model_outputs(ids=[f"t{i}" for i in range(len(y))], embs=embs, probs=probs(embs, sharpness),
-                             split=TRAINING, epoch=epoch)
-        dq.log_model_outputs(ids=[f"v{i}" for i in range(len(vy))], embs=vembs, probs=probs(vembs, sharpness),
-                             split=VALIDATION, epoch=epoch)
+        dq.log_model_outputs(
+            ids=[f"t{i}" for i in range(len(y))], embs=embs, probs=probs(embs, sharpness), split=TRAINING, epoch=epoch
+        )
+        dq.log_model_outputs(
+            ids=[f"v{i}" for i in range(len(vy))],
+            embs=vembs,
+            probs=probs(vembs, sharpness),
+            split=VALIDATION,
+            epoch=epoch,
+        )
     return dq.finish()
 
 
@@ -112,13 +133,16 @@ def test_insights_exports_an_evaluation_split(run_path, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out)
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (["--out", "{dir}/x.txt"], ["'--out'", ".parquet"]),
-    (["--out", "{dir}/x"], ["'--out'"]),
-    (["--split", "nope", "--out", "{dir}/x.csv"], ["'split'", "'nope'", "training"]),
-    (["--split", "test", "--out", "{dir}/x.csv"], ["'test'"]),
-    (["--out", "{dir}/missing/x.csv"], ["does not exist"]),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--out", "{dir}/x.txt"], ["'--out'", ".parquet"]),
+        (["--out", "{dir}/x"], ["'--out'"]),
+        (["--split", "nope", "--out", "{dir}/x.csv"], ["'split'", "'nope'", "training"]),
+        (["--split", "test", "--out", "{dir}/x.csv"], ["'test'"]),
+        (["--out", "{dir}/missing/x.csv"], ["does not exist"]),
+    ],
+)
 def test_insights_refuses_bad_arguments_in_one_line_and_writes_nothing(run_path, tmp_path, capsys, args, words):
     argv = ["insights", str(run_path), *[a.format(dir=tmp_path) for a in args]]
     assert main(argv) == 2
@@ -173,11 +197,13 @@ def test_alerts_text_output(run_path, capsys):
     expected = []
     for split, result in results.items():
         expected.append(f"{split}: {len(result.alerts)} alerts")
-        expected += [f"  [{a.severity:<6}] {a.kind:<24} {a.message}  ({describe_filter(a.filter)})"
-                     for a in result.alerts]
+        expected += [
+            f"  [{a.severity:<6}] {a.kind:<24} {a.message}  ({describe_filter(a.filter)})" for a in result.alerts
+        ]
     assert lines == expected
-    assert any("[high  ] conflicting_duplicates" in line and "is_conflicting_duplicate = True" in line
-               for line in lines)
+    assert any(
+        "[high  ] conflicting_duplicates" in line and "is_conflicting_duplicate = True" in line for line in lines
+    )
 
 
 def test_alerts_refuses_an_unknown_split(run_path, capsys):

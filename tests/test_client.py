@@ -35,8 +35,9 @@ def _embs(n: int, d: int = 8, seed: int = 1) -> np.ndarray:
 def run(tmp_path):
     """An open run with 4 training samples logged (ids 0..3)."""
     dq.init(project="p", run="r", labels=LABELS, home=tmp_path)
-    dq.log_data_samples(texts=["a", "b", "c", "d"], labels=["neg", "pos", "neutral", "pos"],
-                        ids=[0, 1, 2, 3], split="training")
+    dq.log_data_samples(
+        texts=["a", "b", "c", "d"], labels=["neg", "pos", "neutral", "pos"], ids=[0, 1, 2, 3], split="training"
+    )
     yield tmp_path
     dq.client._current = None
 
@@ -80,7 +81,9 @@ def test_samples_with_no_outputs_at_finish(run):
 def test_epoch_with_missing_samples_at_finish(run):
     _log_epoch(epoch=0)
     _log_epoch(epoch=1, ids=(0, 1))
-    with pytest.raises(ValidationError, match=r"Epoch 1 of split 'training' is missing outputs for 2 of 4 samples \(2, 3\)"):
+    with pytest.raises(
+        ValidationError, match=r"Epoch 1 of split 'training' is missing outputs for 2 of 4 samples \(2, 3\)"
+    ):
         dq.finish()
     _log_epoch(epoch=1, ids=(2, 3))  # the run stays open: completing the epoch lets it finish
     assert Run(dq.finish()).epochs("training") == [0, 1]
@@ -162,22 +165,33 @@ def test_calls_without_init_or_after_finish(tmp_path):
 # ---------------------------------------------------------------- round trip
 def test_round_trip_keeps_everything(tmp_path):
     n = 7
-    texts = [f"text {i} ,\"quoted\"\nline" for i in range(n)]
+    texts = [f'text {i} ,"quoted"\nline' for i in range(n)]
     labels = [LABELS[i % 3] for i in range(n)]
     ids = [f"s{i}" for i in range(n)]
     dq.init(project="proj", run="run1", labels=LABELS, home=tmp_path)
-    dq.log_data_samples(texts=texts[:4], labels=labels[:4], ids=ids[:4], split="training",
-                        meta={"source": ["web"] * 4, "n_words": [1, 2, 3, 4]})
-    dq.log_data_samples(texts=texts[4:], labels=labels[4:], ids=ids[4:], split="training",
-                        meta={"source": ["app"] * 3, "n_words": [5, 6, 7]})
+    dq.log_data_samples(
+        texts=texts[:4],
+        labels=labels[:4],
+        ids=ids[:4],
+        split="training",
+        meta={"source": ["web"] * 4, "n_words": [1, 2, 3, 4]},
+    )
+    dq.log_data_samples(
+        texts=texts[4:],
+        labels=labels[4:],
+        ids=ids[4:],
+        split="training",
+        meta={"source": ["app"] * 3, "n_words": [5, 6, 7]},
+    )
     dq.log_data_samples(texts=["t0", "t1"], labels=["pos", "neg"], ids=["x", "y"], split="test")
     dq.log_data_samples(texts=["u0"], ids=["z"], split="inference")
     probs = {e: _probs(n, seed=e) for e in range(3)}
     embs = _embs(n)
     for e in range(3):
         order = np.random.default_rng(e).permutation(n)  # outputs may come in any order
-        dq.log_model_outputs(ids=[ids[i] for i in order], embs=embs[order], probs=probs[e][order],
-                             split="training", epoch=e)
+        dq.log_model_outputs(
+            ids=[ids[i] for i in order], embs=embs[order], probs=probs[e][order], split="training", epoch=e
+        )
         dq.log_model_outputs(ids=["y", "x"], embs=_embs(2), logits=[[0, 1, 2], [2, 1, 0]], split="test", epoch=e)
     dq.log_model_outputs(ids=["z"], embs=_embs(1), logits=[[1, 1, 1]], split="inference", epoch=0)
     path = dq.finish()
@@ -206,8 +220,9 @@ def test_round_trip_keeps_everything(tmp_path):
 
 
 def test_log_dataset_from_pandas(tmp_path):
-    df = pd.DataFrame({"text": ["a", "b", "c"], "label": ["neg", "pos", "neg"], "uid": [10, 11, 12],
-                       "lang": ["en", "fr", "en"]})
+    df = pd.DataFrame(
+        {"text": ["a", "b", "c"], "label": ["neg", "pos", "neg"], "uid": [10, 11, 12], "lang": ["en", "fr", "en"]}
+    )
     dq.init(project="p", run="df", labels=LABELS, home=tmp_path)
     dq.log_dataset(df, id="uid", split="training")
     dq.log_model_outputs(ids=[12, 10, 11], embs=_embs(3), probs=_probs(3), split="training", epoch=0)
@@ -243,8 +258,9 @@ def test_any_texts_round_trip(tmp_path_factory, rows):
     home = tmp_path_factory.mktemp("h")
     writer = RunWriter(home / "r", project="p", run="r", labels=LABELS)
     writer.add_samples(texts=[t for t, _ in rows], labels=[lab for _, lab in rows], split="training")
-    writer.add_outputs(ids=list(range(len(rows))), embs=_embs(len(rows)), probs=_probs(len(rows)),
-                       split="training", epoch=0)
+    writer.add_outputs(
+        ids=list(range(len(rows))), embs=_embs(len(rows)), probs=_probs(len(rows)), split="training", epoch=0
+    )
     frame = Run(writer.finish()).samples("training")
     assert frame["text"].tolist() == [t for t, _ in rows]
     assert frame["label"].tolist() == [lab for _, lab in rows]
@@ -297,19 +313,33 @@ def test_run_json_lists_what_the_format_promises(tmp_path):
     dq.log_data_samples(texts=["x"], labels=["neg"], split="training")
     dq.log_model_outputs(ids=[0], embs=_embs(1), probs=_probs(1), split="training", epoch=0)
     meta = json.loads((dq.finish() / "run.json").read_text())
-    for key in ("schema_version", "task", "labels", "splits", "epochs", "n_samples", "created",
-                "dq_version", "content_hash"):
+    for key in (
+        "schema_version",
+        "task",
+        "labels",
+        "splits",
+        "epochs",
+        "n_samples",
+        "created",
+        "dq_version",
+        "content_hash",
+    ):
         assert key in meta, key
     assert meta["content_hash"].startswith("blake2b:")
 
 
 def test_log_dataset_from_a_hugging_face_dataset_maps_class_labels(tmp_path):
     datasets = pytest.importorskip("datasets")
-    features = datasets.Features({"text": datasets.Value("string"),
-                                  "label": datasets.ClassLabel(names=["neg", "pos", "neutral"]),
-                                  "source": datasets.Value("string")})
-    hf = datasets.Dataset.from_dict({"text": ["a", "b", "c"], "label": [2, 0, 1], "source": ["x", "y", "z"]},
-                                    features=features)
+    features = datasets.Features(
+        {
+            "text": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=["neg", "pos", "neutral"]),
+            "source": datasets.Value("string"),
+        }
+    )
+    hf = datasets.Dataset.from_dict(
+        {"text": ["a", "b", "c"], "label": [2, 0, 1], "source": ["x", "y", "z"]}, features=features
+    )
     dq.init(project="p", run="hf", labels=LABELS, home=tmp_path)
     dq.log_dataset(hf, split="training")
     dq.log_model_outputs(ids=[0, 1, 2], embs=_embs(3), probs=_probs(3), split="training", epoch=0)

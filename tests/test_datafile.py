@@ -1,4 +1,4 @@
-"""Tests of dq.datafile: reading users' dataset files and refusing bad ones with one-line errors."""
+"""Tests of dq.auto.datafile: reading users' dataset files and refusing bad ones with one-line errors."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dq.datafile import EMPTY_TEXT, MISSING_LABEL, load_samples, read_table
+from dq.auto.datafile import EMPTY_TEXT, MISSING_LABEL, load_samples
+from dq.auto.demo import DATA_DIR as DEMO_DATA
+from dq.auto.fileformats import read_table
 from dq.errors import InputFileError, ValidationError
 
-BANKING77_TRAIN = Path(__file__).resolve().parents[1] / "dq" / "data" / "banking77" / "train.csv"
+BANKING77_TRAIN = DEMO_DATA / "train.csv"
 
 
 def _write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -181,9 +183,7 @@ def test_no_usable_rows_names_the_counts(tmp_path: Path) -> None:
 def test_split_spellings_are_mapped_and_inference_needs_no_label(tmp_path: Path) -> None:
     body = "text,label,part\na,x,train\nb,y, Train \nc,x,dev\nd,y,VALID\ne,x,Test\nf,,inference\n"
     table = load_samples(_write(tmp_path, "d.csv", body), text="text", label="label", split="part")
-    assert table.frame["split"].tolist() == [
-        "training", "training", "validation", "validation", "test", "inference"
-    ]
+    assert table.frame["split"].tolist() == ["training", "training", "validation", "validation", "test", "inference"]
     assert table.frame["label"].iloc[-1] is None
     assert table.skipped == {}
 
@@ -308,7 +308,7 @@ def test_empty_parquet_is_refused(tmp_path: Path) -> None:
 
 
 def test_non_utf8_bytes_name_the_byte_and_offset(tmp_path: Path) -> None:
-    content = "text,label\ncafé,a\n".encode("utf-8") + b"caf\xe9,b\n"
+    content = "text,label\ncafé,a\n".encode() + b"caf\xe9,b\n"
     message = _error(read_table, _write(tmp_path, "latin.csv", content))
     offset = content.index(b"\xe9")
     assert f"latin.csv is not valid UTF-8 text: byte 0xe9 at offset {offset}" in message

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dq.auto.demo import EMBEDDINGS_FILE, build_demo, demo_frame, seed_demo_embeddings, texts_sha256
+from dq.auto.embed import embed_texts_with_stats, model_identity
 from dq.config import DEMO_PROJECT, DEMO_RUN
-from dq.demo import EMBEDDINGS_FILE, build_demo, demo_frame, seed_demo_embeddings, texts_sha256
-from dq.embed import embed_texts_with_stats, model_identity
 from dq.store import Run
 
 pytestmark = pytest.mark.model
@@ -45,8 +45,7 @@ def test_matching_vectors_fill_the_cache(tmp_path: Path) -> None:
     assert len(list((tmp_path / "cache" / "embeddings").rglob("shard-*.npz"))) == 1
 
 
-def test_vectors_that_do_not_match_are_refused_with_the_reason(tmp_path: Path,
-                                                               shipped: dict[str, np.ndarray]) -> None:
+def test_vectors_that_do_not_match_are_refused_with_the_reason(tmp_path: Path, shipped: dict[str, np.ndarray]) -> None:
     texts = demo_frame()["text"].tolist()
     home = tmp_path / "home"
 
@@ -59,9 +58,11 @@ def test_vectors_that_do_not_match_are_refused_with_the_reason(tmp_path: Path,
     assert "up to" in reason(_write(tmp_path / "moved.npz", shipped, vectors=other))
     assert "away from a fresh encoding" in reason(_write(tmp_path / "moved.npz", shipped, vectors=other))
     assert reason(_write(tmp_path / "texts.npz", shipped, texts_sha256=np.array("0" * 64))) == (
-        "they were computed for other texts")
+        "they were computed for other texts"
+    )
     assert reason(_write(tmp_path / "model.npz", shipped, identity=np.array("other-model|dim=384"))).startswith(
-        "they come from other-model|dim=384, not the installed sentence-transformers/all-MiniLM-L6-v2")
+        "they come from other-model|dim=384, not the installed sentence-transformers/all-MiniLM-L6-v2"
+    )
     damaged = tmp_path / "damaged.npz"
     damaged.write_bytes(EMBEDDINGS_FILE.read_bytes()[: 1 << 20])
     assert reason(damaged).startswith("damaged.npz is unreadable")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from edits_fixtures import PLANTED, insights, run  # noqa: F401 - pytest fixtures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dq.edits import Change, EditsCart, actions, current_samples, labelers_frame, run_key
 from dq.errors import ValidationError
 from dq.store import Run
-from edits_fixtures import PLANTED, insights, run  # noqa: F401 - pytest fixtures
 
 
 @pytest.fixture
@@ -61,11 +61,14 @@ def test_relabel_to_prediction_and_to_suggestion(current, insights):
     assert actions.relabel(current, no_suggestion, to="suggested", insights=insights) == []
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"ids": [0, 999, "x"], "to": "login"}, ["'ids'", "2 unknown", "'999'", "'x'"]),
-    ({"ids": [0], "to": "prediction"}, ["'insights'", "prediction"]),
-    ({"ids": [0], "to": ""}, ["'to'"]),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"ids": [0, 999, "x"], "to": "login"}, ["'ids'", "2 unknown", "'999'", "'x'"]),
+        ({"ids": [0], "to": "prediction"}, ["'insights'", "prediction"]),
+        ({"ids": [0], "to": ""}, ["'to'"]),
+    ],
+)
 def test_relabel_refuses_bad_arguments(current, kwargs, words):
     with pytest.raises(ValidationError) as info:
         actions.relabel(current, kwargs["ids"], to=kwargs["to"])
@@ -87,8 +90,8 @@ def test_remove_and_send_to_labelers_skip_samples_already_marked(run, cart, curr
 
 def test_edit_text_changes_one_text(run, cart, current):
     old = current.loc[current["id"] == 9, "text"].item()
-    changes = actions.edit_text(current, 9, "a <b>new</b> text, with \"quotes\"\nand é")
-    assert changes == [Change("9", "edit_text", old, "a <b>new</b> text, with \"quotes\"\nand é")]
+    changes = actions.edit_text(current, 9, 'a <b>new</b> text, with "quotes"\nand é')
+    assert changes == [Change("9", "edit_text", old, 'a <b>new</b> text, with "quotes"\nand é')]
     now = _apply(run, cart, changes)
     assert now.loc[9, "text"] == changes[0].new_value and now.loc[8, "text"] == current.loc[8, "text"]
     assert actions.edit_text(now.reset_index(), 9, changes[0].new_value) == []
@@ -114,10 +117,13 @@ def test_find_replace_with_a_regular_expression_and_groups(current):
     assert [c.new_value for c in changes] == ["invoice charge refund case #0", "parcel courier arrive case #1"]
 
 
-@pytest.mark.parametrize(("find", "replace", "words"), [
-    ("question (", "x", ["'question ('", "not a valid regular expression"]),
-    ("question", r"\9", [r"'\\9'", "'question'"]),
-])
+@pytest.mark.parametrize(
+    ("find", "replace", "words"),
+    [
+        ("question (", "x", ["'question ('", "not a valid regular expression"]),
+        ("question", r"\9", [r"'\\9'", "'question'"]),
+    ],
+)
 def test_find_replace_refuses_a_bad_pattern_in_one_line(current, find, replace, words):
     with pytest.raises(ValidationError) as info:
         actions.find_replace(current, [0], find, replace, regex=True)
@@ -133,8 +139,11 @@ def test_find_replace_refuses_to_empty_a_text_or_to_find_nothing(current):
 
 
 @settings(max_examples=40, deadline=None)
-@given(texts=st.lists(st.text(min_size=1).filter(str.strip), min_size=1, max_size=6),
-       find=st.text(min_size=1, max_size=3), replace=st.text(max_size=3))
+@given(
+    texts=st.lists(st.text(min_size=1).filter(str.strip), min_size=1, max_size=6),
+    find=st.text(min_size=1, max_size=3),
+    replace=st.text(max_size=3),
+)
 def test_find_replace_preview_is_exactly_str_replace(texts, find, replace):
     current = pd.DataFrame({"id": range(len(texts)), "text": texts, "label": "x"})
     try:
@@ -144,8 +153,9 @@ def test_find_replace_preview_is_exactly_str_replace(texts, find, replace):
         return
     expected = [(str(i), t, t.replace(find, replace)) for i, t in enumerate(texts) if t.replace(find, replace) != t]
     assert [(c.sample_id, c.old_value, c.new_value) for c in changes] == expected
-    regex_changes = actions.find_replace(current, current["id"], re.escape(find), replace.replace("\\", "\\\\"),
-                                         regex=True)
+    regex_changes = actions.find_replace(
+        current, current["id"], re.escape(find), replace.replace("\\", "\\\\"), regex=True
+    )
     assert regex_changes == changes
 
 
@@ -161,7 +171,8 @@ def test_auto_fix_relabels_to_suggestions_and_removes_every_flagged_sample(insig
     relabels = actions.auto_fix(insights, "relabel")
     with_suggestion = flagged[flagged["suggested_label"].notna()]
     assert [(c.sample_id, c.old_value, c.new_value) for c in relabels] == list(
-        zip(with_suggestion["id"].astype(str), with_suggestion["label"], with_suggestion["suggested_label"]))
+        zip(with_suggestion["id"].astype(str), with_suggestion["label"], with_suggestion["suggested_label"])
+    )
     assert {c.action for c in relabels} == {"relabel"}
     planted = [c for c in relabels if int(c.sample_id) in PLANTED]
     assert len(planted) >= len(relabels) - 1  # the tool's fixes land on the planted errors
@@ -173,8 +184,7 @@ def test_auto_fix_relabels_to_suggestions_and_removes_every_flagged_sample(insig
 
 
 def test_current_samples_keeps_every_row_with_flags(run, cart):
-    cart.add(run, "training", [Change(0, "remove"), Change(1, "send_to_labelers"), Change(999, "remove")],
-             author="ana")
+    cart.add(run, "training", [Change(0, "remove"), Change(1, "send_to_labelers"), Change(999, "remove")], author="ana")
     current = current_samples(run, "training", cart.active(run_key(run), "training"))
     original = run.samples("training")
     assert len(current) == len(original) and current["id"].tolist() == original["id"].tolist()
@@ -184,8 +194,12 @@ def test_current_samples_keeps_every_row_with_flags(run, cart):
 
 def test_labelers_frame_is_the_marked_samples_or_every_flagged_one(run, cart, insights):
     flagged = insights.loc[insights["is_mislabeled"], "id"].tolist()
-    cart.add(run, "training", [Change(2, "send_to_labelers"), Change(flagged[0], "remove"),
-                               Change(flagged[1], "relabel", None, "billing")], author="ana")
+    cart.add(
+        run,
+        "training",
+        [Change(2, "send_to_labelers"), Change(flagged[0], "remove"), Change(flagged[1], "relabel", None, "billing")],
+        author="ana",
+    )
     marked = labelers_frame(run, "training", cart=cart, insights=insights)
     assert list(marked.columns) == ["id", "text", "label", "suggested_label", "dep"]
     assert marked["id"].tolist() == [2]

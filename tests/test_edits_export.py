@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from edits_fixtures import insights, run  # noqa: F401 - pytest fixtures
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from tiny_runs import LABELS
 
-from dq.datafile import load_samples
+from dq.auto.datafile import load_samples
 from dq.edits import Change, EditsCart, fix, fixed_dataset
 from dq.edits.export import (
     dataset_bytes,
@@ -26,16 +28,35 @@ from dq.edits.export import (
 from dq.errors import ValidationError
 from dq.store import Run
 from dq.store.writer import RunWriter
-from edits_fixtures import insights, run  # noqa: F401 - pytest fixtures
-from tiny_runs import LABELS
 
 FORMATS = (".csv", ".parquet", ".jsonl")
 #: Texts a CSV writer gets wrong when it does not quote, or an HTML page when it does not escape.
-NASTY = ["a, b", 'say "hi"', "two\nlines", "crlf\r\nline", "lone\rreturn", "tab\there", "日本語 é ñ 😀", "<script>alert(1)</script>",
-         "  padded  ", "NA", "null", "=SUM(A1)", "trailing \\"]
+NASTY = [
+    "a, b",
+    'say "hi"',
+    "two\nlines",
+    "crlf\r\nline",
+    "lone\rreturn",
+    "tab\there",
+    "日本語 é ñ 😀",
+    "<script>alert(1)</script>",
+    "  padded  ",
+    "NA",
+    "null",
+    "=SUM(A1)",
+    "trailing \\",
+]
 #: What ``dq auto`` recorded for the auto-style run: the file's column names.
-AUTO_SETTINGS = {"text": "review", "label": "sentiment", "id": "review_id", "split": "fold",
-                 "epochs": 2, "folds": 2, "seed": 0, "model": None}
+AUTO_SETTINGS = {
+    "text": "review",
+    "label": "sentiment",
+    "id": "review_id",
+    "split": "fold",
+    "epochs": 2,
+    "folds": 2,
+    "seed": 0,
+    "model": None,
+}
 
 
 def _auto_style_run(target: Path, *, settings_: dict) -> Run:
@@ -44,11 +65,26 @@ def _auto_style_run(target: Path, *, settings_: dict) -> Run:
     n = len(NASTY) * 2
     labels = ["neg", "pos"]
     ids = [f"r{i:03d}" for i in range(n)] if settings_.get("id") else list(range(n))
-    writer = RunWriter(target, project="auto", run=target.name, labels=labels,
-                       extra={"tool": "dq auto", "settings": settings_, "data": "/data/reviews.csv",
-                              "fingerprint": "x", "skipped": {}})
-    writer.add_samples(texts=NASTY * 2, labels=[labels[i % 2] for i in range(n)], ids=ids, split="training",
-                       meta={"meta_text": [f"raw {i}" for i in range(n)], "stars": list(range(n))})
+    writer = RunWriter(
+        target,
+        project="auto",
+        run=target.name,
+        labels=labels,
+        extra={
+            "tool": "dq auto",
+            "settings": settings_,
+            "data": "/data/reviews.csv",
+            "fingerprint": "x",
+            "skipped": {},
+        },
+    )
+    writer.add_samples(
+        texts=NASTY * 2,
+        labels=[labels[i % 2] for i in range(n)],
+        ids=ids,
+        split="training",
+        meta={"meta_text": [f"raw {i}" for i in range(n)], "stars": list(range(n))},
+    )
     probs = np.tile([[0.8, 0.2], [0.3, 0.7]], (n // 2, 1))
     writer.add_outputs(ids=ids, embs=np.eye(n, 4), probs=probs, split="training", epoch=0)
     return Run(writer.finish())
@@ -76,8 +112,17 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def test_fixed_dataset_applies_the_cart_in_the_original_order(run, cart):
-    cart.add(run, "training", [Change(0, "relabel", "billing", "login"), Change(1, "remove"),
-                               Change(2, "edit_text", None, "new text"), Change(3, "send_to_labelers")], author="a")
+    cart.add(
+        run,
+        "training",
+        [
+            Change(0, "relabel", "billing", "login"),
+            Change(1, "remove"),
+            Change(2, "edit_text", None, "new text"),
+            Change(3, "send_to_labelers"),
+        ],
+        author="a",
+    )
     cart.add(run, "training", [Change(5, "remove")], author="a")
     cart.undo_batch(cart.history("tiny/r1", action="remove")["batch"].iloc[0])  # undo the removal of 5
     result = fix(run, "training", cart=cart)
@@ -86,8 +131,8 @@ def test_fixed_dataset_applies_the_cart_in_the_original_order(run, cart):
     assert frame["id"].tolist() == [i for i in original["id"] if i != 1]
     assert frame.loc[0, "label"] == "login" and frame.loc[1, "text"] == "new text"
     assert frame.iloc[2:].reset_index(drop=True).equals(original.iloc[3:].reset_index(drop=True))
-    assert (result.n_kept, result.n_removed, result.n_relabelled, result.n_text_edits) == (89, 1, 1, 1)
-    assert result.describe() == "89 rows kept, 1 removed, 1 relabelled, 1 text edits"
+    assert (result.n_kept, result.n_removed, result.n_relabeled, result.n_text_edits) == (89, 1, 1, 1)
+    assert result.describe() == "89 rows kept, 1 removed, 1 relabeled, 1 text edits"
     assert fixed_dataset(run, "training", cart=cart).equals(frame)
     assert fixed_dataset(run, "test", cart=cart).equals(run.samples("test"))  # other splits untouched
 
@@ -95,7 +140,7 @@ def test_fixed_dataset_applies_the_cart_in_the_original_order(run, cart):
 @pytest.mark.parametrize("mode", ["relabel", "remove"])
 def test_auto_fix_comes_after_the_cart_and_never_overrides_it(run, cart, insights, mode):
     flagged = insights[insights["is_mislabeled"]]
-    chosen = flagged.iloc[0]  # the user keeps this one as labelled, and edits its text only
+    chosen = flagged.iloc[0]  # the user keeps this one as labeled, and edits its text only
     cart.add(run, "training", [Change(chosen["id"], "edit_text", None, "checked by hand")], author="a")
     result = fix(run, "training", cart=cart, auto_fix=mode, insights=insights)
     frame = result.frame.set_index("id")
@@ -106,9 +151,9 @@ def test_auto_fix_comes_after_the_cart_and_never_overrides_it(run, cart, insight
     else:
         suggested = rest[rest["suggested_label"].notna()]
         assert frame.loc[suggested["id"], "label"].tolist() == suggested["suggested_label"].tolist()
-        unsure = rest[rest["suggested_label"].isna()]  # no confident suggestion: left as labelled
+        unsure = rest[rest["suggested_label"].isna()]  # no confident suggestion: left as labeled
         assert frame.loc[unsure["id"], "label"].tolist() == unsure["label"].tolist()
-        assert result.n_relabelled == result.n_auto_fixed == len(suggested)
+        assert result.n_relabeled == result.n_auto_fixed == len(suggested)
     # without insights passed in, they are computed (from the cache) the same way
     assert fixed_dataset(run, "training", cart=cart, auto_fix=mode).equals(result.frame)
 
@@ -154,8 +199,9 @@ def test_the_fixed_dataset_reads_back_into_dq_auto_unchanged(auto_run, cart, tmp
 
 @pytest.mark.parametrize("suffix", FORMATS)
 def test_write_dataset_round_trips_and_matches_the_download_bytes(tmp_path, suffix):
-    frame = pd.DataFrame({"id": [f"s{i}" for i in range(len(NASTY))], "text": NASTY, "label": "x",
-                          "n": range(len(NASTY))})
+    frame = pd.DataFrame(
+        {"id": [f"s{i}" for i in range(len(NASTY))], "text": NASTY, "label": "x", "n": range(len(NASTY))}
+    )
     path = write_dataset(frame, tmp_path / f"d{suffix}")
     back = _read(path)
     assert back["text"].tolist() == NASTY and back["id"].tolist() == frame["id"].tolist()
@@ -166,13 +212,23 @@ def test_write_dataset_round_trips_and_matches_the_download_bytes(tmp_path, suff
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1)
-                      .filter(str.strip), min_size=2, max_size=5),
-       fmt=st.sampled_from(FORMATS))
+@given(
+    texts=st.lists(
+        st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1).filter(str.strip),
+        min_size=2,
+        max_size=5,
+    ),
+    fmt=st.sampled_from(FORMATS),
+)
 @example(texts=["ends in a return\r", "\r\nx", "x"], fmt=".csv")
 def test_any_text_survives_a_round_trip_through_dq_auto_s_reader(tmp_path_factory, texts, fmt):
-    frame = pd.DataFrame({"id": [f"i{k}" for k in range(len(texts))], "text": texts,
-                          "label": [("x", "y")[k % 2] for k in range(len(texts))]})
+    frame = pd.DataFrame(
+        {
+            "id": [f"i{k}" for k in range(len(texts))],
+            "text": texts,
+            "label": [("x", "y")[k % 2] for k in range(len(texts))],
+        }
+    )
     path = write_dataset(frame, tmp_path_factory.mktemp("rt") / f"d{fmt}")
     assert load_samples(path, text="text", label="label", id="id").frame["text"].tolist() == texts
 
@@ -199,18 +255,36 @@ def test_write_dataset_refuses_a_bad_path(tmp_path, out, words):
 
 
 def _review_frame() -> pd.DataFrame:
-    return pd.DataFrame({"id": np.array([7, 35]), "text": ["parcel <b>late</b>", "pass, \"word\"\n"],
-                         "label": ["login", "billing"], "suggested_label": ["delivery", None],
-                         "dep": np.array([0.98, 0.5], dtype=np.float32)})
+    return pd.DataFrame(
+        {
+            "id": np.array([7, 35]),
+            "text": ["parcel <b>late</b>", 'pass, "word"\n'],
+            "label": ["login", "billing"],
+            "suggested_label": ["delivery", None],
+            "dep": np.array([0.98, 0.5], dtype=np.float32),
+        }
+    )
 
 
 def test_label_studio_tasks_follow_the_import_format():
     tasks = label_studio_tasks(_review_frame(), labels=LABELS)
     assert tasks[0] == {
         "data": {"id": 7, "text": "parcel <b>late</b>"},
-        "predictions": [{"model_version": "dq", "score": pytest.approx(0.98), "result": [{
-            "id": "dq-0", "from_name": "label", "to_name": "text", "type": "choices",
-            "value": {"choices": ["login"]}}]}],
+        "predictions": [
+            {
+                "model_version": "dq",
+                "score": pytest.approx(0.98),
+                "result": [
+                    {
+                        "id": "dq-0",
+                        "from_name": "label",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": ["login"]},
+                    }
+                ],
+            }
+        ],
     }
     assert [t["predictions"][0]["result"][0]["id"] for t in tasks] == ["dq-0", "dq-1"]  # unique per result
     assert json.loads(json.dumps(tasks)) == tasks  # plain JSON types (the int64 id became an int)

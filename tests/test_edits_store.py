@@ -8,21 +8,21 @@ import sys
 import threading
 import time
 import types
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from edits_fixtures import run  # noqa: F401 - pytest fixture
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tiny_runs import LABELS
 
 from dq.edits import ACTIONS, SCHEMA_VERSION, Change, EditsCart, current_samples, run_key
 from dq.edits.store import EDIT_COLUMNS
 from dq.errors import EditsDBError, ValidationError
 from dq.store import Run
-from edits_fixtures import run  # noqa: F401 - pytest fixture
-from tiny_runs import LABELS
 
 N_PROCESSES, N_THREADS, ADDS_EACH = 3, 4, 15
 #: Seconds the concurrency test holds the database locked while the writers start.
@@ -42,7 +42,7 @@ def relabel(sample_id: object, old: str, new: str) -> Change:
 
 
 def test_add_stores_one_batch_with_its_facts(run, cart):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     batch = cart.add(run, "training", [relabel(0, "billing", "login"), Change(1, "remove")], author="ana")
     history = cart.history(run_key(run))
     assert list(history.columns) == list(EDIT_COLUMNS)
@@ -55,16 +55,19 @@ def test_add_stores_one_batch_with_its_facts(run, cart):
     created = datetime.fromisoformat(history["created_at"].iloc[0])
     assert created.tzinfo is not None and created.utcoffset().total_seconds() == 0
     assert "." in history["created_at"].iloc[0]  # microseconds
-    assert before <= created <= datetime.now(timezone.utc)
+    assert before <= created <= datetime.now(UTC)
 
 
-@pytest.mark.parametrize(("split", "changes", "words"), [
-    ("nope", [Change(0, "remove")], ["'split'", "'nope'", "training"]),
-    ("training", [], ["'changes'", "at least one"]),
-    ("training", [Change(0, "delete")], ["'action'", "'delete'", "relabel"]),
-    ("training", [Change(0, "remove"), relabel(1, "billing", "refunds")], ["'refunds'", "billing", "'1'"]),
-    ("training", [Change(0, "edit_text", "x", "  ")], ["text", "'0'"]),
-])
+@pytest.mark.parametrize(
+    ("split", "changes", "words"),
+    [
+        ("nope", [Change(0, "remove")], ["'split'", "'nope'", "training"]),
+        ("training", [], ["'changes'", "at least one"]),
+        ("training", [Change(0, "delete")], ["'action'", "'delete'", "relabel"]),
+        ("training", [Change(0, "remove"), relabel(1, "billing", "refunds")], ["'refunds'", "billing", "'1'"]),
+        ("training", [Change(0, "edit_text", "x", "  ")], ["text", "'0'"]),
+    ],
+)
 def test_add_refuses_bad_changes_and_writes_nothing(run, cart, split, changes, words):
     with pytest.raises(ValidationError) as info:
         cart.add(run, split, changes, author="ana")
@@ -178,8 +181,10 @@ def test_schema_is_versioned_with_wal_and_indexes(run, cart):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [row[1] for row in conn.execute("PRAGMA table_info(edits)")]
         assert columns == list(EDIT_COLUMNS)
-        indexes = {row[1]: [c[2] for c in conn.execute(f"PRAGMA index_info({row[1]})")]
-                   for row in conn.execute("PRAGMA index_list(edits)")}
+        indexes = {
+            row[1]: [c[2] for c in conn.execute(f"PRAGMA index_info({row[1]})")]
+            for row in conn.execute("PRAGMA index_list(edits)")
+        }
         assert indexes["edits_run_split"] == ["run", "split"]
     finally:
         conn.close()
@@ -190,8 +195,10 @@ def test_a_database_from_a_newer_dq_is_refused(run, cart):
     conn = sqlite3.connect(cart.path)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
-    for call in (lambda: cart.history(run_key(run)), lambda: cart.add(run, "training", [Change(1, "remove")],
-                                                                       author="ana")):
+    for call in (
+        lambda: cart.history(run_key(run)),
+        lambda: cart.add(run, "training", [Change(1, "remove")], author="ana"),
+    ):
         with pytest.raises(EditsDBError, match=f"version {SCHEMA_VERSION + 1}") as info:
             call()
         assert "\n" not in str(info.value)
@@ -232,8 +239,10 @@ def test_edits_survive_reopening(run, tmp_path):
 def _add_many(db: str, run_dir: str, worker: str) -> list[str]:
     """Add ADDS_EACH one-edit batches, each through its own connection, as the console does."""
     cart, run = EditsCart(Path(db)), Run(run_dir)
-    return [cart.add(run, "training", [Change(f"{worker}-{i}", "send_to_labelers")], author=worker)
-            for i in range(ADDS_EACH)]
+    return [
+        cart.add(run, "training", [Change(f"{worker}-{i}", "send_to_labelers")], author=worker)
+        for i in range(ADDS_EACH)
+    ]
 
 
 def _process_worker(db: str, run_dir: str, worker: str, barrier: Any, results: Any) -> None:
@@ -260,8 +269,10 @@ def test_processes_and_threads_adding_at_once_lose_nothing(run, tmp_path, monkey
         except BaseException as exc:  # noqa: BLE001 - checked below
             outcomes[name] = repr(exc)
 
-    processes = [ctx.Process(target=_process_worker, args=(db, str(run.path), f"p{i}", barrier, results))
-                 for i in range(N_PROCESSES)]
+    processes = [
+        ctx.Process(target=_process_worker, args=(db, str(run.path), f"p{i}", barrier, results))
+        for i in range(N_PROCESSES)
+    ]
     threads = [threading.Thread(target=thread_worker, args=(f"t{i}",)) for i in range(N_THREADS)]
     for worker in (*processes, *threads):
         worker.start()
@@ -296,12 +307,15 @@ EDIT = st.tuples(st.integers(0, 4), st.sampled_from(["relabel", "edit_text", "re
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(st.lists(EDIT, min_size=1, max_size=4), min_size=1, max_size=5),
-       undone=st.sets(st.integers(0, 4)))
+@given(
+    batches=st.lists(st.lists(EDIT, min_size=1, max_size=4), min_size=1, max_size=5), undone=st.sets(st.integers(0, 4))
+)
 def test_active_is_the_latest_edit_not_undone_per_sample_and_field(run, tmp_path_factory, batches, undone):
     cart = EditsCart(tmp_path_factory.mktemp("prop") / "edits.db")
-    ids = [cart.add(run, "training", [Change(s, a, None, v if a != "remove" else None) for s, a, v in batch],
-                    author="ana") for batch in batches]
+    ids = [
+        cart.add(run, "training", [Change(s, a, None, v if a != "remove" else None) for s, a, v in batch], author="ana")
+        for batch in batches
+    ]
     for i in sorted(undone):
         if i < len(ids):
             cart.undo_batch(ids[i])

@@ -8,14 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dq.embed import DEFAULT_MODEL, embed_texts, embed_texts_with_stats, load_model
+from dq.auto.demo import DATA_DIR as DEMO_DATA
+from dq.auto.embed import DEFAULT_MODEL, embed_texts, embed_texts_with_stats, load_model
 from dq.errors import ModelLoadError, ValidationError
 
 DIM = 384  # all-MiniLM-L6-v2
 
 
 def _banking_texts(n: int) -> list[str]:
-    path = Path(__file__).resolve().parents[1] / "dq" / "data" / "banking77" / "train.csv"
+    path = DEMO_DATA / "train.csv"
     return pd.read_csv(path)["text"].head(n).tolist()
 
 
@@ -84,7 +85,7 @@ def test_similar_sentences_are_closer_than_unrelated_ones(tmp_path: Path) -> Non
 
 @pytest.mark.model
 def test_same_intent_texts_are_closer_than_other_intents(tmp_path: Path) -> None:
-    path = Path(__file__).resolve().parents[1] / "dq" / "data" / "banking77" / "train.csv"
+    path = DEMO_DATA / "train.csv"
     frame = pd.read_csv(path)
     picked = frame[frame["category"].isin(["card_arrival", "exchange_rate", "pin_blocked"])]
     picked = picked.groupby("category").head(6)

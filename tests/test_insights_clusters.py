@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -14,13 +15,12 @@ from dq.insights import projection
 from dq.insights.clusters import (
     TABLE_COLUMNS,
     ClusterModel,
-    _ctfidf,
     assign_clusters,
     auto_n_clusters,
-    cluster_keywords,
     cluster_table,
     fit_clusters,
 )
+from dq.insights.keywords import _ctfidf, cluster_keywords
 from dq.insights.projection import map_epochs, project_2d
 
 VOCABULARIES = {
@@ -175,7 +175,7 @@ def test_keywords_refuse_mismatched_inputs() -> None:
 def test_cluster_table_matches_a_hand_computation() -> None:
     clusters = np.array([2, 0, 0, 0, 2, 0, 5])
     dep = np.array([0.9, 0.1, 0.2, 0.3, 0.5, 0.4, 0.0])
-    labels = np.array([1, 0, 0, 1, 1, 2, -1])  # the last sample is unlabelled
+    labels = np.array([1, 0, 0, 1, 1, 2, -1])  # the last sample is unlabeled
     preds = np.array([0, 0, 1, 1, 1, 2, 0])
     table = cluster_table(clusters, {0: ["refund"], 2: ["card", "pin"]}, dep=dep, labels=labels, preds=preds)
     assert list(table.columns) == list(TABLE_COLUMNS)
@@ -221,8 +221,8 @@ def test_project_2d_keeps_blobs_apart_and_is_deterministic() -> None:
     assert coords.shape == (300, 2) and coords.dtype == np.float32 and np.isfinite(coords).all()
     # Leave-one-out 5-NN in 2-D recovers each point's blob.
     knn = KNeighborsClassifier(n_neighbors=6).fit(coords, truth)
-    neighbours = knn.kneighbors(coords, return_distance=False)[:, 1:]
-    votes = np.array([np.bincount(truth[row], minlength=3).argmax() for row in neighbours])
+    neighbors = knn.kneighbors(coords, return_distance=False)[:, 1:]
+    votes = np.array([np.bincount(truth[row], minlength=3).argmax() for row in neighbors])
     assert np.mean(votes == truth) >= 0.9
     np.testing.assert_array_equal(project_2d(embs, seed=0), coords)
 
@@ -241,10 +241,10 @@ def test_project_2d_tiny_inputs_fall_back_to_pca() -> None:
     np.testing.assert_array_equal(project_2d(same), np.zeros((40, 2), dtype=np.float32))
 
 
-def test_map_neighbours_from_ivf_match_exact_search(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_map_neighbors_from_ivf_match_exact_search(monkeypatch: pytest.MonkeyPatch) -> None:
     embs, _ = blobs([400] * 5, dim=16, spread=1.0, seed=7)
     exact_idx, exact_dists = projection._knn(embs, 10, 0)
-    monkeypatch.setattr(projection, "MAP_EXACT_KNN_MAX", 100)
+    monkeypatch.setattr(projection, "_DEFAULTS", dataclasses.replace(projection._DEFAULTS, exact_knn_max=100))
     idx, dists = projection._knn(embs, 10, 0)
     assert idx.dtype == np.int64 and dists.dtype == np.float32 and (idx >= 0).all()
     assert np.array_equal(idx[:, 0], np.arange(len(embs))) and np.all(dists[:, 0] == 0)

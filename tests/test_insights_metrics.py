@@ -22,7 +22,7 @@ from sklearn.metrics import (
 from dq.errors import ValidationError
 from dq.insights.metrics import (
     DEP_BIN_EDGES,
-    UNLABELLED,
+    UNLABELED,
     class_report,
     confusion,
     metric_value,
@@ -43,18 +43,18 @@ def _names(n_classes: int) -> list[str]:
 
 @st.composite
 def label_pred_arrays(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
-    """Random labels (some unlabelled, some classes absent) and predictions."""
+    """Random labels (some unlabeled, some classes absent) and predictions."""
     n_classes = draw(st.integers(2, MAX_CLASSES))
     n = draw(st.integers(0, MAX_SAMPLES))
     # Draw from a random subset of classes, so absent classes are common.
     used = draw(st.lists(st.integers(0, n_classes - 1), min_size=1, max_size=n_classes, unique=True))
-    labels = draw(st.lists(st.sampled_from([UNLABELLED, *used]), min_size=n, max_size=n))
+    labels = draw(st.lists(st.sampled_from([UNLABELED, *used]), min_size=n, max_size=n))
     preds = draw(st.lists(st.integers(0, n_classes - 1), min_size=n, max_size=n))
     return np.asarray(labels, dtype=np.int64), np.asarray(preds, dtype=np.int64), n_classes
 
 
-def _labelled(labels: np.ndarray, preds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep = labels != UNLABELLED
+def _labeled(labels: np.ndarray, preds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = labels != UNLABELED
     return labels[keep], preds[keep]
 
 
@@ -65,7 +65,7 @@ def _labelled(labels: np.ndarray, preds: np.ndarray) -> tuple[np.ndarray, np.nda
 @settings(max_examples=150, deadline=None)
 def test_confusion_and_class_report_equal_sklearn(data: tuple[np.ndarray, np.ndarray, int]) -> None:
     labels, preds, n_classes = data
-    y, p = _labelled(labels, preds)
+    y, p = _labeled(labels, preds)
     every = list(range(n_classes))
 
     cm = confusion(labels, preds, n_classes)
@@ -81,9 +81,7 @@ def test_confusion_and_class_report_equal_sklearn(data: tuple[np.ndarray, np.nda
     np.testing.assert_array_equal(np.bincount(y, minlength=n_classes), report["support"])
     np.testing.assert_array_equal(np.bincount(p, minlength=n_classes), report["n_predicted"])
     if y.size:
-        precision, recall, f1, support = precision_recall_fscore_support(
-            y, p, labels=every, zero_division=0
-        )
+        precision, recall, f1, support = precision_recall_fscore_support(y, p, labels=every, zero_division=0)
         np.testing.assert_allclose(report["precision"], precision)
         np.testing.assert_allclose(report["recall"], recall)
         np.testing.assert_allclose(report["f1"], f1)
@@ -94,10 +92,10 @@ def test_confusion_and_class_report_equal_sklearn(data: tuple[np.ndarray, np.nda
 @settings(max_examples=150, deadline=None)
 def test_summary_metrics_and_metric_value_equal_sklearn(data: tuple[np.ndarray, np.ndarray, int]) -> None:
     labels, preds, n_classes = data
-    y, p = _labelled(labels, preds)
+    y, p = _labeled(labels, preds)
     summary = summary_metrics(labels, preds, _names(n_classes))
     assert summary["n"] == y.size
-    assert summary["n_unlabelled"] == labels.size - y.size
+    assert summary["n_unlabeled"] == labels.size - y.size
     if not y.size:
         assert summary["accuracy"] is None and summary["macro_f1"] is None
         assert metric_value("f1", labels, preds, n_classes) is None
@@ -131,9 +129,9 @@ def test_dep_statistics(data: tuple[np.ndarray, np.ndarray, int], draw: st.DataO
     edges = st.sampled_from([0.0, 0.05, 0.15, 0.5, 0.95, 1.0])
     values = st.one_of(edges, st.floats(0.0, 1.0))
     dep = np.asarray(draw.draw(st.lists(values, min_size=labels.size, max_size=labels.size)), dtype=np.float64)
-    dep[labels == UNLABELLED] = np.nan  # unlabelled samples need no DEP
+    dep[labels == UNLABELED] = np.nan  # unlabeled samples need no DEP
     summary = summary_metrics(labels, preds, _names(n_classes), dep=dep)
-    own = dep[labels != UNLABELLED]
+    own = dep[labels != UNLABELED]
 
     hist = summary["dep_histogram"]
     assert hist["edges"] == list(DEP_BIN_EDGES) and len(hist["counts"]) == len(hist["edges"]) - 1
@@ -149,7 +147,7 @@ def test_dep_statistics(data: tuple[np.ndarray, np.ndarray, int], draw: st.DataO
         assert summary["dep_mean"] is None and summary["dep_q90"] is None
 
 
-@pytest.mark.parametrize("labels", [[], [UNLABELLED, UNLABELLED]])
+@pytest.mark.parametrize("labels", [[], [UNLABELED, UNLABELED]])
 def test_empty_subset_gives_no_metrics_and_no_error(labels: list[int]) -> None:
     preds = [0] * len(labels)
     dep = [np.nan] * len(labels)
@@ -211,7 +209,7 @@ def test_class_overlap_finds_the_planted_pair_and_is_symmetric() -> None:
     rng = np.random.default_rng(0)
     n_classes, pair = 7, (2, 5)
     probs, labels = _planted_probs(rng, 3000, n_classes, pair)
-    labels[:50] = UNLABELLED
+    labels[:50] = UNLABELED
     names = _names(n_classes)
 
     frame = class_overlap(probs, labels, names)
@@ -222,7 +220,7 @@ def test_class_overlap_finds_the_planted_pair_and_is_symmetric() -> None:
     assert frame["overlap"].is_monotonic_decreasing
     assert frame["overlap"].between(0, 1).all()
 
-    keep = labels != UNLABELLED
+    keep = labels != UNLABELED
     preds = probs.argmax(axis=1)
     index = {name: i for i, name in enumerate(names)}
     for row in frame.itertuples():
@@ -233,7 +231,7 @@ def test_class_overlap_finds_the_planted_pair_and_is_symmetric() -> None:
         assert row.n_confused == confused.sum()
 
     # Symmetric: reversing the class order scores every unordered pair the same.
-    reverse = class_overlap(probs[:, ::-1], np.where(keep, n_classes - 1 - labels, UNLABELLED), names[::-1])
+    reverse = class_overlap(probs[:, ::-1], np.where(keep, n_classes - 1 - labels, UNLABELED), names[::-1])
     scores = {frozenset((r.class_a, r.class_b)): r.overlap for r in frame.itertuples()}
     for r in reverse.itertuples():
         assert r.overlap == pytest.approx(scores[frozenset((r.class_a, r.class_b))])
@@ -249,7 +247,7 @@ def test_class_overlap_accumulates_across_batches() -> None:
     probs = rng.dirichlet(np.ones(n_classes), n)
     labels = rng.integers(-1, n_classes, n)
     frame = class_overlap(probs, labels, _names(n_classes))
-    keep = labels != UNLABELLED
+    keep = labels != UNLABELED
     row = frame[(frame["class_a"] == "c0") & (frame["class_b"] == "c3")].iloc[0]
     assert row["overlap"] == pytest.approx(_brute_force_overlap(probs[keep], labels[keep], 0, 3))
 
@@ -276,8 +274,8 @@ def test_top_misclassified_pairs_match_a_brute_force_count(
     frame = top_misclassified_pairs(labels, preds, names, top=top)
     assert list(frame.columns) == ["label", "pred", "count", "share_of_label"]
 
-    counts = Counter((names[y], names[p]) for y, p in zip(labels, preds) if y != UNLABELLED and y != p)
-    support = Counter(names[y] for y in labels if y != UNLABELLED)
+    counts = Counter((names[y], names[p]) for y, p in zip(labels, preds) if y != UNLABELED and y != p)
+    support = Counter(names[y] for y in labels if y != UNLABELED)
     assert len(frame) == (len(counts) if top is None else min(top, len(counts)))
     assert frame["count"].is_monotonic_decreasing
     for row in frame.itertuples():

@@ -1,8 +1,8 @@
-"""Neighbours, near duplicates, outliers and out-of-coverage samples on synthetic embeddings.
+"""Neighbors, near duplicates, outliers and out-of-coverage samples on synthetic embeddings.
 
 The data are clusters like sentence embeddings: each blob is a random unit centre plus a
-low-rank Gaussian spread (8 directions) and some isotropic noise, normalised. Nearest
-neighbours then have cosine ~0.6 and no two points reach 0.9 (no natural duplicates).
+low-rank Gaussian spread (8 directions) and some isotropic noise, normalized. Nearest
+neighbors then have cosine ~0.6 and no two points reach 0.9 (no natural duplicates).
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from dq.errors import ValidationError
 from dq.insights.duplicates import find_near_duplicates
@@ -33,7 +35,7 @@ NOISE = 0.03
 
 
 def clustered(n: int, *, seed: int, n_blobs: int = 20, rank: int = 8, spread: float = 0.5):
-    """``n`` normalised float32 points in ``n_blobs`` blobs, and the blob of each."""
+    """``n`` normalized float32 points in ``n_blobs`` blobs, and the blob of each."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((n_blobs, DIM))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
@@ -64,7 +66,7 @@ def test_ivf_recall_matches_exact_search_on_clustered_data():
     assert not index.exact
     recall = np.mean([np.intersect1d(a, b).size / 10 for a, b in zip(exact.idx, approx.idx)])
     assert recall >= 0.9
-    # An approximate i-th neighbour is never closer than the true i-th one.
+    # An approximate i-th neighbor is never closer than the true i-th one.
     assert (approx.sims <= exact.sims + 1e-5).all()
     np.testing.assert_allclose(exact.sims, brute_force(embs, 10), atol=1e-5)
     again = knn(embs, k=10, settings=IVF)  # a fresh index from the same seed
@@ -100,7 +102,7 @@ def test_k_is_clipped_to_the_number_of_other_rows():
     assert single.sims.shape == (1, 0) and single.idx.dtype == np.int64
 
 
-def test_queries_find_themselves_and_inputs_are_normalised_without_being_changed():
+def test_queries_find_themselves_and_inputs_are_normalized_without_being_changed():
     embs, _ = clustered(300, seed=3)
     scaled = embs * 3.0
     nbrs = knn(scaled, k=4, queries=scaled[:50] * 0.5)
@@ -157,7 +159,7 @@ def test_an_index_of_other_embeddings_is_refused_and_huge_values_are_not():
 def test_label_distribution_rows_sum_to_one_and_match_a_loop(m, k, n_classes, weights, seed):
     rng = np.random.default_rng(seed)
     n = 20
-    labels = rng.integers(-1, n_classes, n)  # -1: unlabelled
+    labels = rng.integers(-1, n_classes, n)  # -1: unlabeled
     sims = -np.sort(-rng.uniform(-0.5, 1.0, (m, k)).astype(np.float32), axis=1)
     nbrs = Neighbors(sims=sims, idx=rng.integers(0, n, (m, k)))
     dist = knn_label_distribution(nbrs, labels, n_classes, weights=weights)
@@ -214,7 +216,7 @@ def test_planted_paraphrases_and_exact_text_duplicates_are_grouped():
     texts[950], texts[50] = "Where is my CARD?", "  where is\tmy card? "
     labels[950], labels[50] = "card_arrival", "lost_card"
     texts[960], texts[60] = "refund please", "Refund  please"
-    labels[960], labels[60] = None, "refund"  # an unlabelled copy makes no conflict
+    labels[960], labels[60] = None, "refund"  # an unlabeled copy makes no conflict
 
     result = find_near_duplicates(texts, labels, knn(embs, k=10))
     group = result.columns["dup_group"]

@@ -18,15 +18,31 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 import dq
+from dq.auto.demo import DATA_DIR as DEMO_DATA
 from dq.insights import InsightSettings, SplitInsights, cache, has_insights, run_insights, split_insights
 from dq.splits import TRAINING, VALIDATION
 from dq.store import Run
 from dq.store.layout import CACHE_DIR
 
-BANKING = Path(__file__).resolve().parents[1] / "dq" / "data" / "banking77"
+BANKING = DEMO_DATA
 FRAME_COLUMNS = {
-    "id", "text", "label", "pred", "probs", "confidence", "margin", "dep", "dep_bucket", "is_misclassified",
-    "is_mislabeled", "suggested_label", "is_on_boundary", "dup_group", "is_near_duplicate", "is_outlier", "cluster",
+    "id",
+    "text",
+    "label",
+    "pred",
+    "probs",
+    "confidence",
+    "margin",
+    "dep",
+    "dep_bucket",
+    "is_misclassified",
+    "is_mislabeled",
+    "suggested_label",
+    "is_on_boundary",
+    "dup_group",
+    "is_near_duplicate",
+    "is_outlier",
+    "cluster",
 }
 
 
@@ -117,13 +133,24 @@ def write_planted_run(
     names = np.array(labels, dtype=object)
     dq.init(project="synthetic", run=name, labels=labels, home=home)
     dq.log_data_samples(texts=texts, labels=names[given].tolist(), ids=np.arange(len(texts)), split=TRAINING)
-    dq.log_data_samples(texts=val_texts, labels=names[val_true].tolist(), ids=np.arange(len(val_texts)),
-                        split=VALIDATION)
+    dq.log_data_samples(
+        texts=val_texts, labels=names[val_true].tolist(), ids=np.arange(len(val_texts)), split=VALIDATION
+    )
     for epoch, sharpness in enumerate((3.0, 6.0, 12.0)):
-        dq.log_model_outputs(ids=np.arange(len(texts)), embs=embs.astype(np.float32),
-                             probs=_centroid_probs(embs, fitted, sharpness), split=TRAINING, epoch=epoch)
-        dq.log_model_outputs(ids=np.arange(len(val_texts)), embs=val_embs.astype(np.float32),
-                             probs=_centroid_probs(val_embs, fitted, sharpness), split=VALIDATION, epoch=epoch)
+        dq.log_model_outputs(
+            ids=np.arange(len(texts)),
+            embs=embs.astype(np.float32),
+            probs=_centroid_probs(embs, fitted, sharpness),
+            split=TRAINING,
+            epoch=epoch,
+        )
+        dq.log_model_outputs(
+            ids=np.arange(len(val_texts)),
+            embs=val_embs.astype(np.float32),
+            probs=_centroid_probs(val_embs, fitted, sharpness),
+            split=VALIDATION,
+            epoch=epoch,
+        )
     path = dq.finish()
     return Planted(path, labels, true, given, flipped, np.column_stack([sources, copies]), outliers, uncovered)
 
@@ -222,8 +249,9 @@ def test_frame_shape_and_value_ranges(planted, planted_insights, split):
 
 def test_split_insights_is_one_split_of_run_insights(planted, planted_insights):
     result = split_insights(planted.path, VALIDATION)
-    pd.testing.assert_frame_equal(result.frame.drop(columns="probs"),
-                                  planted_insights[VALIDATION].frame.drop(columns="probs"))
+    pd.testing.assert_frame_equal(
+        result.frame.drop(columns="probs"), planted_insights[VALIDATION].frame.drop(columns="probs")
+    )
 
 
 # --- real text ------------------------------------------------------------------------------------
@@ -231,20 +259,23 @@ def test_split_insights_is_one_split_of_run_insights(planted, planted_insights):
 
 @pytest.mark.model
 def test_flipped_banking77_labels_rank_high(tmp_path, dq_home):
-    from dq.auto import AutoSettings, auto
+    from dq.auto.pipeline import AutoSettings, auto
 
     rng = np.random.default_rng(0)
     train = pd.read_csv(BANKING / "train.csv", dtype=str)
     classes = sorted(train["category"].unique())[:10]
-    rows = (train[train["category"].isin(classes)].groupby("category").sample(30, random_state=0)
-            .reset_index(drop=True))
+    rows = train[train["category"].isin(classes)].groupby("category").sample(30, random_state=0).reset_index(drop=True)
     flipped = np.sort(rng.choice(len(rows), int(round(0.08 * len(rows))), replace=False))
     for i in flipped:
         rows.loc[i, "category"] = rng.choice([c for c in classes if c != rows.loc[i, "category"]])
     rows.to_csv(tmp_path / "bank.csv", index=False)
 
-    result = auto(tmp_path / "bank.csv", AutoSettings(text="text", label="category", epochs=3, folds=3),
-                  progress=False, log=lambda message: None)
+    result = auto(
+        tmp_path / "bank.csv",
+        AutoSettings(text="text", label="category", epochs=3, folds=3),
+        progress=False,
+        log=lambda message: None,
+    )
     frame = run_insights(result.path)[TRAINING].frame
     wrong = np.isin(frame["id"].astype(int).to_numpy(), flipped)
     assert wrong.sum() == len(flipped) == 24
@@ -356,8 +387,9 @@ def test_another_run_never_reuses_this_runs_cache(tmp_path):
     _tamper_summary(b.path / CACHE_DIR / "insights" / entry_a.name, TRAINING)
     result_b = run_insights(b.path)
     assert result_b[TRAINING].summary["n_samples"] == len(b.true)
-    np.testing.assert_array_equal(result_b[TRAINING].frame["label"].to_numpy(),
-                                  np.array(b.labels, dtype=object)[b.given])
+    np.testing.assert_array_equal(
+        result_b[TRAINING].frame["label"].to_numpy(), np.array(b.labels, dtype=object)[b.given]
+    )
     assert len(_entries(b.path)) == 2 and entry_a.name in {e.name for e in _entries(b.path)}
     assert run_insights(a.path)[TRAINING].summary["n_samples"] == -1  # a still reads its own entry
 

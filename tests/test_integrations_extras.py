@@ -13,8 +13,11 @@ import pytest
 from dq.errors import DQError, MissingExtraError
 
 CASES = [
-    ("dq.integrations.transformers", "transformers", "dq.integrations.transformers needs Hugging Face transformers: "
-                                                     "pip install 'dq-studio[hf]'"),
+    (
+        "dq.integrations.transformers",
+        "transformers",
+        "dq.integrations.transformers needs Hugging Face transformers: pip install 'dq-studio[hf]'",
+    ),
     ("dq.integrations.torch", "torch", "dq.integrations.torch needs PyTorch: pip install 'dq-studio[torch]'"),
     ("dq.integrations.keras", "keras", "dq.integrations.keras needs Keras 3: pip install 'dq-studio[keras]'"),
     ("dq.integrations.setfit", "setfit", "dq.integrations.setfit needs SetFit: pip install 'dq-studio[setfit]'"),
@@ -22,8 +25,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("module", "framework", "message"), CASES)
-def test_a_missing_framework_names_the_extra(monkeypatch: pytest.MonkeyPatch, module: str, framework: str,
-                                             message: str) -> None:
+def test_a_missing_framework_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, module: str, framework: str, message: str
+) -> None:
     monkeypatch.setitem(sys.modules, framework, None)  # what `import framework` sees when it is not installed
     monkeypatch.delitem(sys.modules, module, raising=False)
     with pytest.raises(MissingExtraError) as info:
@@ -37,7 +41,9 @@ def test_keras_2_is_refused_with_the_same_message(monkeypatch: pytest.MonkeyPatc
     keras_2.__version__ = "2.15.0"
     monkeypatch.setitem(sys.modules, "keras", keras_2)
     monkeypatch.delitem(sys.modules, "dq.integrations.keras", raising=False)
-    with pytest.raises(MissingExtraError, match=r"^dq.integrations.keras needs Keras 3: pip install 'dq-studio\[keras\]'$"):
+    with pytest.raises(
+        MissingExtraError, match=r"^dq.integrations.keras needs Keras 3: pip install 'dq-studio\[keras\]'$"
+    ):
         importlib.import_module("dq.integrations.keras")
 
 
@@ -58,8 +64,9 @@ def _import_keras_backend(tmp_path, *, preamble: str = "", keras_json: str | Non
         (tmp_path / ".keras" / "keras.json").write_text(keras_json, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "KERAS_HOME")}
     code = preamble + "import dq.integrations.keras, keras; print(keras.backend.backend())"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**env, "HOME": str(tmp_path)})
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, "HOME": str(tmp_path)}
+    )
 
 
 def test_keras_without_tensorflow_takes_the_torch_backend(tmp_path) -> None:
@@ -80,4 +87,5 @@ def test_keras_with_no_backend_installed_fails_in_one_line(tmp_path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "dq.errors.MissingExtraError: dq.integrations.keras needs a Keras backend: "
-        "pip install 'dq-studio[torch]' (or tensorflow or jax), or set KERAS_BACKEND")
+        "pip install 'dq-studio[torch]' (or tensorflow or jax), or set KERAS_BACKEND"
+    )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-import integrations_common as common  # before transformers: it sets the offline environment
-
 import datasets
+import integrations_common as common  # before transformers: it sets the offline environment
+import pytest
 import torch
 import transformers
 
@@ -30,12 +29,22 @@ def _trainer(tmp_path: Path, *, with_ids: bool = True) -> transformers.Trainer:
     transformers.set_seed(common.SEED)
     model = transformers.BertForSequenceClassification(common.tiny_bert_config(tok.vocab_size, classes))
     args = transformers.TrainingArguments(
-        output_dir=str(tmp_path / "out"), num_train_epochs=common.EPOCHS, per_device_train_batch_size=16,
-        per_device_eval_batch_size=32, learning_rate=1e-3, seed=common.SEED, report_to=[], save_strategy="no",
-        eval_strategy="epoch", logging_strategy="no", disable_tqdm=True, use_cpu=True,
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=common.EPOCHS,
+        per_device_train_batch_size=16,
+        per_device_eval_batch_size=32,
+        learning_rate=1e-3,
+        seed=common.SEED,
+        report_to=[],
+        save_strategy="no",
+        eval_strategy="epoch",
+        logging_strategy="no",
+        disable_tqdm=True,
+        use_cpu=True,
     )
-    return transformers.Trainer(model=model, args=args, train_dataset=encode(train), eval_dataset=encode(valid),
-                                processing_class=tok)
+    return transformers.Trainer(
+        model=model, args=args, train_dataset=encode(train), eval_dataset=encode(valid), processing_class=tok
+    )
 
 
 def test_watch_logs_every_epoch_and_leaves_training_unchanged(dq_home: Path, tmp_path: Path) -> None:

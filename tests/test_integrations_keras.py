@@ -10,9 +10,9 @@ import pytest
 # Keras reads its backend once, at its first import: before anything imports keras.
 os.environ["KERAS_BACKEND"] = "torch"
 
+import integrations_common as common  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import integrations_common as common  # noqa: E402
 
 from dq.errors import ValidationError  # noqa: E402
 from dq.integrations.keras import DQCallback, SplitData  # noqa: E402
@@ -47,12 +47,23 @@ def test_callback_logs_every_epoch_and_split(dq_home: Path, tmp_path: Path) -> N
     y_train, y_valid = train["label"].to_numpy(), valid["label"].to_numpy()
     model = _bag_of_tokens(common.tokenizer().vocab_size, len(classes))
     callback = DQCallback(
-        {"training": SplitData(x_train, texts=train["text"].tolist(), labels=y_train, ids=train.index + 500),
-         "validation": SplitData(x_valid, texts=valid["text"].tolist(), labels=[classes[i] for i in y_valid])},
-        labels=classes, project="keras", run="bag-of-tokens",
+        {
+            "training": SplitData(x_train, texts=train["text"].tolist(), labels=y_train, ids=train.index + 500),
+            "validation": SplitData(x_valid, texts=valid["text"].tolist(), labels=[classes[i] for i in y_valid]),
+        },
+        labels=classes,
+        project="keras",
+        run="bag-of-tokens",
     )
-    model.fit(x_train, y_train, validation_data=(x_valid, y_valid), epochs=common.EPOCHS, batch_size=16, verbose=0,
-              callbacks=[callback])
+    model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_valid, y_valid),
+        epochs=common.EPOCHS,
+        batch_size=16,
+        verbose=0,
+        callbacks=[callback],
+    )
 
     assert callback.path == dq_home / "runs" / "keras" / "bag-of-tokens"
     run = common.check_run(callback.path, sizes={"training": 100, "validation": 40}, tmp_path=tmp_path, labels=classes)
@@ -68,8 +79,9 @@ def test_callback_with_logits_and_a_named_layer(dq_home: Path) -> None:
     x = np.arange(6 * common.MAX_TOKENS, dtype="int32").reshape(6, common.MAX_TOKENS) % 50
     y = np.array([0, 1, 0, 1, 0, 1])
     model = _bag_of_tokens(50, 2, activation=None)
-    callback = DQCallback({"training": SplitData(x, texts=list("abcdef"), labels=y)}, labels=["no", "yes"],
-                          layer="pool", run="logits")
+    callback = DQCallback(
+        {"training": SplitData(x, texts=list("abcdef"), labels=y)}, labels=["no", "yes"], layer="pool", run="logits"
+    )
     model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
     from dq.store import Run
 
@@ -90,7 +102,8 @@ def test_callback_errors_name_the_parameter(dq_home: Path) -> None:
     with pytest.raises(ValidationError, match="The 'batch_size' parameter of DQCallback must be an integer >= 1"):
         DQCallback({"training": SplitData(x, texts=["a", "b"], labels=[0, 1])}, labels=["a", "b"], batch_size=0)
     model = _bag_of_tokens(50, 2)
-    callback = DQCallback({"training": SplitData(x, texts=["a", "b"], labels=[0, 1])}, labels=["a", "b"],
-                          layer="missing")
+    callback = DQCallback(
+        {"training": SplitData(x, texts=["a", "b"], labels=[0, 1])}, labels=["a", "b"], layer="missing"
+    )
     with pytest.raises(ValidationError, match="The 'layer' parameter of DQCallback must be a layer of the model"):
         model.fit(x, np.array([0, 1]), epochs=1, verbose=0, callbacks=[callback])

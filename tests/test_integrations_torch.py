@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import integrations_common as common  # before transformers: it sets the offline environment
-
 import numpy as np
+import pytest
 import torch
 import transformers
 
@@ -29,7 +28,9 @@ def test_plain_loop_logs_every_epoch_and_split(dq_home: Path, tmp_path: Path) ->
     for split, frame in (("training", train), ("validation", valid)):
         ids = [f"{split[0]}{i}" for i in range(len(frame))]  # str ids, passed through as they are
         dq.log_data_samples(texts=frame["text"], labels=[classes[i] for i in frame["label"]], ids=ids, split=split)
-        enc = tok(frame["text"].tolist(), truncation=True, max_length=common.MAX_TOKENS, padding=True, return_tensors="pt")
+        enc = tok(
+            frame["text"].tolist(), truncation=True, max_length=common.MAX_TOKENS, padding=True, return_tensors="pt"
+        )
         data[split] = (ids, enc, torch.tensor(frame["label"].to_numpy()))
 
     watcher = watch(model, layer="bert.pooler")  # its output is what the classifier reads

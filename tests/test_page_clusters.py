@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from tiny_runs import LABELS, WORDS, log_tiny_run  # noqa: F401
 
 import dq  # noqa: F401 - the run is logged through the public client
-from tiny_runs import LABELS, WORDS, log_tiny_run  # noqa: F401
 from dq_console.gpt import keyword_summary
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
@@ -154,8 +154,9 @@ def test_gpt_is_off_by_default_and_without_a_key_says_so(tiny_run: Path) -> None
     assert any(t.startswith("Keywords: ") for t in texts(at))
 
 
-def test_gpt_summary_through_a_local_server(tiny_run: Path, chat_server: dict[str, Any],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gpt_summary_through_a_local_server(
+    tiny_run: Path, chat_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", chat_server["base_url"])
     monkeypatch.setenv("DQ_OPENAI_MODEL", "local-model")
     at = open_clusters(OPENAI_API_KEY="sk-from-secrets")

@@ -14,13 +14,14 @@ from streamlit.testing.v1 import AppTest
 
 import dq
 import dq.client
+from dq.insights import SplitInsights, run_insights
+from dq.insights.neighbors import knn_of_row
+from dq.splits import TRAINING
 from dq_console.charts import dep_bins, pick_updates
 from dq_console.filter_bar import escape_markdown
 from dq_console.filters import alert_key
-from dq_console.sample_view import nearest, reasons
+from dq_console.sample_view import reasons
 from dq_console.table import PAGE_SIZE, flags_text, page_of
-from dq.insights import SplitInsights, run_insights
-from dq.splits import TRAINING
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 RUN_TIMEOUT_S = 60
@@ -45,13 +46,23 @@ def _log_tiny_run(home: Path) -> Path:
     given[flipped] = (true[flipped] + 1) % 3
     fitted = np.stack([embs[given == c].mean(axis=0) for c in range(3)])
     dq.init(project="tiny", run="r1", labels=LABELS, home=home)
-    dq.log_data_samples(texts=texts, labels=[LABELS[g] for g in given], ids=np.arange(len(texts)), split=TRAINING,
-                        meta={"source": ["web" if i % 3 else "app" for i in range(len(texts))]})
+    dq.log_data_samples(
+        texts=texts,
+        labels=[LABELS[g] for g in given],
+        ids=np.arange(len(texts)),
+        split=TRAINING,
+        meta={"source": ["web" if i % 3 else "app" for i in range(len(texts))]},
+    )
     for epoch, sharpness in enumerate((4.0, 10.0)):
         logits = sharpness * embs @ (fitted / np.linalg.norm(fitted, axis=1, keepdims=True)).T
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        dq.log_model_outputs(ids=np.arange(len(texts)), embs=embs, probs=probs / probs.sum(axis=1, keepdims=True),
-                             split=TRAINING, epoch=epoch)
+        dq.log_model_outputs(
+            ids=np.arange(len(texts)),
+            embs=embs,
+            probs=probs / probs.sum(axis=1, keepdims=True),
+            split=TRAINING,
+            epoch=epoch,
+        )
     return dq.finish()
 
 
@@ -125,7 +136,7 @@ def test_page_number_moves_through_the_rows(tiny: SplitInsights) -> None:
     last = table(at)["id"].tolist()
     assert len(last) == len(tiny.frame) - 2 * PAGE_SIZE
     assert not set(first) & set(last)
-    expected = tiny.frame.sort_values("dep", ascending=False, kind="stable")["id"].astype(str).tolist()[2 * PAGE_SIZE:]
+    expected = tiny.frame.sort_values("dep", ascending=False, kind="stable")["id"].astype(str).tolist()[2 * PAGE_SIZE :]
     assert last == expected
 
 
@@ -239,28 +250,30 @@ def test_a_stale_url_class_is_dropped_not_raised(tiny: SplitInsights) -> None:
 # --- the opened sample ----------------------------------------------------------------------------
 
 
-def test_opened_sample_shows_its_text_inert_with_probabilities_reasons_and_neighbours(tiny: SplitInsights) -> None:
+def test_opened_sample_shows_its_text_inert_with_probabilities_reasons_and_neighbors(tiny: SplitInsights) -> None:
     at = open_page()
     at.session_state["sample_id"] = 5  # what selecting its row in the table does
     at.run()
 
     assert not at.exception
     assert HOSTILE in [c.value for c in at.code]  # the full text, as plain text
-    rendered = [e.value for kind in ("markdown", "caption", "title", "subheader", "error", "info") for e in getattr(at, kind)]
+    rendered = [
+        e.value for kind in ("markdown", "caption", "title", "subheader", "error", "info") for e in getattr(at, kind)
+    ]
     assert not any("<script>" in v or "**bold**" in v for v in rendered)
     assert any("likely mislabeled" in v or "misclassified" in v for v in rendered)
-    probs, neighbours = at.dataframe[1].value, at.dataframe[2].value
+    probs, neighbors = at.dataframe[1].value, at.dataframe[2].value
     assert set(probs["class"]) == set(LABELS) and probs["probability"].sum() == pytest.approx(1.0, abs=1e-3)
     assert "ground truth" in " ".join(probs["role"])
-    assert len(neighbours) == 10
-    assert neighbours["similarity"].is_monotonic_decreasing
-    assert list(neighbours.columns) == ["similarity", "dep", "text", "label", "pred", "flags"]
+    assert len(neighbors) == 10
+    assert neighbors["similarity"].is_monotonic_decreasing
+    assert list(neighbors.columns) == ["similarity", "dep", "text", "label", "pred", "flags"]
 
     next(b for b in at.button if b.label == "Close").click().run()
     assert HOSTILE not in [c.value for c in at.code]
 
 
-def test_reasons_and_neighbours_directly(tiny: SplitInsights) -> None:
+def test_reasons_and_neighbors_directly(tiny: SplitInsights) -> None:
     frame = tiny.frame
     row = int(frame.index[frame["id"] == 5][0])
     found = dict(reasons(frame.iloc[row], frame, tiny.summary["dep_thresholds"]))
@@ -269,7 +282,8 @@ def test_reasons_and_neighbours_directly(tiny: SplitInsights) -> None:
 
     embs = np.eye(4, dtype=np.float32)[[0, 0, 1, 2, 3]] + 0.01
     embs /= np.linalg.norm(embs, axis=1, keepdims=True)
-    rows, sims = nearest(embs, 0, 2)
+    nbrs = knn_of_row(embs, 0, k=2)
+    rows, sims = nbrs.idx[0], nbrs.sims[0]
     assert rows[0] == 1 and sims[0] == pytest.approx(1.0) and 0 not in rows
 
 
@@ -280,9 +294,16 @@ def test_page_of_clips_and_flags_text(tiny: SplitInsights) -> None:
     rows = tiny.frame.sort_values("dep", ascending=False)
     assert len(page_of(rows, 99)) == len(rows) - 2 * PAGE_SIZE  # past the end: the last page
     assert page_of(rows, 0).index.tolist() == rows.index[:PAGE_SIZE].tolist()
-    flags = flags_text(rows.head(3).assign(is_mislabeled=[True, False, False], is_misclassified=[True, True, False],
-                                           is_near_duplicate=False, is_conflicting_duplicate=False,
-                                           is_outlier=False, is_on_boundary=False))
+    flags = flags_text(
+        rows.head(3).assign(
+            is_mislabeled=[True, False, False],
+            is_misclassified=[True, True, False],
+            is_near_duplicate=False,
+            is_conflicting_duplicate=False,
+            is_outlier=False,
+            is_on_boundary=False,
+        )
+    )
     assert flags.tolist() == ["mislabeled · misclassified", "misclassified", ""]
 
 
@@ -315,7 +336,12 @@ def test_dep_bins_count_every_sample_once() -> None:
 
 @pytest.mark.browser
 def test_in_chromium_a_row_opens_inert_and_a_bar_click_filters(
-    tiny_home: Path, tiny: SplitInsights, streamlit_server, browser_page, wait_idle, screenshot,  # noqa: ANN001
+    tiny_home: Path,
+    tiny: SplitInsights,
+    streamlit_server,
+    browser_page,
+    wait_idle,
+    screenshot,  # noqa: ANN001
 ) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect

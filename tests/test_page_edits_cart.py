@@ -11,11 +11,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import dq.client
+from dq.edits import EditsCart, run_key
+from dq.store import Run
 from dq_console.cart import edit_marks
 from dq_console.cart_view import _fixed_bytes, _insights_at, _job_key
-from dq.edits import EditsCart, run_key
-from dq.retrain import get_job
-from dq.store import Run
+from dq_console.jobs import get_job
 from tests.tiny_runs import LABELS, log_tiny_run
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
@@ -115,13 +115,17 @@ def test_a_bad_regex_says_so_in_one_line_and_stores_nothing(run: Run) -> None:
     at.run()
     assert not at.exception
     assert "not a valid regular expression" in at.error[0].value
-    assert EditsCart().counts(run_key(run), "training") == {"relabel": 0, "remove": 0, "edit_text": 0,
-                                                            "send_to_labelers": 0}
+    assert EditsCart().counts(run_key(run), "training") == {
+        "relabel": 0,
+        "remove": 0,
+        "edit_text": 0,
+        "send_to_labelers": 0,
+    }
 
 
-def test_the_opened_sample_can_be_relabelled_removed_and_edited(run: Run) -> None:
+def test_the_opened_sample_can_be_relabeled_removed_and_edited(run: Run) -> None:
     at = _dataset()
-    at.session_state["sample_id"] = 7  # a planted error: a delivery text labelled login
+    at.session_state["sample_id"] = 7  # a planted error: a delivery text labeled login
     at.run()
     at.selectbox(key="sample_relabel_to_7").set_value("billing")
     at.button(key="sample_relabel").click().run()

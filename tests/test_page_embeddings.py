@@ -14,9 +14,9 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
+from tiny_runs import LABELS, WORDS, log_tiny_run  # noqa: F401
 
 import dq  # noqa: F401 - the run is logged through the public client
-from tiny_runs import LABELS, WORDS, log_tiny_run  # noqa: F401
 from dq_console.map_chart import build_map, hover_chars, selection_ids
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
@@ -49,7 +49,7 @@ def shown_text(at: AppTest) -> str:
     return "\n".join(str(e.value) for kind in kinds for e in getattr(at, kind))
 
 
-def test_map_shows_every_sample_coloured_by_dep(tiny_run: Path) -> None:
+def test_map_shows_every_sample_colored_by_dep(tiny_run: Path) -> None:
     at = open_embeddings()
 
     assert at.title[0].value == "Embeddings"
@@ -68,7 +68,7 @@ def test_map_shows_every_sample_coloured_by_dep(tiny_run: Path) -> None:
     assert "<b>" not in hover and "<img" not in hover
 
 
-def test_colour_by_label_shows_a_legend_of_labels(tiny_run: Path) -> None:
+def test_color_by_label_shows_a_legend_of_labels(tiny_run: Path) -> None:
     at = open_embeddings()
 
     at.radio(key="map_color").set_value("Label").run()
@@ -121,8 +121,15 @@ def test_a_broken_regex_filter_is_reported_not_raised(tiny_run: Path) -> None:
 
 def test_selection_event_becomes_ids() -> None:
     ids = np.array([10, 11, 12, 13])
-    event = {"points": [{"curve_number": 1, "point_index": 3}, {"curve_number": 1, "point_index": 1},
-                        {"curve_number": 0, "point_index": 0}], "box": [{"x": [0, 1]}], "lasso": []}
+    event = {
+        "points": [
+            {"curve_number": 1, "point_index": 3},
+            {"curve_number": 1, "point_index": 1},
+            {"curve_number": 0, "point_index": 0},
+        ],
+        "box": [{"x": [0, 1]}],
+        "lasso": [],
+    }
     assert selection_ids(event, ids) == [13, 11]
     assert selection_ids({"points": [], "box": [{"x": [0, 1]}], "lasso": []}, ids) == []  # an empty box
     assert selection_ids({"points": [], "box": [], "lasso": []}, ids) is None  # cleared

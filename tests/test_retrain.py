@@ -12,13 +12,16 @@ import pandas as pd
 import pytest
 
 import dq
-from dq.auto import AutoSettings, auto
+from dq.auto.demo import DATA_DIR as DEMO_DATA
+from dq.auto.pipeline import AutoSettings, auto
+from dq.edits.compare import compare
+from dq.edits.retrain import DONE, FAILED, RetrainJob, retrain
 from dq.errors import ValidationError
-from dq.retrain import DONE, FAILED, RetrainJob, compare, get_job, retrain, start_job
 from dq.splits import TEST, TRAINING, VALIDATION
 from dq.store import Run
+from dq_console.jobs import get_job, start_job
 
-BANKING = Path(__file__).resolve().parents[1] / "dq" / "data" / "banking77"
+BANKING = DEMO_DATA
 CLASSES = ["card_arrival", "exchange_rate", "lost_or_stolen_card", "pin_blocked"]
 PER_CLASS = {"train": 36, "dev": 6, "test": 8}
 # The original file's column names: retrain must keep them (and the split column's role).
@@ -39,8 +42,11 @@ def base(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     parts = []
     for part, source, skip in (("train", train, 0), ("dev", train, PER_CLASS["train"]), ("test", test, 0)):
         rows = source.groupby("category").nth(list(range(skip, skip + PER_CLASS[part])))
-        parts.append(pd.DataFrame({"utterance": rows["text"], "intent": rows["category"], "part": part,
-                                   "length": rows["text"].str.len()}))
+        parts.append(
+            pd.DataFrame(
+                {"utterance": rows["text"], "intent": rows["category"], "part": part, "length": rows["text"].str.len()}
+            )
+        )
     data = tmp_path_factory.mktemp("data") / "bank.csv"
     pd.concat(parts, ignore_index=True).to_csv(data, index=False)
     result = auto(data, SETTINGS, project="bank", run="base", home=home, progress=False, log=lambda _: None)
@@ -60,9 +66,9 @@ def _quiet(**kw):
 def test_retrain_trains_on_the_fixed_rows_and_copies_the_other_splits(base: Run, home: Path):
     fixed = _fixed(base)
     removed = fixed["id"].iloc[[0, 5, 50]].tolist()
-    relabelled = fixed["id"].iloc[[1, 60]].tolist()
+    relabeled = fixed["id"].iloc[[1, 60]].tolist()
     fixed = fixed[~fixed["id"].isin(removed)].copy()
-    fixed.loc[fixed["id"].isin(relabelled), "intent"] = "pin_blocked"
+    fixed.loc[fixed["id"].isin(relabeled), "intent"] = "pin_blocked"
 
     result = retrain(base, fixed, home=home, **_quiet())
     new = Run(result.path)
@@ -79,7 +85,7 @@ def test_retrain_trains_on_the_fixed_rows_and_copies_the_other_splits(base: Run,
     assert got["id"].tolist() == fixed["id"].astype(str).tolist()  # ids kept (as text), removed rows gone
     assert not set(map(str, removed)) & set(got["id"])
     assert got["label"].tolist() == fixed["intent"].tolist()
-    assert (got.set_index("id").loc[list(map(str, relabelled)), "label"] == "pin_blocked").all()
+    assert (got.set_index("id").loc[list(map(str, relabeled)), "label"] == "pin_blocked").all()
     assert got["length"].tolist() == fixed["length"].tolist()
     for split in (VALIDATION, TEST):
         before, after = base.samples(split), new.samples(split)
@@ -95,8 +101,9 @@ def test_retrain_takes_the_fixed_dataset_of_the_edits_cart(base: Run, home: Path
     cart = EditsCart(tmp_path / "edits.db")
     now = current_samples(base, TRAINING, cart.active(run_key(base), TRAINING))
     ids = now["id"].tolist()
-    cart.add(base, TRAINING, actions.relabel(now, ids[:2], to="pin_blocked") + actions.remove(now, ids[2:4]),
-             author="test")
+    cart.add(
+        base, TRAINING, actions.relabel(now, ids[:2], to="pin_blocked") + actions.remove(now, ids[2:4]), author="test"
+    )
     fixed = fixed_dataset(base, TRAINING, cart=cart)
     new = Run(retrain(base, fixed, home=home, **_quiet()).path)
     got = new.samples(TRAINING).set_index("id")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import dq.client
+from dq.store import Run
 from dq_console.data import load_insights
 from dq_console.serve import newest_insights_cached, preload
-from dq.store import Run
 from tests.tiny_runs import log_tiny_run
 
 
@@ -35,5 +35,10 @@ def test_the_server_listens_on_loopback_with_the_consoles_settings_and_no_file_w
     args, rest = parse_args(["--port", "8600", "--server.maxUploadSize=50"])
     assert (args.host, args.port, rest) == ("127.0.0.1", 8600, ["--server.maxUploadSize=50"])
     options = streamlit_options(host=args.host, port=args.port)
-    assert {"--server.address=127.0.0.1", "--server.port=8600", "--server.fileWatcherType=none",
-            "--runner.magicEnabled=false", "--theme.primaryColor=#2563eb"} <= set(options)
+    assert {
+        "--server.address=127.0.0.1",
+        "--server.port=8600",
+        "--server.fileWatcherType=none",
+        "--runner.magicEnabled=false",
+        "--theme.primaryColor=#2563eb",
+    } <= set(options)

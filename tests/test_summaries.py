@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dq.errors import DQError, ValidationError
-from dq.summaries import (
+from dq.insights.cluster_titles import (
     CACHE_SCHEMA_VERSION,
     SUMMARY_MAX_TEXT_CHARS,
     SUMMARY_MAX_TEXTS,
@@ -59,7 +59,9 @@ def _handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
             if self.path != "/v1/chat/completions":
                 self._reply(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             elif state.status != 200:
-                self._reply(state.status, {"error": {"message": "model overloaded,\nplease retry", "type": "server_error"}})
+                self._reply(
+                    state.status, {"error": {"message": "model overloaded,\nplease retry", "type": "server_error"}}
+                )
             else:
                 self._reply(200, {
                     "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body.get("model"),
@@ -102,8 +104,9 @@ def cache_path(tmp_path: Path) -> Path:
 
 
 def _settings(server: FakeServer, **kwargs: Any) -> SummarySettings:
-    return SummarySettings(**{"api_key": "sk-dummy", "model": "local-model", "base_url": server.base_url,
-                              "max_retries": 0, **kwargs})
+    return SummarySettings(
+        **{"api_key": "sk-dummy", "model": "local-model", "base_url": server.base_url, "max_retries": 0, **kwargs}
+    )
 
 
 def test_summary_round_trip_with_the_real_client(server: FakeServer, cache_path: Path) -> None:
@@ -125,8 +128,9 @@ def test_summary_round_trip_with_the_real_client(server: FakeServer, cache_path:
 def test_second_call_is_served_from_the_sqlite_cache(server: FakeServer, cache_path: Path) -> None:
     settings = _settings(server)
     first = summarize_cluster(TEXTS, KEYWORDS, client_settings=settings, cache_path=cache_path)
-    assert cached_summary(TEXTS, KEYWORDS, client_settings=settings, cache_path=cache_path) == \
-        first.__class__(first.title, first.paragraph, first.model, cached=True)
+    assert cached_summary(TEXTS, KEYWORDS, client_settings=settings, cache_path=cache_path) == first.__class__(
+        first.title, first.paragraph, first.model, cached=True
+    )
 
     again = summarize_cluster(TEXTS, KEYWORDS, client_settings=settings, cache_path=cache_path)
 

@@ -12,8 +12,9 @@ LABELS = ["billing", "delivery", "login"]
 WORDS = {"billing": "invoice charge refund", "delivery": "parcel courier arrive", "login": "password account locked"}
 
 
-def log_tiny_run(home: Path, *, n_train: int = 90, n_test: int = 30, seed: int = 0,
-                 first_text: str | None = None) -> None:
+def log_tiny_run(
+    home: Path, *, n_train: int = 90, n_test: int = 30, seed: int = 0, first_text: str | None = None
+) -> None:
     """Three topics, one per label, in 16-d; a few training labels flipped (planted errors).
 
     ``first_text`` replaces the first training text (e.g. with HTML that must stay inert).

@@ -19,5 +19,17 @@ from dq.edits.apply import FixedDataset, current_samples, fix, fixed_dataset, la
 from dq.edits.model import ACTIONS, Change, default_author, run_key
 from dq.edits.store import SCHEMA_VERSION, EditsCart
 
-__all__ = ["ACTIONS", "SCHEMA_VERSION", "Change", "EditsCart", "FixedDataset", "actions", "current_samples",
-           "default_author", "fix", "fixed_dataset", "labelers_frame", "run_key"]
+__all__ = [
+    "ACTIONS",
+    "SCHEMA_VERSION",
+    "Change",
+    "EditsCart",
+    "FixedDataset",
+    "actions",
+    "current_samples",
+    "default_author",
+    "fix",
+    "fixed_dataset",
+    "labelers_frame",
+    "run_key",
+]

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from dq._util.validate import examples
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS, Change
 from dq.errors import ValidationError
-from dq.validate import examples
 
 #: Special targets of ``relabel``: the model's prediction, or the insights' suggested label.
 PREDICTION = "prediction"
@@ -44,7 +44,8 @@ def relabel(
             raise ValidationError(f"relabel(to={to!r}) needs the 'insights' parameter (an insights frame). Got None.")
         column = "pred" if to == PREDICTION else "suggested_label"
         targets = _select(insights, rows["id"], param="insights", must="hold a row for every selected sample")[
-            column].tolist()
+            column
+        ].tolist()
     else:
         targets = [to] * len(rows)
     return [
@@ -162,4 +163,3 @@ def _select(
             f"The '{param}' parameter must {must}. Got {len(missing)} unknown id(s): {examples(missing)}."
         )
     return frame.iloc[positions]
-

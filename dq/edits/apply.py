@@ -34,14 +34,16 @@ class FixedDataset:
     frame: pd.DataFrame
     n_kept: int
     n_removed: int
-    n_relabelled: int  # kept rows whose label differs from the run's
+    n_relabeled: int  # kept rows whose label differs from the run's
     n_text_edits: int  # kept rows whose text differs from the run's
     n_auto_fixed: int  # changes made by auto-fix, on samples the cart does not touch
 
     def describe(self) -> str:
-        """One line for people: rows kept, removed, relabelled, text edits (and auto-fixes)."""
-        line = (f"{self.n_kept:,} rows kept, {self.n_removed:,} removed, {self.n_relabelled:,} relabelled, "
-                f"{self.n_text_edits:,} text edits")
+        """One line for people: rows kept, removed, relabeled, text edits (and auto-fixes)."""
+        line = (
+            f"{self.n_kept:,} rows kept, {self.n_removed:,} removed, {self.n_relabeled:,} relabeled, "
+            f"{self.n_text_edits:,} text edits"
+        )
         return line + (f" ({self.n_auto_fixed:,} by auto-fix)" if self.n_auto_fixed else "")
 
 
@@ -90,7 +92,7 @@ def fix(
         frame=_original_columns(frame.loc[kept].reset_index(drop=True), run, split),
         n_kept=int(kept.sum()),
         n_removed=int(removed.sum()),
-        n_relabelled=int((kept & _differs(frame["label"], samples["label"])).sum()),
+        n_relabeled=int((kept & _differs(frame["label"], samples["label"])).sum()),
         n_text_edits=int((kept & _differs(frame["text"], samples["text"])).sum()),
         n_auto_fixed=len(auto),
     )
@@ -156,8 +158,13 @@ def labelers_frame(
 
 
 def _edits_frame(changes: list[Change]) -> pd.DataFrame:
-    return pd.DataFrame({"sample_id": [c.sample_id for c in changes], "action": [c.action for c in changes],
-                         "new_value": [c.new_value for c in changes]})
+    return pd.DataFrame(
+        {
+            "sample_id": [c.sample_id for c in changes],
+            "action": [c.action for c in changes],
+            "new_value": [c.new_value for c in changes],
+        }
+    )
 
 
 def _apply(samples: pd.DataFrame, edits: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

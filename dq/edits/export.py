@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dq._util.fileio import TABLE_FORMATS, check_out_path, table_bytes, write_bytes_atomic, write_table
 from dq.errors import ValidationError
-from dq.fileio import TABLE_FORMATS, check_out_path, table_bytes, write_bytes_atomic, write_table
 
 #: ``model_version`` of every prediction dq hands to Label Studio.
 MODEL_VERSION = "dq"
@@ -66,14 +66,21 @@ def label_studio_tasks(frame: pd.DataFrame, *, labels: list[str]) -> list[dict[s
     return [
         {
             "data": {"id": _json_scalar(sample_id), "text": text},
-            "predictions": [{
-                "model_version": MODEL_VERSION,
-                "score": float(dep),
-                "result": [{
-                    "id": f"dq-{row}", "from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
-                    "value": {"choices": [label]},
-                }],
-            }],
+            "predictions": [
+                {
+                    "model_version": MODEL_VERSION,
+                    "score": float(dep),
+                    "result": [
+                        {
+                            "id": f"dq-{row}",
+                            "from_name": FROM_NAME,
+                            "to_name": TO_NAME,
+                            "type": "choices",
+                            "value": {"choices": [label]},
+                        }
+                    ],
+                }
+            ],
         }
         for row, (sample_id, text, label, dep) in enumerate(
             zip(frame["id"], frame["text"], frame["label"], frame["dep"])
@@ -93,8 +100,10 @@ def label_studio_config(labels: list[str]) -> str:
     </View>
     """
     choices = "".join(f'    <Choice value="{escape(label, quote=True)}"/>\n' for label in labels)
-    return (f'<View>\n  <Text name="{TO_NAME}" value="$text"/>\n'
-            f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single">\n{choices}  </Choices>\n</View>')
+    return (
+        f'<View>\n  <Text name="{TO_NAME}" value="$text"/>\n'
+        f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single">\n{choices}  </Choices>\n</View>'
+    )
 
 
 def label_studio_bytes(frame: pd.DataFrame, *, labels: list[str]) -> bytes:

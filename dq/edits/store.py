@@ -10,16 +10,16 @@ lock up front (``BEGIN IMMEDIATE``) so that two writers queue instead of failing
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from sqlite_utils import Database
 
+from dq._util.sqlite import open_database, write_transaction
 from dq.config import dq_home
 from dq.edits.model import ACTIONS, EDIT_TEXT, FIELDS, RELABEL, Change, run_key
 from dq.errors import EditsDBError, ValidationError
@@ -29,11 +29,21 @@ from dq.store.reader import Run
 DB_NAME = "edits.db"
 #: Seconds a connection waits for another writer's lock before giving up.
 BUSY_TIMEOUT_S = 10.0
-#: Seconds between tries of a step SQLite refuses at once while another connection holds the file.
-LOCK_RETRY_S = 0.05
 #: Columns of ``history`` (and, with ``field``, of ``active``), in order.
-EDIT_COLUMNS: tuple[str, ...] = ("edit_id", "run", "run_hash", "split", "sample_id", "action", "old_value",
-                                 "new_value", "author", "created_at", "batch", "undone_at")
+EDIT_COLUMNS: tuple[str, ...] = (
+    "edit_id",
+    "run",
+    "run_hash",
+    "split",
+    "sample_id",
+    "action",
+    "old_value",
+    "new_value",
+    "author",
+    "created_at",
+    "batch",
+    "undone_at",
+)
 TABLE = "edits"
 #: The columns ``add`` writes (``edit_id`` is assigned by SQLite).
 _INSERTED = EDIT_COLUMNS[1:]
@@ -41,8 +51,20 @@ _INSERTED = EDIT_COLUMNS[1:]
 
 def _migrate_1(db: Database) -> None:
     db[TABLE].create(  # type: ignore[union-attr]
-        {"edit_id": int, "run": str, "run_hash": str, "split": str, "sample_id": str, "action": str,
-         "old_value": str, "new_value": str, "author": str, "created_at": str, "batch": str, "undone_at": str},
+        {
+            "edit_id": int,
+            "run": str,
+            "run_hash": str,
+            "split": str,
+            "sample_id": str,
+            "action": str,
+            "old_value": str,
+            "new_value": str,
+            "author": str,
+            "created_at": str,
+            "batch": str,
+            "undone_at": str,
+        },
         pk="edit_id",
         not_null={"run", "run_hash", "split", "sample_id", "action", "author", "created_at", "batch"},
     )
@@ -57,23 +79,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _user_version(db: Database) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
-@contextmanager
-def _write(db: Database) -> Iterator[None]:
-    """One write transaction that holds the write lock from its start (waits up to the busy timeout)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.rollback()
-        raise
-    db.commit()
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class EditsCart:
@@ -98,55 +104,18 @@ class EditsCart:
     @contextmanager
     def _connect(self) -> Iterator[Database]:
         """A fresh connection to an up-to-date schema, closed on exit."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
         try:
-            db = Database(conn, execute_plugins=False)
-            self._prepare(db)
-            yield db
+            with open_database(
+                self.path,
+                migrations=MIGRATIONS,
+                busy_timeout_s=BUSY_TIMEOUT_S,
+                what="an edits database",
+                error=EditsDBError,
+            ) as db:
+                yield db
         except sqlite3.OperationalError as exc:
             # Locked past the busy timeout, disk full, read-only file: one line for the user.
             raise EditsDBError(f"{self.path} cannot be used now: {exc}.") from None
-        finally:
-            conn.close()
-
-    def _prepare(self, db: Database) -> None:
-        try:
-            version = _user_version(db)
-        except sqlite3.OperationalError:
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise EditsDBError(f"{self.path} is not an edits database ({exc}).") from None
-        self._check_version(version)
-        if version == SCHEMA_VERSION:
-            return
-        # Switching to WAL needs the file to itself, and SQLite answers "database is locked" at once,
-        # without its busy handler, when connections race to do it on a new file: retry until the
-        # busy timeout. The mode is persistent: only the first connection ever switches it.
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:
-            try:
-                db.enable_wal()
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(LOCK_RETRY_S)
-        with _write(db):
-            # Another process may have migrated while this one waited for the lock: read again.
-            version = _user_version(db)
-            self._check_version(version)
-            for migrate in MIGRATIONS[version:]:
-                migrate(db)
-            # PRAGMA takes no parameters; the value is this module's own integer constant.
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
-
-    def _check_version(self, version: int) -> None:
-        if version > SCHEMA_VERSION:
-            raise EditsDBError(
-                f"{self.path} has edits schema version {version}; this dq knows versions up to "
-                f"{SCHEMA_VERSION}. Upgrade dq to use it."
-            )
 
     def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
         if not self.path.exists():  # reading never creates the file
@@ -177,12 +146,14 @@ class EditsCart:
         batch = uuid.uuid4().hex
         now = _now()
         key, content_hash = run_key(run), run.content_hash
-        rows = [(key, content_hash, split, c.sample_id, c.action, c.old_value, c.new_value, author, now, batch, None)
-                for c in changes]
+        rows = [
+            (key, content_hash, split, c.sample_id, c.action, c.old_value, c.new_value, author, now, batch, None)
+            for c in changes
+        ]
         # executemany, not Table.insert_all: a bulk action can add 100k edits, and insert_all's
         # per-batch type detection makes that four times slower.
         sql = f"INSERT INTO {TABLE} ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))})"
-        with self._connect() as db, _write(db):
+        with self._connect() as db, write_transaction(db):
             db.conn.executemany(sql, rows)
         return batch
 
@@ -191,22 +162,24 @@ class EditsCart:
         unknown = ValidationError(f"The 'edit_id' parameter must name an edit in {self.path}. Got {edit_id!r}.")
         if not self.path.exists():
             raise unknown
-        with self._connect() as db, _write(db):
+        with self._connect() as db, write_transaction(db):
             if db.execute(f"SELECT 1 FROM {TABLE} WHERE edit_id = ?", [int(edit_id)]).fetchone() is None:
                 raise unknown
-            db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE edit_id = ? AND undone_at IS NULL",
-                       [_now(), int(edit_id)])
+            db.execute(
+                f"UPDATE {TABLE} SET undone_at = ? WHERE edit_id = ? AND undone_at IS NULL", [_now(), int(edit_id)]
+            )
 
     def undo_batch(self, batch: str) -> int:
         """Undo every edit of one batch (one user action); return how many were not undone before."""
         unknown = ValidationError(f"The 'batch' parameter must name a batch in {self.path}. Got {batch!r}.")
         if not self.path.exists():
             raise unknown
-        with self._connect() as db, _write(db):
+        with self._connect() as db, write_transaction(db):
             if db.execute(f"SELECT 1 FROM {TABLE} WHERE batch = ? LIMIT 1", [batch]).fetchone() is None:
                 raise unknown
-            cursor = db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE batch = ? AND undone_at IS NULL",
-                                [_now(), batch])
+            cursor = db.execute(
+                f"UPDATE {TABLE} SET undone_at = ? WHERE batch = ? AND undone_at IS NULL", [_now(), batch]
+            )
             return cursor.rowcount
 
     def undo_all(self, run_key: str, split: str | None = None) -> int:
@@ -214,9 +187,10 @@ class EditsCart:
         if not self.path.exists():
             return 0
         where, params = _where(run_key, split)
-        with self._connect() as db, _write(db):
-            cursor = db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE {where} AND undone_at IS NULL",
-                                [_now(), *params])
+        with self._connect() as db, write_transaction(db):
+            cursor = db.execute(
+                f"UPDATE {TABLE} SET undone_at = ? WHERE {where} AND undone_at IS NULL", [_now(), *params]
+            )
             return cursor.rowcount
 
     # --- reading ----------------------------------------------------------------------------------
@@ -255,8 +229,10 @@ class EditsCart:
         """
         if not self.path.exists():
             return (0, 0)
-        sql = (f"SELECT COALESCE(MAX(edit_id), 0) AS newest, COUNT(undone_at) AS undone FROM {TABLE} "
-               "WHERE run = ? AND split = ?")
+        sql = (
+            f"SELECT COALESCE(MAX(edit_id), 0) AS newest, COUNT(undone_at) AS undone FROM {TABLE} "
+            "WHERE run = ? AND split = ?"
+        )
         with self._connect() as db:
             row = next(db.query(sql, [run_key, split]))
         return (int(row["newest"]), int(row["undone"]))
@@ -267,8 +243,10 @@ class EditsCart:
         if not self.path.exists():
             return counts
         where, params = _where(run_key, split)
-        sql = (f"SELECT action, COUNT(*) AS n FROM (SELECT DISTINCT split, sample_id, action FROM {TABLE} "
-               f"WHERE {where} AND undone_at IS NULL) GROUP BY action")
+        sql = (
+            f"SELECT action, COUNT(*) AS n FROM (SELECT DISTINCT split, sample_id, action FROM {TABLE} "
+            f"WHERE {where} AND undone_at IS NULL) GROUP BY action"
+        )
         with self._connect() as db:
             counts.update({row["action"]: int(row["n"]) for row in db.query(sql, params)})
         return counts

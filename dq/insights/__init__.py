@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dq.errors import ValidationError
 from dq.insights import cache
 from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split
 from dq.insights.settings import InsightSettings
 from dq.splits import TRAINING
 from dq.store.reader import Run
-from dq.errors import ValidationError
 
 __all__ = ["InsightSettings", "SplitInsights", "has_insights", "run_insights", "split_insights"]
 

@@ -86,10 +86,16 @@ def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
         return []
     t = ctx.thresholds
     share = n / len(ctx.frame)
-    return [Alert("likely_mislabeled", _share_severity(share, t.mislabeled_high_share, t.mislabeled_medium_share),
-                  f"{n:,} samples ({share:.1%}) are likely mislabeled; see their suggested labels.",
-                  "is_mislabeled: DEP ranks them high and the combined posterior prefers another label",
-                  {"is_mislabeled": True}, n)]
+    return [
+        Alert(
+            "likely_mislabeled",
+            _share_severity(share, t.mislabeled_high_share, t.mislabeled_medium_share),
+            f"{n:,} samples ({share:.1%}) are likely mislabeled; see their suggested labels.",
+            "is_mislabeled: DEP ranks them high and the combined posterior prefers another label",
+            {"is_mislabeled": True},
+            n,
+        )
+    ]
 
 
 def rule_misclassified(ctx: AlertContext) -> list[Alert]:
@@ -97,9 +103,16 @@ def rule_misclassified(ctx: AlertContext) -> list[Alert]:
     share = n / max(len(ctx.frame), 1)
     if share < ctx.thresholds.misclassified_share:
         return []
-    return [Alert("misclassified", "medium", f"The model gets {n:,} samples ({share:.1%}) wrong.",
-                  f"share of pred != label >= {ctx.thresholds.misclassified_share:.0%}",
-                  {"is_misclassified": True}, n)]
+    return [
+        Alert(
+            "misclassified",
+            "medium",
+            f"The model gets {n:,} samples ({share:.1%}) wrong.",
+            f"share of pred != label >= {ctx.thresholds.misclassified_share:.0%}",
+            {"is_misclassified": True},
+            n,
+        )
+    ]
 
 
 def rule_hard(ctx: AlertContext) -> list[Alert]:
@@ -107,9 +120,16 @@ def rule_hard(ctx: AlertContext) -> list[Alert]:
     share = n / max(len(ctx.frame), 1)
     if share < ctx.thresholds.hard_share:
         return []
-    return [Alert("hard_for_model", "medium", f"{n:,} samples ({share:.1%}) are hard for the model (high DEP).",
-                  f"share of dep_bucket == 'hard' >= {ctx.thresholds.hard_share:.0%}",
-                  {"dep_bucket": "hard"}, n)]
+    return [
+        Alert(
+            "hard_for_model",
+            "medium",
+            f"{n:,} samples ({share:.1%}) are hard for the model (high DEP).",
+            f"share of dep_bucket == 'hard' >= {ctx.thresholds.hard_share:.0%}",
+            {"dep_bucket": "hard"},
+            n,
+        )
+    ]
 
 
 def _judged(report: pd.DataFrame, t: AlertThresholds) -> pd.DataFrame:
@@ -123,10 +143,17 @@ def rule_low_performing_classes(ctx: AlertContext) -> list[Alert]:
     bar = ctx.macro_f1 - t.low_f1_gap
     low = _judged(ctx.class_report, t)
     low = low[low["f1"] < bar].sort_values("f1").head(t.max_items)
-    return [Alert("low_performing_class", "high" if row.f1 < min(bar - t.low_f1_gap, t.low_f1_floor) else "medium",
-                  f"Class {row.label!r} has F1 {row.f1:.2f} (split macro F1 {ctx.macro_f1:.2f}).",
-                  f"f1 < macro F1 - {t.low_f1_gap} with support >= {t.min_support}",
-                  {"label": row.label}, int(row.support)) for row in low.itertuples()]
+    return [
+        Alert(
+            "low_performing_class",
+            "high" if row.f1 < min(bar - t.low_f1_gap, t.low_f1_floor) else "medium",
+            f"Class {row.label!r} has F1 {row.f1:.2f} (split macro F1 {ctx.macro_f1:.2f}).",
+            f"f1 < macro F1 - {t.low_f1_gap} with support >= {t.min_support}",
+            {"label": row.label},
+            int(row.support),
+        )
+        for row in low.itertuples()
+    ]
 
 
 def rule_imbalance(ctx: AlertContext) -> list[Alert]:
@@ -137,23 +164,35 @@ def rule_imbalance(ctx: AlertContext) -> list[Alert]:
     median = float(report["support"].median())
     rare = report[(report["support"] < t.imbalance_ratio * median) & (report["f1"] < ctx.macro_f1)]
     rare = rare.sort_values("f1").head(t.max_items)
-    return [Alert("class_imbalance", "medium",
-                  f"Class {row.label!r} has only {int(row.support)} samples (median {median:.0f}) and "
-                  f"F1 {row.f1:.2f}, below the macro F1 {ctx.macro_f1:.2f}: collect more of it.",
-                  f"support < {t.imbalance_ratio} x median support and f1 < macro F1",
-                  {"label": row.label}, int(row.support)) for row in rare.itertuples()]
+    return [
+        Alert(
+            "class_imbalance",
+            "medium",
+            f"Class {row.label!r} has only {int(row.support)} samples (median {median:.0f}) and "
+            f"F1 {row.f1:.2f}, below the macro F1 {ctx.macro_f1:.2f}: collect more of it.",
+            f"support < {t.imbalance_ratio} x median support and f1 < macro F1",
+            {"label": row.label},
+            int(row.support),
+        )
+        for row in rare.itertuples()
+    ]
 
 
 def rule_overlap(ctx: AlertContext) -> list[Alert]:
     t = ctx.thresholds
     pairs = ctx.overlap[ctx.overlap["overlap"] >= t.overlap_min].head(t.max_items)
-    return [Alert("class_overlap", "high" if row.overlap >= 2 * t.overlap_min else "medium",
-                  f"Classes {row.class_a!r} and {row.class_b!r} overlap (score {row.overlap:.2f}, "
-                  f"{int(row.n_confused)} samples confused between them).",
-                  f"overlap >= {t.overlap_min}",
-                  {"label": [row.class_a, row.class_b], "pred": [row.class_a, row.class_b],
-                   "is_misclassified": True},
-                  int(row.n_confused)) for row in pairs.itertuples()]
+    return [
+        Alert(
+            "class_overlap",
+            "high" if row.overlap >= 2 * t.overlap_min else "medium",
+            f"Classes {row.class_a!r} and {row.class_b!r} overlap (score {row.overlap:.2f}, "
+            f"{int(row.n_confused)} samples confused between them).",
+            f"overlap >= {t.overlap_min}",
+            {"label": [row.class_a, row.class_b], "pred": [row.class_a, row.class_b], "is_misclassified": True},
+            int(row.n_confused),
+        )
+        for row in pairs.itertuples()
+    ]
 
 
 def rule_duplicates(ctx: AlertContext) -> list[Alert]:
@@ -161,15 +200,27 @@ def rule_duplicates(ctx: AlertContext) -> list[Alert]:
     n_dup = _count(ctx, "is_near_duplicate")
     n_conf = _count(ctx, "is_conflicting_duplicate")
     if n_conf:
-        alerts.append(Alert("conflicting_duplicates", "high",
-                            f"{n_conf:,} near-duplicate samples carry different labels.",
-                            "a near-duplicate group holds more than one label",
-                            {"is_conflicting_duplicate": True}, n_conf))
+        alerts.append(
+            Alert(
+                "conflicting_duplicates",
+                "high",
+                f"{n_conf:,} near-duplicate samples carry different labels.",
+                "a near-duplicate group holds more than one label",
+                {"is_conflicting_duplicate": True},
+                n_conf,
+            )
+        )
     if n_dup:
-        alerts.append(Alert("near_duplicates", "low",
-                            f"{n_dup:,} samples are near duplicates of another sample.",
-                            "cosine similarity >= the duplicate threshold, or the same normalised text",
-                            {"is_near_duplicate": True}, n_dup))
+        alerts.append(
+            Alert(
+                "near_duplicates",
+                "low",
+                f"{n_dup:,} samples are near duplicates of another sample.",
+                "cosine similarity >= the duplicate threshold, or the same normalized text",
+                {"is_near_duplicate": True},
+                n_dup,
+            )
+        )
     return alerts
 
 
@@ -177,15 +228,28 @@ def rule_outliers(ctx: AlertContext) -> list[Alert]:
     alerts = []
     n_out = _count(ctx, "is_outlier")
     if n_out >= ctx.thresholds.outlier_min:
-        alerts.append(Alert("outliers", "low", f"{n_out:,} samples are outliers: few similar samples around them.",
-                            "mean similarity to the nearest neighbours is among the lowest of the split",
-                            {"is_outlier": True}, n_out))
+        alerts.append(
+            Alert(
+                "outliers",
+                "low",
+                f"{n_out:,} samples are outliers: few similar samples around them.",
+                "mean similarity to the nearest neighbors is among the lowest of the split",
+                {"is_outlier": True},
+                n_out,
+            )
+        )
     n_cov = _count(ctx, "is_out_of_coverage")
     if n_cov >= ctx.thresholds.outlier_min:
-        alerts.append(Alert("out_of_coverage", "medium",
-                            f"{n_cov:,} {ctx.split} samples lie where the training data is sparse.",
-                            "farther from the training samples than the training outliers are",
-                            {"is_out_of_coverage": True}, n_cov))
+        alerts.append(
+            Alert(
+                "out_of_coverage",
+                "medium",
+                f"{n_cov:,} {ctx.split} samples lie where the training data is sparse.",
+                "farther from the training samples than the training outliers are",
+                {"is_out_of_coverage": True},
+                n_cov,
+            )
+        )
     return alerts
 
 
@@ -194,13 +258,22 @@ def rule_high_dep_clusters(ctx: AlertContext) -> list[Alert]:
     if ctx.clusters.empty or "avg_dep" not in ctx.clusters:
         return []
     mean = float(ctx.frame["dep"].mean())
-    hot = ctx.clusters[(ctx.clusters["size"] >= t.cluster_min_size) & (ctx.clusters["avg_dep"] >= t.cluster_dep_ratio * mean)]
+    hot = ctx.clusters[
+        (ctx.clusters["size"] >= t.cluster_min_size) & (ctx.clusters["avg_dep"] >= t.cluster_dep_ratio * mean)
+    ]
     hot = hot.sort_values("avg_dep", ascending=False).head(t.max_items)
-    return [Alert("high_dep_cluster", "medium",
-                  f"Cluster {int(row.cluster)} ({', '.join(list(row.top_words)[:3]) or 'no keywords'}) has "
-                  f"mean DEP {row.avg_dep:.2f}, {row.avg_dep / max(mean, 1e-9):.1f}x the split's.",
-                  f"cluster mean DEP >= {t.cluster_dep_ratio} x split mean DEP, size >= {t.cluster_min_size}",
-                  {"cluster": int(row.cluster)}, int(row.size)) for row in hot.itertuples()]
+    return [
+        Alert(
+            "high_dep_cluster",
+            "medium",
+            f"Cluster {int(row.cluster)} ({', '.join(list(row.top_words)[:3]) or 'no keywords'}) has "
+            f"mean DEP {row.avg_dep:.2f}, {row.avg_dep / max(mean, 1e-9):.1f}x the split's.",
+            f"cluster mean DEP >= {t.cluster_dep_ratio} x split mean DEP, size >= {t.cluster_min_size}",
+            {"cluster": int(row.cluster)},
+            int(row.size),
+        )
+        for row in hot.itertuples()
+    ]
 
 
 def rule_uncertain(ctx: AlertContext) -> list[Alert]:
@@ -208,10 +281,16 @@ def rule_uncertain(ctx: AlertContext) -> list[Alert]:
     share = n / max(len(ctx.frame), 1)
     if share < ctx.thresholds.uncertain_share:
         return []
-    return [Alert("high_uncertainty", "low",
-                  f"{n:,} samples ({share:.1%}) sit on a decision boundary (top two classes nearly tied).",
-                  f"share of is_on_boundary >= {ctx.thresholds.uncertain_share:.0%}",
-                  {"is_on_boundary": True}, n)]
+    return [
+        Alert(
+            "high_uncertainty",
+            "low",
+            f"{n:,} samples ({share:.1%}) sit on a decision boundary (top two classes nearly tied).",
+            f"share of is_on_boundary >= {ctx.thresholds.uncertain_share:.0%}",
+            {"is_on_boundary": True},
+            n,
+        )
+    ]
 
 
 def rule_fit(ctx: AlertContext) -> list[Alert]:
@@ -224,19 +303,31 @@ def rule_fit(ctx: AlertContext) -> list[Alert]:
     common = report.index.intersection(train.index)
     alerts = []
     gap = (train.loc[common, "f1"] - report.loc[common, "f1"]).sort_values(ascending=False)
-    for label, g in gap[gap >= t.overfit_gap].head(t.max_items).items():
-        alerts.append(Alert("overfitting_class", "medium",
-                            f"Class {label!r}: F1 {train.loc[label, 'f1']:.2f} on training but "
-                            f"{report.loc[label, 'f1']:.2f} on {ctx.split}.",
-                            f"training F1 - {ctx.split} F1 >= {t.overfit_gap}",
-                            {"label": label}, int(report.loc[label, "support"])))
+    for label, _gap in gap[gap >= t.overfit_gap].head(t.max_items).items():
+        alerts.append(
+            Alert(
+                "overfitting_class",
+                "medium",
+                f"Class {label!r}: F1 {train.loc[label, 'f1']:.2f} on training but "
+                f"{report.loc[label, 'f1']:.2f} on {ctx.split}.",
+                f"training F1 - {ctx.split} F1 >= {t.overfit_gap}",
+                {"label": label},
+                int(report.loc[label, "support"]),
+            )
+        )
     both_low = [lab for lab in common if train.loc[lab, "f1"] < t.underfit_f1 and report.loc[lab, "f1"] < t.underfit_f1]
     for label in sorted(both_low, key=lambda lab: report.loc[lab, "f1"])[: t.max_items]:
-        alerts.append(Alert("underfitting_class", "medium",
-                            f"Class {label!r} is learnt poorly everywhere: F1 {train.loc[label, 'f1']:.2f} on "
-                            f"training, {report.loc[label, 'f1']:.2f} on {ctx.split}.",
-                            f"F1 < {t.underfit_f1} on both training and {ctx.split}",
-                            {"label": label}, int(report.loc[label, "support"])))
+        alerts.append(
+            Alert(
+                "underfitting_class",
+                "medium",
+                f"Class {label!r} is learnt poorly everywhere: F1 {train.loc[label, 'f1']:.2f} on "
+                f"training, {report.loc[label, 'f1']:.2f} on {ctx.split}.",
+                f"F1 < {t.underfit_f1} on both training and {ctx.split}",
+                {"label": label},
+                int(report.loc[label, "support"]),
+            )
+        )
     return alerts
 
 
@@ -246,15 +337,31 @@ def rule_lengths(ctx: AlertContext) -> list[Alert]:
     alerts = []
     for kind, mask, cond, what in (
         ("empty_samples", words == 0, {"n_words": 0}, "are empty (no words)"),
-        ("very_short_samples", (words > 0) & (words <= t.short_words), {"n_words": {"min": 1, "max": t.short_words}},
-         f"have at most {t.short_words} words"),
-        ("very_long_samples", words >= t.long_words, {"n_words": {"min": t.long_words}},
-         f"have {t.long_words}+ words (the embedding model truncates them)"),
+        (
+            "very_short_samples",
+            (words > 0) & (words <= t.short_words),
+            {"n_words": {"min": 1, "max": t.short_words}},
+            f"have at most {t.short_words} words",
+        ),
+        (
+            "very_long_samples",
+            words >= t.long_words,
+            {"n_words": {"min": t.long_words}},
+            f"have {t.long_words}+ words (the embedding model truncates them)",
+        ),
     ):
         n = int(mask.sum())
         if n:
-            alerts.append(Alert(kind, "high" if kind == "empty_samples" else "low", f"{n:,} samples {what}.",
-                                f"n_words {'== 0' if kind == 'empty_samples' else 'in range'}", cond, n))
+            alerts.append(
+                Alert(
+                    kind,
+                    "high" if kind == "empty_samples" else "low",
+                    f"{n:,} samples {what}.",
+                    f"n_words {'== 0' if kind == 'empty_samples' else 'in range'}",
+                    cond,
+                    n,
+                )
+            )
     return alerts
 
 

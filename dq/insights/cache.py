@@ -18,14 +18,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dq._util.fileio import atomic_path
 from dq.config import cache_root
-from dq.fileio import atomic_path
 from dq.insights.compute import SplitInsights
 from dq.store import layout
 from dq.store.reader import Run
 
 #: Bumped whenever the insights computation changes, so old cache entries are not reused.
-INSIGHTS_VERSION = 1
+INSIGHTS_VERSION = 2  # 2: summaries say n_unlabeled (was n_unlabelled)
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 

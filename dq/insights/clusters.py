@@ -1,13 +1,13 @@
 """Topic clusters of a split: spherical k-means over the embeddings, c-TF-IDF keywords, a summary table.
 
 Clusters are fitted on the training split (:func:`fit_clusters`) and other splits are assigned to
-the same centroids (:func:`assign_clusters`), so a cluster id means the same topic in every split.
+the same centroids (:func:`assign_clusters`), so a cluster id means the same topic in every split;
+their keywords are in ``dq.insights.keywords``.
 Cluster ids are renumbered by size, largest first (0 = the largest cluster of the fitted split).
 
 Scale: k-means trains on seeded samples of at most ``n_clusters x TRAIN_POINTS_PER_CLUSTER``
 rows, so its cost does not grow with the split; assigning is one exact inner-product search
-against the centroids. Keywords count words once per text with scikit-learn's ``CountVectorizer``
-(the vocabulary capped at :data:`KEYWORD_MAX_FEATURES` terms), then sum the counts per cluster.
+against the centroids.
 """
 
 from __future__ import annotations
@@ -19,12 +19,19 @@ from typing import Any
 import faiss
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
+from dq._util.validate import (
+    as_bools,
+    as_class_indices,
+    as_embs,
+    as_floats,
+    as_non_negative_int,
+    check_same_length,
+    is_int,
+)
+from dq.config import UNLABELED
 from dq.errors import ValidationError
-from dq.insights.metrics import UNLABELLED, as_class_indices
-from dq.insights.neighbors import as_embs
-from dq.validate import as_texts, check_same_length, examples
+from dq.insights.keywords import as_cluster_ids
 
 #: Automatic cluster count: ``round(sqrt(n / AUTO_CLUSTERS_DIVISOR))`` clipped to the bounds below
 #: (and never above n). About 10 clusters at 200 samples, 22 at 1,000, the maximum from 5,000 on.
@@ -43,12 +50,6 @@ TRAIN_POINTS_PER_CLUSTER = 256
 REFINE_ITERATIONS = 10
 #: Centroids compared with at most this many rows per faiss call (bounds temporary memory).
 ASSIGN_BATCH = 65_536
-#: Keywords: a term must occur in at least this many texts, and only this many of the most
-#: frequent terms are kept, which bounds the vocabulary (and memory) at 1M texts.
-KEYWORD_MIN_DF = 2
-KEYWORD_MAX_FEATURES = 50_000
-#: Tokens are runs of at least two letters (no digits, no underscores).
-KEYWORD_TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 # Class indices are checked against n_classes; without one, any non-negative index is accepted.
 _NO_CLASS_BOUND = int(np.iinfo(np.int64).max)
 #: Columns of :func:`cluster_table`, in order; the optional ones appear only with their inputs.
@@ -94,7 +95,7 @@ def fit_clusters(embs: Any, *, n_clusters: int | None = None, seed: int = 0) -> 
     Parameters
     ----------
     embs : (n, d) float array
-        Sentence embeddings, one row per sample (rows are L2-normalised on a copy if needed).
+        Sentence embeddings, one row per sample (rows are L2-normalized on a copy if needed).
     n_clusters : int, optional
         How many clusters; ``None`` picks :func:`auto_n_clusters` of ``n``. Clusters left empty
         after the final assignment are dropped, so the model may hold fewer.
@@ -121,12 +122,12 @@ def fit_clusters(embs: Any, *, n_clusters: int | None = None, seed: int = 0) -> 
         raise ValidationError("The 'embs' parameter must hold at least one row. Got 0 rows instead.")
     if n_clusters is None:
         n_clusters = auto_n_clusters(n)
-    elif not _is_int(n_clusters) or not 1 <= n_clusters <= n:
+    elif not is_int(n_clusters) or not 1 <= n_clusters <= n:
         raise ValidationError(
             f"The 'n_clusters' parameter must be None or an integer in [1, {n}] (the number of rows). "
             f"Got {n_clusters!r} instead."
         )
-    return _compute_clusters(embs, int(n_clusters), _check_seed(seed))
+    return _compute_clusters(embs, int(n_clusters), as_non_negative_int(seed, param="seed"))
 
 
 def assign_clusters(embs: Any, model: ClusterModel) -> np.ndarray:
@@ -152,21 +153,10 @@ def assign_clusters(embs: Any, model: ClusterModel) -> np.ndarray:
     """
     if not isinstance(model, ClusterModel):
         raise ValidationError(
-            "The 'model' parameter must be a ClusterModel from fit_clusters. "
-            f"Got {type(model).__name__} instead."
+            f"The 'model' parameter must be a ClusterModel from fit_clusters. Got {type(model).__name__} instead."
         )
     embs = as_embs(embs, param="embs", dim=model.centroids.shape[1])
     return _compute_assign(embs, np.ascontiguousarray(model.centroids, dtype=np.float32))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_seed(seed: Any) -> int:
-    if not _is_int(seed) or seed < 0:
-        raise ValidationError(f"The 'seed' parameter must be a non-negative integer. Got {seed!r} instead.")
-    return int(seed)
 
 
 def _compute_clusters(embs: np.ndarray, n_clusters: int, seed: int) -> ClusterModel:
@@ -187,9 +177,7 @@ def _compute_clusters(embs: np.ndarray, n_clusters: int, seed: int) -> ClusterMo
     return ClusterModel(centroids=np.ascontiguousarray(centroids[by_size]), labels=new_id[labels])
 
 
-def _kmeans(
-    rows: np.ndarray, k: int, seed: int, iterations: int, restarts: int, init: np.ndarray | None
-) -> np.ndarray:
+def _kmeans(rows: np.ndarray, k: int, seed: int, iterations: int, restarts: int, init: np.ndarray | None) -> np.ndarray:
     kmeans = faiss.Kmeans(
         rows.shape[1], k, niter=iterations, nredo=restarts, seed=seed, spherical=True,
         max_points_per_centroid=TRAIN_POINTS_PER_CLUSTER, min_points_per_centroid=1, verbose=False,
@@ -206,108 +194,6 @@ def _compute_assign(embs: np.ndarray, centroids: np.ndarray) -> np.ndarray:
         _, nearest = index.search(embs[start : start + ASSIGN_BATCH], 1)
         out[start : start + nearest.shape[0]] = nearest[:, 0]
     return out
-
-
-# --- keywords ------------------------------------------------------------------------------------
-
-
-def cluster_keywords(
-    texts: Sequence[str], clusters: Any, *, top_n: int, bigrams: bool = False
-) -> dict[int, list[str]]:
-    """The words that set each cluster apart, by class-based TF-IDF (c-TF-IDF).
-
-    For term ``t`` and cluster ``c``: ``tf(t, c) / words(c) * log(1 + A / f(t))``, where
-    ``words(c)`` is the number of counted words in the cluster, ``A`` the mean of ``words(c)`` over
-    clusters and ``f(t)`` the count of ``t`` over all clusters. English stop words are removed;
-    tokens are runs of two or more letters, lower-cased; a term must occur in at least
-    :data:`KEYWORD_MIN_DF` texts (when there are that many).
-
-    Parameters
-    ----------
-    texts : sequence of str
-        One text per sample.
-    clusters : (n,) int array
-        Cluster id of each text (non-negative).
-    top_n : int
-        Keywords per cluster, best first; fewer when a cluster has fewer distinct terms.
-    bigrams : bool
-        Also score two-word phrases.
-
-    Returns
-    -------
-    dict of int -> list of str
-        Every cluster id present in ``clusters``, ascending, with its keywords.
-
-    Examples
-    --------
-    >>> texts = ["cheap flight tickets", "flight delayed again", "pizza delivery late", "cold pizza"]
-    >>> cluster_keywords(texts, [0, 0, 1, 1], top_n=1)
-    {0: ['flight'], 1: ['pizza']}
-    """
-    texts = as_texts(texts)
-    clusters = _as_cluster_ids(clusters)
-    check_same_length("clusters", clusters, len(texts), other="texts")
-    if not _is_int(top_n) or top_n < 1:
-        raise ValidationError(f"The 'top_n' parameter must be a positive integer. Got {top_n!r} instead.")
-    return _compute_keywords(texts, clusters, int(top_n), bool(bigrams))
-
-
-def _as_cluster_ids(clusters: Any, *, param: str = "clusters") -> np.ndarray:
-    arr = np.asarray(clusters)
-    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
-        raise ValidationError(
-            f"The '{param}' parameter must be a 1-D array of integer cluster ids. "
-            f"Got {arr.dtype} with shape {arr.shape} instead."
-        )
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and arr.min() < 0:
-        raise ValidationError(
-            f"The '{param}' parameter must hold non-negative cluster ids. "
-            f"Got {examples(np.unique(arr[arr < 0]).tolist())} instead."
-        )
-    return arr
-
-
-def _compute_keywords(
-    texts: list[str], clusters: np.ndarray, top_n: int, bigrams: bool
-) -> dict[int, list[str]]:
-    present = np.unique(clusters)
-    result: dict[int, list[str]] = {int(c): [] for c in present}
-    # Imported here: scikit-learn costs about a second to import, and the console reads cached
-    # insights without it.
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    vectorizer = CountVectorizer(
-        lowercase=True, stop_words="english", token_pattern=KEYWORD_TOKEN_PATTERN,
-        ngram_range=(1, 2 if bigrams else 1), min_df=min(KEYWORD_MIN_DF, max(len(texts), 1)),
-        max_features=KEYWORD_MAX_FEATURES, dtype=np.int64,
-    )  # fmt: skip
-    try:
-        counts = vectorizer.fit_transform(texts)
-    except ValueError:  # scikit-learn's "empty vocabulary": nothing left to count
-        return result
-    vocab = vectorizer.get_feature_names_out()
-    # Cluster-by-term counts: one sparse product with the (cluster x text) indicator matrix.
-    n = len(texts)
-    rows, cols = np.searchsorted(present, clusters), np.arange(n)
-    indicator = sp.csr_matrix((np.ones(n, dtype=np.int64), (rows, cols)), shape=(present.size, n))
-    tf = np.asarray((indicator @ counts).todense(), dtype=np.float64)
-    scores = _ctfidf(tf)
-    for row, cluster in enumerate(present):
-        best = np.argsort(-scores[row], kind="stable")[:top_n]
-        result[int(cluster)] = [str(vocab[j]) for j in best if scores[row, j] > 0]
-    return result
-
-
-def _ctfidf(tf: np.ndarray) -> np.ndarray:
-    """c-TF-IDF of a (clusters, terms) count matrix; 0 where a cluster lacks the term."""
-    words = tf.sum(axis=1, keepdims=True)
-    term_total = tf.sum(axis=0, keepdims=True)
-    mean_words = words.mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        freq = np.where(words > 0, tf / words, 0.0)
-        idf = np.where(term_total > 0, np.log1p(mean_words / term_total), 0.0)
-    return freq * idf
 
 
 # --- summary table -------------------------------------------------------------------------------
@@ -330,15 +216,15 @@ def cluster_table(
     clusters : (n,) int array
         Cluster id of each sample.
     keywords : dict of int -> list of str
-        From :func:`cluster_keywords`; a cluster without an entry gets an empty list.
+        From :func:`dq.insights.keywords.cluster_keywords`; a cluster without an entry gets an empty list.
     dep : (n,) float array, optional
         DEP of each sample (higher = more likely a data error): adds ``avg_dep``.
     is_correct : (n,) bool array, optional
         Whether the model got each sample right: ``accuracy`` is its mean. Without it, accuracy
         comes from ``labels == preds`` when both are given.
     labels, preds : (n,) int arrays, optional
-        Class indices; ``-1`` in ``labels`` marks an unlabelled sample, left out of the metrics.
-        ``labels`` adds ``top_label`` and ``top_label_share`` (of the labelled samples); both add
+        Class indices; ``-1`` in ``labels`` marks an unlabeled sample, left out of the metrics.
+        ``labels`` adds ``top_label`` and ``top_label_share`` (of the labeled samples); both add
         ``accuracy`` and ``macro_f1`` (over the classes present in the cluster, zero division = 0).
     n_classes : int, optional
         Number of classes; defaults to one more than the largest index seen.
@@ -347,7 +233,7 @@ def cluster_table(
     -------
     pandas.DataFrame
         Columns ``cluster, size, share, top_words`` then the optional ones, sorted by cluster id.
-        A metric of a cluster without labelled samples is NaN (``top_label`` is -1).
+        A metric of a cluster without labeled samples is NaN (``top_label`` is -1).
 
     Examples
     --------
@@ -355,16 +241,16 @@ def cluster_table(
     >>> table[["cluster", "size", "accuracy", "macro_f1", "top_label"]].to_dict("records")[0]
     {'cluster': 0, 'size': 2, 'accuracy': 0.5, 'macro_f1': 0.3333333333333333, 'top_label': 2}
     """
-    clusters = _as_cluster_ids(clusters)
+    clusters = as_cluster_ids(clusters)
     n = clusters.size
     if not isinstance(keywords, Mapping):
         raise ValidationError(
             "The 'keywords' parameter must be a dict of cluster id -> list of words. "
             f"Got {type(keywords).__name__} instead."
         )
-    dep_arr = None if dep is None else _as_floats(dep, "dep", n)
-    correct = None if is_correct is None else _as_bools(is_correct, "is_correct", n)
-    if n_classes is not None and (not _is_int(n_classes) or n_classes < 1):
+    dep_arr = None if dep is None else as_floats(dep, param="dep", n=n, other="clusters")
+    correct = None if is_correct is None else as_bools(is_correct, param="is_correct", n=n, other="clusters")
+    if n_classes is not None and (not is_int(n_classes) or n_classes < 1):
         raise ValidationError(
             f"The 'n_classes' parameter must be None or a positive integer. Got {n_classes!r} instead."
         )
@@ -373,38 +259,15 @@ def cluster_table(
     bound = _NO_CLASS_BOUND if n_classes is None else int(n_classes)
     label_arr = pred_arr = None
     if labels is not None:
-        label_arr = as_class_indices(labels, param="labels", n_classes=bound, allow_unlabelled=True)
+        label_arr = as_class_indices(labels, param="labels", n_classes=bound, allow_unlabeled=True)
         check_same_length("labels", label_arr, n, other="clusters")
     if preds is not None:
-        pred_arr = as_class_indices(preds, param="preds", n_classes=bound, allow_unlabelled=False)
+        pred_arr = as_class_indices(preds, param="preds", n_classes=bound, allow_unlabeled=False)
         check_same_length("preds", pred_arr, n, other="clusters")
     if n_classes is None:
         seen = [int(a.max()) for a in (label_arr, pred_arr) if a is not None and a.size]
         n_classes = 1 + max(seen, default=0)
     return _compute_table(clusters, keywords, dep_arr, correct, label_arr, pred_arr, int(n_classes))
-
-
-def _as_floats(values: Any, param: str, n: int) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim != 1 or arr.dtype.kind not in "fiub" or not np.isfinite(arr.astype(np.float64)).all():
-        raise ValidationError(
-            f"The '{param}' parameter must be a 1-D array of finite numbers. "
-            f"Got {arr.dtype} with shape {arr.shape} instead."
-        )
-    check_same_length(param, arr, n, other="clusters")
-    return arr.astype(np.float64)
-
-
-def _as_bools(values: Any, param: str, n: int) -> np.ndarray:
-    arr = np.asarray(values)
-    zero_one = arr.dtype.kind == "b" or (arr.dtype.kind == "i" and np.isin(arr, (0, 1)).all())
-    if arr.ndim != 1 or not zero_one:
-        raise ValidationError(
-            f"The '{param}' parameter must be a 1-D array of booleans. "
-            f"Got {arr.dtype} with shape {arr.shape} instead."
-        )
-    check_same_length(param, arr, n, other="clusters")
-    return arr.astype(bool)
 
 
 def _compute_table(
@@ -429,15 +292,15 @@ def _compute_table(
     if is_correct is not None:
         table["accuracy"] = np.bincount(pos, weights=is_correct, minlength=c) / sizes
     if labels is not None:
-        keep = labels != UNLABELLED
+        keep = labels != UNLABELED
         pos_l, lab = pos[keep], labels[keep]
-        n_labelled = np.bincount(pos_l, minlength=c)
+        n_labeled = np.bincount(pos_l, minlength=c)
         by_label = np.bincount(pos_l * n_classes + lab, minlength=c * n_classes).reshape(c, n_classes)
         with np.errstate(divide="ignore", invalid="ignore"):
-            table["top_label"] = np.where(n_labelled > 0, by_label.argmax(axis=1), UNLABELLED).astype(np.int64)
-            table["top_label_share"] = np.where(n_labelled > 0, by_label.max(axis=1) / n_labelled, np.nan)
+            table["top_label"] = np.where(n_labeled > 0, by_label.argmax(axis=1), UNLABELED).astype(np.int64)
+            table["top_label_share"] = np.where(n_labeled > 0, by_label.max(axis=1) / n_labeled, np.nan)
         if preds is not None:
-            quality = _cluster_quality(pos_l, lab, preds[keep], by_label, n_labelled, n_classes)
+            quality = _cluster_quality(pos_l, lab, preds[keep], by_label, n_labeled, n_classes)
             table["macro_f1"] = quality["macro_f1"]
             if is_correct is None:
                 table["accuracy"] = quality["accuracy"]
@@ -449,10 +312,10 @@ def _cluster_quality(
     labels: np.ndarray,
     preds: np.ndarray,
     by_label: np.ndarray,
-    n_labelled: np.ndarray,
+    n_labeled: np.ndarray,
     n_classes: int,
 ) -> dict[str, np.ndarray]:
-    """Accuracy and macro-F1 per cluster from (cluster, class) bincounts of the labelled samples."""
+    """Accuracy and macro-F1 per cluster from (cluster, class) bincounts of the labeled samples."""
     c = by_label.shape[0]
     hit = labels == preds
     by_pred = np.bincount(pos * n_classes + preds, minlength=c * n_classes).reshape(c, n_classes)
@@ -462,6 +325,6 @@ def _cluster_quality(
     with np.errstate(divide="ignore", invalid="ignore"):
         f1 = np.where(present, 2.0 * tp / denom, 0.0)
         return {
-            "macro_f1": np.where(n_labelled > 0, f1.sum(axis=1) / present.sum(axis=1), np.nan),
-            "accuracy": np.where(n_labelled > 0, tp.sum(axis=1) / n_labelled, np.nan),
+            "macro_f1": np.where(n_labeled > 0, f1.sum(axis=1) / present.sum(axis=1), np.nan),
+            "accuracy": np.where(n_labeled > 0, tp.sum(axis=1) / n_labeled, np.nan),
         }

@@ -1,7 +1,7 @@
 """The insights pipeline: from a run's arrays to one per-sample frame and its summaries.
 
 The training split is the reference for everything that compares a sample with "the data the
-model learnt from": neighbour labels (DEP), out-of-coverage, clusters. Its neighbour index and
+model learnt from": neighbor labels (DEP), out-of-coverage, clusters. Its neighbor index and
 cluster model are built once and reused for validation/test.
 """
 
@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from dq.insights import alerts as alerts_mod
-from dq.insights.clusters import ClusterModel, assign_clusters, cluster_keywords, cluster_table, fit_clusters
-from dq.insights.dep import compute_dep
+from dq.insights.clusters import ClusterModel, assign_clusters, cluster_table, fit_clusters
+from dq.insights.dep import compute_dep, margins
 from dq.insights.duplicates import find_near_duplicates
+from dq.insights.keywords import cluster_keywords
 from dq.insights.metrics import class_report, confusion, summary_metrics
 from dq.insights.neighbors import NeighborIndex, Neighbors, build_index, knn, knn_label_distribution
 from dq.insights.outliers import find_out_of_coverage, find_outliers
@@ -70,7 +71,7 @@ def label_indices(values: pd.Series, labels: list[str]) -> np.ndarray:
 
 
 def build_reference(run: Run, settings: InsightSettings) -> Reference:
-    """Index, neighbours, outlier scores and clusters of the training split."""
+    """Index, neighbors, outlier scores and clusters of the training split."""
     embs = run.embs(TRAINING)
     labels = label_indices(run.samples(TRAINING, columns=["label"])["label"], run.labels)
     index = build_index(embs, settings=settings)
@@ -111,8 +112,11 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     last = epoch_probs[-1]
     is_training = split == TRAINING
     embs = reference.embs if is_training else run.embs(split)
-    to_training = reference.self_nbrs if is_training else knn(
-        reference.embs, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
+    to_training = (
+        reference.self_nbrs
+        if is_training
+        else knn(reference.embs, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
+    )
     nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
     dep = compute_dep(epoch_probs, labels, neighbor_probs=nbr_probs, strictness=settings.mislabel_strictness)
     self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
@@ -125,43 +129,46 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
 
     pred = last.argmax(axis=1)
     names = np.array(run.labels, dtype=object)
-    labelled = labels >= 0
+    labeled = labels >= 0
     suggested = dep.columns["suggested_label"]
-    rows = np.arange(len(labels))
-    frame = pd.DataFrame({
-        "id": samples["id"],
-        "text": samples["text"],
-        "label": samples["label"],
-        "pred": names[pred],
-        "probs": list(last),
-        "confidence": last.max(axis=1),
-        "margin": np.where(labelled, last[rows, np.where(labelled, labels, 0)] - _runner_up(last, labels), np.nan),
-        "dep": dep.score,
-        "is_misclassified": labelled & (pred != labels),
-        "is_mislabeled": dep.is_issue,
-        "suggested_label": np.where(suggested >= 0, names[np.maximum(suggested, 0)], None),
-        "p_wrong": dep.columns["p_wrong"],
-        "is_on_boundary": boundary.is_issue,
-        "dup_group": dups.columns["dup_group"],
-        "is_near_duplicate": dups.is_issue,
-        "is_conflicting_duplicate": dups.columns["is_conflicting_duplicate"],
-        "outlier_score": outliers.score,
-        "is_outlier": outliers.is_issue,
-        "cluster": cluster_ids,
-        "n_words": alerts_mod.word_counts(samples["text"]),
-        "n_chars": samples["text"].str.len().to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": samples["id"],
+            "text": samples["text"],
+            "label": samples["label"],
+            "pred": names[pred],
+            "probs": list(last),
+            "confidence": last.max(axis=1),
+            "margin": np.where(labeled, margins(last, np.maximum(labels, 0)), np.nan),
+            "dep": dep.score,
+            "is_misclassified": labeled & (pred != labels),
+            "is_mislabeled": dep.is_issue,
+            "suggested_label": np.where(suggested >= 0, names[np.maximum(suggested, 0)], None),
+            "p_wrong": dep.columns["p_wrong"],
+            "is_on_boundary": boundary.is_issue,
+            "dup_group": dups.columns["dup_group"],
+            "is_near_duplicate": dups.is_issue,
+            "is_conflicting_duplicate": dups.columns["is_conflicting_duplicate"],
+            "outlier_score": outliers.score,
+            "is_outlier": outliers.is_issue,
+            "cluster": cluster_ids,
+            "n_words": alerts_mod.word_counts(samples["text"]),
+            "n_chars": samples["text"].str.len().to_numpy(),
+        }
+    )
     if coverage is not None:
         frame["is_out_of_coverage"] = coverage.is_issue
-    easy, hard = dep_thresholds(dep.score[labelled], frame["is_misclassified"].to_numpy()[labelled])
-    frame.insert(frame.columns.get_loc("dep") + 1, "dep_bucket",
-                 np.where(dep.score >= hard, "hard", np.where(dep.score < easy, "easy", "ambiguous")))
+    easy, hard = dep_thresholds(dep.score[labeled], frame["is_misclassified"].to_numpy()[labeled])
+    frame.insert(
+        frame.columns.get_loc("dep") + 1,
+        "dep_bucket",
+        np.where(dep.score >= hard, "hard", np.where(dep.score < easy, "easy", "ambiguous")),
+    )
     for column in samples.columns.difference(["id", "text", "label"]):
         frame[f"meta_{column}" if column in frame.columns else column] = samples[column]
 
     keywords = cluster_keywords(texts, cluster_ids, top_n=settings.cluster_top_words)
-    clusters = cluster_table(cluster_ids, keywords, dep=dep.score, labels=labels, preds=pred,
-                             n_classes=len(run.labels))
+    clusters = cluster_table(cluster_ids, keywords, dep=dep.score, labels=labels, preds=pred, n_classes=len(run.labels))
     if "top_label" in clusters:
         clusters["top_label"] = [names[i] if i >= 0 else None for i in clusters["top_label"]]
     report = class_report(labels, pred, run.labels)
@@ -172,22 +179,19 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         "epochs": epochs,
         "dep_thresholds": {"easy": easy, "hard": hard},
         "metrics": metrics,
-        "analyses": {r.name: r.summary for r in (dep, dups, outliers, boundary, *( [coverage] if coverage else []))},
+        "analyses": {r.name: r.summary for r in (dep, dups, outliers, boundary, *([coverage] if coverage else []))},
         "settings": settings.key(),
     }
     return SplitInsights(
-        split=split, frame=frame, summary=summary, class_report=report,
+        split=split,
+        frame=frame,
+        summary=summary,
+        class_report=report,
         overlap=class_overlap(last, labels, run.labels),
         misclassified_pairs=top_misclassified_pairs(labels, pred, run.labels, top=None),
-        confusion=confusion(labels, pred, len(run.labels)), clusters=clusters,
+        confusion=confusion(labels, pred, len(run.labels)),
+        clusters=clusters,
     )
-
-
-def _runner_up(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    others = probs.copy()
-    rows = np.arange(len(labels))
-    others[rows, np.maximum(labels, 0)] = -np.inf
-    return others.max(axis=1)
 
 
 def attach_alerts(results: dict[str, SplitInsights]) -> None:
@@ -195,8 +199,12 @@ def attach_alerts(results: dict[str, SplitInsights]) -> None:
     reports = {split: r.class_report for split, r in results.items()}
     for split, r in results.items():
         ctx = alerts_mod.AlertContext(
-            split=split, frame=r.frame, class_report=r.class_report, overlap=r.overlap,
-            clusters=r.clusters, macro_f1=r.summary["metrics"].get("macro_f1"),
+            split=split,
+            frame=r.frame,
+            class_report=r.class_report,
+            overlap=r.overlap,
+            clusters=r.clusters,
+            macro_f1=r.summary["metrics"].get("macro_f1"),
             other_reports={s: rep for s, rep in reports.items() if s != split},
         )
         r.alerts = alerts_mod.find_alerts(ctx)

@@ -7,7 +7,7 @@ evidence behind each part):
    the last one — whichever fits the given labels best (lowest log loss). Averaging over epochs
    is an area-under-the-margin style signal: a sample whose label the model only accepts late,
    or never, keeps a low average.
-2. **Neighbour agreement.** The label distribution of the sample's nearest neighbours in
+2. **Neighbor agreement.** The label distribution of the sample's nearest neighbors in
    embedding space (training samples; softmax-weighted by similarity), mixed in with weight
    ``w`` chosen the same way. It votes with evidence the classifier did not use directly.
 3. **Score.** ``DEP = (1 - M[y]) ** a * ((1 - margin) / 2) ** (1 - a)`` where ``margin`` is
@@ -27,12 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from dq.config import DEFAULT_STRICTNESS
 from dq.errors import ValidationError
 from dq.insights.base import AnalysisResult
 
 #: Exponent of the self-confidence term of DEP (the margin term gets the rest).
 DEP_SELF_WEIGHT = 0.8
-#: Candidate weights of the neighbour view in the combined posterior.
+#: Candidate weights of the neighbor view in the combined posterior.
 NEIGHBOR_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 #: Floor on probabilities inside log losses.
 _EPS = 1e-6
@@ -49,19 +50,17 @@ class Posterior:
     neighbor_weight: float
 
 
-def combine_views(
-    epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, labels: np.ndarray
-) -> Posterior:
-    """Pool the epochs and the neighbour view into one posterior, choosing how by log loss.
+def combine_views(epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, labels: np.ndarray) -> Posterior:
+    """Pool the epochs and the neighbor view into one posterior, choosing how by log loss.
 
     Parameters
     ----------
     epoch_probs : (E, n, C) float array
         Probabilities of every logged epoch, oldest first.
     neighbor_probs : (n, C) float array or None
-        Label distribution of each sample's neighbours (rows sum to 1).
+        Label distribution of each sample's neighbors (rows sum to 1).
     labels : (n,) int array
-        Given labels (class indices); ``-1`` (unlabelled) samples are ignored for the choice.
+        Given labels (class indices); ``-1`` (unlabeled) samples are ignored for the choice.
 
     Examples
     --------
@@ -73,13 +72,13 @@ def combine_views(
     bases = {"all": epoch_probs.mean(axis=0), "last": epoch_probs[-1]}
     if n_epochs > 2:
         bases["late"] = epoch_probs[n_epochs // 2 :].mean(axis=0)
-    labelled = np.flatnonzero(labels >= 0)
-    y = labels[labelled]
+    labeled = np.flatnonzero(labels >= 0)
+    y = labels[labeled]
     weights = NEIGHBOR_WEIGHTS if neighbor_probs is not None else (0.0,)
-    d_y = neighbor_probs[labelled, y] if neighbor_probs is not None else np.zeros(len(y))
+    d_y = neighbor_probs[labeled, y] if neighbor_probs is not None else np.zeros(len(y))
     best: tuple[float, str, float] | None = None
     for name, base in bases.items():
-        b_y = base[labelled, y]
+        b_y = base[labeled, y]
         for w in weights:
             # Only each sample's own-label column enters the log loss, so no (n, C) mix is built here.
             loss = float(-np.log(np.clip((1 - w) * b_y + w * d_y, _EPS, 1)).mean()) if len(y) else 0.0
@@ -134,7 +133,7 @@ def estimate_error_count(probs: np.ndarray, labels: np.ndarray) -> int:
     """How many given labels look wrong, by confident learning's counting rule.
 
     A sample is counted when some class ``j`` reaches its class threshold ``t_j`` (the mean
-    posterior of ``j`` over samples labelled ``j``) and the most probable such class is not the
+    posterior of ``j`` over samples labeled ``j``) and the most probable such class is not the
     given label (Northcutt et al. 2021, the off-diagonal of the confident joint).
 
     >>> estimate_error_count(np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.9, 0.1]]), np.array([0, 0, 1, 1]))
@@ -172,7 +171,7 @@ def compute_dep(
     labels: Any,
     *,
     neighbor_probs: Any = None,
-    strictness: float = 0.3,
+    strictness: float = DEFAULT_STRICTNESS,
 ) -> AnalysisResult:
     """DEP, likely-mislabeled flags and suggested labels for one split.
 
@@ -181,10 +180,10 @@ def compute_dep(
     epoch_probs : (E, n, C) array
         Probabilities of every epoch, oldest first.
     labels : (n,) int array
-        Given labels as class indices; ``-1`` for unlabelled samples, whose DEP is computed
+        Given labels as class indices; ``-1`` for unlabeled samples, whose DEP is computed
         against the predicted class (so it measures uncertainty) and which are never flagged.
     neighbor_probs : (n, C) array, optional
-        Neighbour label distribution (``dq.insights.neighbors.knn_label_distribution``).
+        Neighbor label distribution (``dq.insights.neighbors.knn_label_distribution``).
     strictness : float in [0, 1]
         The precision/recall knob of the mislabeled flag: 0 flags as many samples as the
         estimated number of label errors, 1 half as many (fewer, surer flags).
@@ -224,14 +223,14 @@ def compute_dep(
 def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, strictness: float) -> AnalysisResult:
     post = combine_views(probs, nbr, labels)
     pred = post.probs.argmax(axis=1)
-    labelled = labels >= 0
-    judged = np.where(labelled, labels, pred)
+    labeled = labels >= 0
+    judged = np.where(labeled, labels, pred)
     dep = dep_from_posterior(post.probs, judged)
     rows = np.arange(len(labels))
     p_wrong = np.clip(1.0 - post.probs[rows, judged], 0.0, 1.0)
-    suggested = np.where(labelled, suggest_labels(post.probs, judged), -1)
-    prefers_other = labelled & (pred != labels)
-    n_estimated = estimate_error_count(post.probs[labelled], labels[labelled]) if labelled.any() else 0
+    suggested = np.where(labeled, suggest_labels(post.probs, judged), -1)
+    prefers_other = labeled & (pred != labels)
+    n_estimated = estimate_error_count(post.probs[labeled], labels[labeled]) if labeled.any() else 0
     flagged = flag_mislabeled(dep, prefers_other, n_estimated, strictness=strictness)
     summary = {
         "epochs_pooled": post.epochs,

@@ -1,9 +1,9 @@
 """Near-duplicate samples: groups of texts that say the same thing, and the groups whose labels disagree.
 
-Two samples are linked when one is among the other's neighbours with cosine similarity at or
-above ``settings.duplicate_similarity``, or when their texts are equal after normalisation
+Two samples are linked when one is among the other's neighbors with cosine similarity at or
+above ``settings.duplicate_similarity``, or when their texts are equal after normalization
 (casefold, whitespace collapsed, stripped). Exact text duplicates are found by hashing, so they
-are caught even where an approximate neighbour search missed them. Groups are the connected
+are caught even where an approximate neighbor search missed them. Groups are the connected
 components of those links (so a chain a~b~c is one group even if a and c are further apart).
 """
 
@@ -16,16 +16,16 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from dq._util.validate import as_texts, check_same_length, is_int
+from dq.config import UNLABELED
 from dq.errors import ValidationError
 from dq.insights.base import AnalysisResult
-from dq.insights.metrics import UNLABELLED
 from dq.insights.neighbors import Neighbors, check_neighbors
 from dq.insights.settings import InsightSettings
-from dq.validate import as_texts, check_same_length
 
 #: ``dup_group`` of a sample that has no duplicate.
 NO_GROUP = -1
-#: Score of a sample whose normalised text occurs more than once: the same text, the same meaning.
+#: Score of a sample whose normalized text occurs more than once: the same text, the same meaning.
 EXACT_DUPLICATE_SCORE = 1.0
 _NAME = "near_duplicate"
 
@@ -44,17 +44,17 @@ def find_near_duplicates(
     texts : sequence of str
         The split's texts, in sample order.
     labels : sequence
-        Each sample's label (name or class index); ``None``, NaN or ``-1`` mean unlabelled and
+        Each sample's label (name or class index); ``None``, NaN or ``-1`` mean unlabeled and
         never make a group conflicting.
     nbrs : Neighbors
-        The split's neighbours among itself (``knn(embs, k=...)``, self excluded).
+        The split's neighbors among itself (``knn(embs, k=...)``, self excluded).
     settings : InsightSettings
         ``duplicate_similarity`` is the cosine threshold.
 
     Returns
     -------
     AnalysisResult
-        ``name="near_duplicate"``; ``score`` = highest cosine similarity to any neighbour, 1.0
+        ``name="near_duplicate"``; ``score`` = highest cosine similarity to any neighbor, 1.0
         for an exact text duplicate (higher = more duplicated); ``is_issue`` = in a group;
         columns ``dup_group`` (int64, ``-1`` outside groups, ids 0.. in order of first member)
         and ``is_conflicting_duplicate`` (bool: the group holds two or more distinct labels);
@@ -76,8 +76,8 @@ def find_near_duplicates(
     check_neighbors(nbrs, param="nbrs", n_rows=len(texts))
     if nbrs.idx.size and int(nbrs.idx.max()) >= len(texts):
         raise ValidationError(
-            f"The 'nbrs' parameter must be the neighbours of these {len(texts)} samples among "
-            f"themselves. Got a neighbour index {int(nbrs.idx.max())} instead."
+            f"The 'nbrs' parameter must be the neighbors of these {len(texts)} samples among "
+            f"themselves. Got a neighbor index {int(nbrs.idx.max())} instead."
         )
     threshold = settings.duplicate_similarity if isinstance(settings, InsightSettings) else None
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0 < threshold <= 1:
@@ -88,10 +88,10 @@ def find_near_duplicates(
     return _compute_near_duplicates(texts, labels, nbrs, float(threshold))
 
 
-def normalise_text(text: str) -> str:
+def normalize_text(text: str) -> str:
     """The form under which two texts count as exact duplicates.
 
-    >>> normalise_text("  Where is\\tMY card? ")
+    >>> normalize_text("  Where is\\tMY card? ")
     'where is my card?'
     """
     return " ".join(text.casefold().split())
@@ -100,15 +100,12 @@ def normalise_text(text: str) -> str:
 def _as_label_list(labels: Any) -> list[Any]:
     if labels is None or isinstance(labels, (str, bytes, dict)) or not hasattr(labels, "__len__"):
         raise ValidationError(
-            f"The 'labels' parameter must be a sequence with one label per sample. "
-            f"Got {type(labels).__name__} instead."
+            f"The 'labels' parameter must be a sequence with one label per sample. Got {type(labels).__name__} instead."
         )
     return labels.tolist() if hasattr(labels, "tolist") else list(labels)
 
 
-def _compute_near_duplicates(
-    texts: list[str], labels: list[Any], nbrs: Neighbors, threshold: float
-) -> AnalysisResult:
+def _compute_near_duplicates(texts: list[str], labels: list[Any], nbrs: Neighbors, threshold: float) -> AnalysisResult:
     n = len(texts)
     exact_partner = _exact_duplicate_partner(texts)
     rows, cols = np.nonzero(nbrs.sims >= threshold)
@@ -142,8 +139,8 @@ def _compute_near_duplicates(
 
 
 def _exact_duplicate_partner(texts: list[str]) -> np.ndarray:
-    """For each sample, the first sample with the same normalised text (itself when unique)."""
-    codes, _ = pd.factorize(pd.Series([normalise_text(t) for t in texts], dtype=object))
+    """For each sample, the first sample with the same normalized text (itself when unique)."""
+    codes, _ = pd.factorize(pd.Series([normalize_text(t) for t in texts], dtype=object))
     _, first = np.unique(codes, return_index=True)
     return first[codes].astype(np.int64) if len(texts) else np.zeros(0, dtype=np.int64)
 
@@ -159,28 +156,22 @@ def _groups(heads: np.ndarray, tails: np.ndarray, n: int) -> np.ndarray:
     _, first_member = np.unique(component, return_index=True)
     grouped = np.flatnonzero(sizes >= 2)
     group_of_component = np.full(n_components, NO_GROUP, dtype=np.int64)
-    group_of_component[grouped[np.argsort(first_member[grouped], kind="stable")]] = np.arange(
-        grouped.size
-    )
+    group_of_component[grouped[np.argsort(first_member[grouped], kind="stable")]] = np.arange(grouped.size)
     return group_of_component[component]
 
 
 def _label_codes(labels: list[Any]) -> np.ndarray:
-    """Labels as codes ``0..``, with ``-1`` for None, NaN and the integer ``UNLABELLED``."""
+    """Labels as codes ``0..``, with ``-1`` for None, NaN and the integer ``UNLABELED``."""
     codes, uniques = pd.factorize(pd.Series(labels, dtype=object))
-    unlabelled = np.array(
-        [
-            isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u == UNLABELLED
-            for u in uniques
-        ]
-        + [True],  # code -1 (None, NaN) indexes this last entry
+    unlabeled = np.array(
+        [is_int(u) and u == UNLABELED for u in uniques] + [True],  # code -1 (None, NaN) indexes this last entry
         dtype=bool,
     )
-    return np.where(unlabelled[codes], -1, codes).astype(np.int64)
+    return np.where(unlabeled[codes], -1, codes).astype(np.int64)
 
 
 def _conflicting_groups(dup_group: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
-    """Per group, whether its labelled members carry two or more distinct labels."""
+    """Per group, whether its labeled members carry two or more distinct labels."""
     members = (dup_group != NO_GROUP) & (codes >= 0)
     n_codes = max(1, int(codes.max()) + 1) if codes.size else 1
     pairs = np.unique(dup_group[members] * n_codes + codes[members])

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dq.fileio import TABLE_FORMATS, check_out_path, write_table
+from dq._util.fileio import TABLE_FORMATS, check_out_path, write_table
 
 FORMATS = TABLE_FORMATS
 

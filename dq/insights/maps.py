@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 
+from dq._util.fileio import atomic_path
 from dq.errors import ValidationError
-from dq.fileio import atomic_path
 from dq.insights.cache import cache_dir
 from dq.insights.projection import project_2d
 from dq.insights.settings import InsightSettings
@@ -39,8 +38,9 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
     path = cache_dir(run, _map_key(settings), kind="map") / f"{split}.npy"
     if path.exists():
         return np.load(path)
-    xy = project_2d(run.embs(split), seed=settings.seed, n_neighbors=settings.map_neighbors,
-                    min_dist=settings.map_min_dist).astype(np.float32)
+    xy = project_2d(
+        run.embs(split), seed=settings.seed, n_neighbors=settings.map_neighbors, min_dist=settings.map_min_dist
+    ).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.save(fh, xy)

@@ -1,7 +1,7 @@
 """Classification metrics of a subset of samples, fast enough to recompute on every filter change.
 
 Labels and predictions are class indices (``0 .. n_classes - 1``); a label of
-:data:`UNLABELLED` (``-1``, inference samples) drops that sample from every metric. Everything is
+:data:`UNLABELED` (``-1``, inference samples) drops that sample from every metric. Everything is
 derived from one confusion matrix built with a single ``np.bincount``, so a 100k-sample subset
 costs a few milliseconds. The numbers match scikit-learn's with ``zero_division=0``.
 
@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dq._util.validate import as_class_indices, as_labels_list, as_positive_int, examples
+from dq.config import UNLABELED  # a sample without ground truth (inference): left out of metrics
 from dq.errors import ValidationError
-from dq.validate import as_labels_list, as_positive_int, examples
 
-#: The label of a sample without ground truth (inference); such samples are left out of metrics.
-UNLABELLED = -1
 #: The names :func:`metric_value` accepts; precision, recall and f1 are macro averages.
 METRIC_NAMES: tuple[str, ...] = ("f1", "accuracy", "precision", "recall")
 #: The DEP quantiles :func:`summary_metrics` reports, as ``dep_q10`` ... ``dep_q90``.
@@ -41,56 +40,10 @@ _PERCENT = 100
 # --- validation (shared with dq.insights.overlap) ------------------------------------------------
 
 
-def as_class_indices(values: Any, *, param: str, n_classes: int, allow_unlabelled: bool) -> np.ndarray:
-    """Return ``values`` as a 1-D int64 array of class indices in ``[0, n_classes)``.
-
-    With ``allow_unlabelled`` the value :data:`UNLABELLED` is accepted too. Whole-number floats
-    are accepted (Parquet may hand back labels as floats); anything else is refused with a
-    :class:`~dq.errors.ValidationError` naming ``param``.
-
-    >>> as_class_indices([0, 2, -1], param="labels", n_classes=3, allow_unlabelled=True).tolist()
-    [0, 2, -1]
-    """
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError):
-        arr = np.asarray([None])
-    if arr.ndim != 1:
-        raise ValidationError(
-            f"The '{param}' parameter must be a 1-D sequence of class indices. "
-            f"Got an array with shape {arr.shape} instead."
-        )
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if arr.dtype.kind == "f":
-        whole = np.isfinite(arr) & (arr == np.round(arr))
-        if not whole.all():
-            raise ValidationError(
-                f"The '{param}' parameter must hold whole-number class indices. Got "
-                f"{examples(arr[~whole].tolist())} instead."
-            )
-    elif arr.dtype.kind not in "iu":
-        raise ValidationError(
-            f"The '{param}' parameter must hold integer class indices (0 .. n_classes - 1). "
-            f"Got values of type {arr.dtype} instead."
-        )
-    arr = arr.astype(np.int64, copy=False)
-    low = UNLABELLED if allow_unlabelled else 0
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < low or hi >= n_classes:
-        bad = arr[(arr < low) | (arr >= n_classes)]
-        allowed = f"{UNLABELLED} (unlabelled) or " if allow_unlabelled else ""
-        raise ValidationError(
-            f"The '{param}' parameter must hold {allowed}class indices 0 .. {n_classes - 1}. "
-            f"Got {examples(np.unique(bad).tolist())} instead."
-        )
-    return arr
-
-
 def _check_pair(labels: Any, preds: Any, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate labels and preds, then keep only the labelled samples."""
-    labels = as_class_indices(labels, param="labels", n_classes=n_classes, allow_unlabelled=True)
-    preds = as_class_indices(preds, param="preds", n_classes=n_classes, allow_unlabelled=False)
+    """Validate labels and preds, then keep only the labeled samples."""
+    labels = as_class_indices(labels, param="labels", n_classes=n_classes, allow_unlabeled=True)
+    preds = as_class_indices(preds, param="preds", n_classes=n_classes, allow_unlabeled=False)
     if preds.size != labels.size:
         raise ValidationError(
             f"The 'preds' parameter must have one value per entry of 'labels' ({labels.size}). "
@@ -99,8 +52,8 @@ def _check_pair(labels: Any, preds: Any, n_classes: int) -> tuple[np.ndarray, np
     return labels, preds
 
 
-def _labelled(labels: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    keep = labels != UNLABELLED
+def _labeled(labels: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    keep = labels != UNLABELED
     if keep.all():
         return (labels, *arrays)
     return (labels[keep], *(a[keep] for a in arrays))
@@ -110,12 +63,12 @@ def _labelled(labels: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]
 
 
 def confusion(labels: Any, preds: Any, n_classes: int) -> np.ndarray:
-    """Count ground truth against prediction; unlabelled samples are left out.
+    """Count ground truth against prediction; unlabeled samples are left out.
 
     Parameters
     ----------
     labels : (n,) int array
-        Ground-truth class indices; ``-1`` marks an unlabelled sample.
+        Ground-truth class indices; ``-1`` marks an unlabeled sample.
     preds : (n,) int array
         Predicted class indices.
     n_classes : int
@@ -124,7 +77,7 @@ def confusion(labels: Any, preds: Any, n_classes: int) -> np.ndarray:
     Returns
     -------
     (n_classes, n_classes) int64 array
-        ``[i, j]`` = samples labelled ``i`` and predicted ``j`` (rows are ground truth, like
+        ``[i, j]`` = samples labeled ``i`` and predicted ``j`` (rows are ground truth, like
         ``sklearn.metrics.confusion_matrix``).
 
     Examples
@@ -134,7 +87,7 @@ def confusion(labels: Any, preds: Any, n_classes: int) -> np.ndarray:
     """
     n_classes = as_positive_int(n_classes, param="n_classes")
     labels, preds = _check_pair(labels, preds, n_classes)
-    labels, preds = _labelled(labels, preds)
+    labels, preds = _labeled(labels, preds)
     return _compute_confusion(labels, preds, n_classes)
 
 
@@ -163,7 +116,7 @@ def class_report(labels: Any, preds: Any, class_names: Sequence[str]) -> pd.Data
     Parameters
     ----------
     labels : (n,) int array
-        Ground-truth class indices; ``-1`` marks an unlabelled sample (left out).
+        Ground-truth class indices; ``-1`` marks an unlabeled sample (left out).
     preds : (n,) int array
         Predicted class indices.
     class_names : list of str
@@ -184,7 +137,7 @@ def class_report(labels: Any, preds: Any, class_names: Sequence[str]) -> pd.Data
     """
     names = as_labels_list(class_names, param="class_names")
     labels, preds = _check_pair(labels, preds, len(names))
-    labels, preds = _labelled(labels, preds)
+    labels, preds = _labeled(labels, preds)
     return _compute_class_report(_compute_confusion(labels, preds, len(names)), names)
 
 
@@ -201,26 +154,26 @@ def summary_metrics(
 ) -> dict[str, Any]:
     """Headline metrics of a subset, and the shape of its DEP when given.
 
-    Unlabelled samples (label ``-1``) are left out of everything, DEP statistics included.
+    Unlabeled samples (label ``-1``) are left out of everything, DEP statistics included.
     Macro averages run over the classes present in the subset (ground truth or prediction);
     see the module docstring.
 
     Parameters
     ----------
     labels : (n,) int array
-        Ground-truth class indices; ``-1`` marks an unlabelled sample.
+        Ground-truth class indices; ``-1`` marks an unlabeled sample.
     preds : (n,) int array
         Predicted class indices.
     class_names : list of str
         Class names in index order.
     dep : (n,) float array, optional
         Data Error Potential per sample (0..1, higher = more likely a data error). Values of
-        unlabelled samples are ignored (they may be NaN).
+        unlabeled samples are ignored (they may be NaN).
 
     Returns
     -------
     dict
-        JSON-serialisable: ``n`` (labelled samples), ``n_unlabelled``, ``n_classes_present``,
+        JSON-serialisable: ``n`` (labeled samples), ``n_unlabeled``, ``n_classes_present``,
         ``accuracy``, ``macro_f1``, ``weighted_f1`` (weighted by support), ``macro_precision``,
         ``macro_recall``; with ``dep`` also ``dep_mean``, ``dep_median``, ``dep_q10``,
         ``dep_q25``, ``dep_q75``, ``dep_q90`` and ``dep_histogram`` = ``{"edges": [...21],
@@ -239,11 +192,11 @@ def summary_metrics(
         dep = _as_dep(dep, labels)
     n_total = labels.size
     if dep is None:
-        labels, preds = _labelled(labels, preds)
+        labels, preds = _labeled(labels, preds)
     else:
-        labels, preds, dep = _labelled(labels, preds, dep)
+        labels, preds, dep = _labeled(labels, preds, dep)
     out = _compute_summary(_compute_confusion(labels, preds, len(names)))
-    out["n_unlabelled"] = n_total - out["n"]
+    out["n_unlabeled"] = n_total - out["n"]
     if dep is not None:
         out.update(_compute_dep_stats(dep))
     return out
@@ -262,11 +215,11 @@ def _as_dep(dep: Any, labels: np.ndarray) -> np.ndarray:
             f"The 'dep' parameter must have one value per entry of 'labels' ({labels.size}). "
             f"Got an array with shape {arr.shape} instead."
         )
-    own = arr[labels != UNLABELLED]
+    own = arr[labels != UNLABELED]
     bad = ~(np.isfinite(own) & (own >= 0.0) & (own <= 1.0))
     if bad.any():
         raise ValidationError(
-            f"The 'dep' parameter must hold numbers in [0, 1] for every labelled sample. "
+            f"The 'dep' parameter must hold numbers in [0, 1] for every labeled sample. "
             f"Got {examples(own[bad].tolist())} instead."
         )
     return arr
@@ -328,7 +281,7 @@ def metric_value(name: str, labels: Any, preds: Any, n_classes: int) -> float | 
     name : {"f1", "accuracy", "precision", "recall"}
         ``f1``, ``precision`` and ``recall`` are macro averages over the classes present.
     labels : (n,) int array
-        Ground-truth class indices; ``-1`` marks an unlabelled sample (left out).
+        Ground-truth class indices; ``-1`` marks an unlabeled sample (left out).
     preds : (n,) int array
         Predicted class indices.
     n_classes : int
@@ -337,7 +290,7 @@ def metric_value(name: str, labels: Any, preds: Any, n_classes: int) -> float | 
     Returns
     -------
     float or None
-        The metric; None when the subset has no labelled sample.
+        The metric; None when the subset has no labeled sample.
 
     Examples
     --------
@@ -348,7 +301,7 @@ def metric_value(name: str, labels: Any, preds: Any, n_classes: int) -> float | 
         raise ValidationError(f"The 'name' parameter must be one of {list(METRIC_NAMES)}. Got {name!r} instead.")
     n_classes = as_positive_int(n_classes, param="n_classes")
     labels, preds = _check_pair(labels, preds, n_classes)
-    labels, preds = _labelled(labels, preds)
+    labels, preds = _labeled(labels, preds)
     summary = _compute_summary(_compute_confusion(labels, preds, n_classes))
     key = name if name == "accuracy" else f"macro_{name}"
     return summary[key]

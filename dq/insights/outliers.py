@@ -1,6 +1,6 @@
-"""Outliers (training samples in a sparse neighbourhood) and out-of-coverage evaluation samples.
+"""Outliers (training samples in a sparse neighborhood) and out-of-coverage evaluation samples.
 
-Both score a sample as ``1 - mean cosine similarity to its k nearest neighbours``: 0 for a sample
+Both score a sample as ``1 - mean cosine similarity to its k nearest neighbors``: 0 for a sample
 among copies of itself, near 1 for one unrelated to every other sample. The threshold comes
 from the training data (its ``1 - outlier_share`` quantile) so it adapts to how spread a dataset
 is, but a sample scoring below :data:`OUTLIER_MIN_SCORE` is never flagged, however tight the data.
@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from dq._util.validate import examples
 from dq.errors import ValidationError
 from dq.insights.base import AnalysisResult
 from dq.insights.neighbors import Neighbors, check_neighbors
 from dq.insights.settings import InsightSettings
-from dq.validate import examples
 
-#: Absolute floor on the outlier score: a sample whose k nearest neighbours have a mean cosine
+#: Absolute floor on the outlier score: a sample whose k nearest neighbors have a mean cosine
 #: similarity of at least 0.7 sits inside a topic and is not called unusual. Measured on BANKING77
 #: with MiniLM: same-intent pairs have median cosine 0.60 (75th percentile 0.71), different-intent
 #: pairs 0.20; 90% of training samples score below 0.27 and the top 1% above 0.41, so on real data
@@ -30,19 +30,19 @@ _OUT_OF_COVERAGE = "out_of_coverage"
 
 
 def find_outliers(nbrs: Neighbors, *, settings: InsightSettings = InsightSettings()) -> AnalysisResult:
-    """Flag the training samples whose neighbourhood is sparsest.
+    """Flag the training samples whose neighborhood is sparsest.
 
     Parameters
     ----------
     nbrs : Neighbors
-        The split's neighbours among itself (``knn(embs, k=...)``).
+        The split's neighbors among itself (``knn(embs, k=...)``).
     settings : InsightSettings
         ``outlier_share``: the share of samples with the highest scores that is flagged.
 
     Returns
     -------
     AnalysisResult
-        ``name="outlier"``; ``score`` = 1 - mean cosine similarity to the k neighbours (higher =
+        ``name="outlier"``; ``score`` = 1 - mean cosine similarity to the k neighbors (higher =
         more unusual); ``is_issue`` = score above the ``1 - outlier_share`` quantile and at least
         :data:`OUTLIER_MIN_SCORE`; summary ``threshold`` (the effective one: the larger of the
         quantile and the floor), ``quantile``, ``floor``, ``n_outliers``.
@@ -128,13 +128,13 @@ def _compute_out_of_coverage(nbrs: Neighbors, training: np.ndarray, share: float
 def _flag_sparse(
     name: str, nbrs: Neighbors, share: float, *, reference: np.ndarray | None = None
 ) -> tuple[AnalysisResult, float]:
-    """Score each sample by its neighbourhood and flag the scores above the threshold.
+    """Score each sample by its neighborhood and flag the scores above the threshold.
 
     The threshold is the ``1 - share`` quantile of ``reference`` (default: the scores themselves),
     raised to :data:`OUTLIER_MIN_SCORE`. Returns the result, whose summary holds that effective
     ``threshold`` (callers add their own counts), and the quantile.
     """
-    scores = _neighbourhood_scores(nbrs)
+    scores = _neighborhood_scores(nbrs)
     quantile = _quantile_threshold(scores if reference is None else reference, share)
     # Strictly above the quantile: ties at the top (a tight dataset) flag nothing rather than all.
     flagged = (scores > quantile) & (scores >= OUTLIER_MIN_SCORE)
@@ -151,8 +151,8 @@ def _check_share(settings: Any) -> float:
     return float(share)
 
 
-def _neighbourhood_scores(nbrs: Neighbors) -> np.ndarray:
-    """1 - mean cosine similarity to the neighbours; 0 (never flagged) without neighbours."""
+def _neighborhood_scores(nbrs: Neighbors) -> np.ndarray:
+    """1 - mean cosine similarity to the neighbors; 0 (never flagged) without neighbors."""
     if nbrs.k == 0:
         return np.zeros(nbrs.sims.shape[0], dtype=np.float32)
     return (1.0 - nbrs.sims.mean(axis=1, dtype=np.float64)).astype(np.float32)

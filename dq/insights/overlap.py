@@ -2,7 +2,7 @@
 
 All three work on whole arrays: class-pair scores come from one ``(C, C)`` accumulation (a sparse
 one-hot matrix times ``probs``), never from loops over samples or pairs of samples, so 1M samples
-x 200 classes take about a second. Labels are class indices; ``-1`` (unlabelled) samples are left
+x 200 classes take about a second. Labels are class indices; ``-1`` (unlabeled) samples are left
 out of the class-pair analyses.
 """
 
@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from dq._util.validate import as_class_indices, as_labels_list, as_matrix, as_optional_positive_int, check_probs
+from dq.config import MIN_CLASSES, UNLABELED
 from dq.errors import ValidationError
 from dq.insights.base import AnalysisResult
-from dq.insights.metrics import UNLABELLED, as_class_indices, confusion
-from dq.validate import as_labels_list, as_matrix, as_optional_positive_int, check_probs
+from dq.insights.metrics import confusion
 
 #: Rows of ``probs`` handled at once, bounding the temporary copies made per batch.
 BATCH_ROWS = 65_536
@@ -29,8 +30,6 @@ BOUNDARY_QUANTILE = 0.05
 BOUNDARY_MAX_MARGIN = 0.1
 #: Default number of rows of :func:`top_misclassified_pairs`.
 TOP_PAIRS = 10
-#: Columns a probability matrix needs for a top-2 margin.
-MIN_CLASSES = 2
 #: Slack on ``margin <= threshold``: a difference of float32 probabilities is only this exact, and
 #: a sample exactly at a fixed threshold (0.55 vs 0.45 at 0.1) must not be lost to rounding.
 MARGIN_TOLERANCE = 1e-6
@@ -71,7 +70,7 @@ def _check_fraction(param: str, value: Any) -> float:
 def class_overlap(probs: Any, labels: Any, class_names: Sequence[str], *, top: int | None = None) -> pd.DataFrame:
     """Score every pair of classes by how much probability the model moves between them.
 
-    With ``P[a, b]`` = the mean probability that samples labelled ``a`` put on class ``b``, the
+    With ``P[a, b]`` = the mean probability that samples labeled ``a`` put on class ``b``, the
     overlap of a pair is ``(P[a, b] + P[b, a]) / 2`` (higher = more overlap). Why this form:
 
     - it is symmetric and lies in [0, 1] (each ``P`` is a mean of probabilities);
@@ -79,17 +78,17 @@ def class_overlap(probs: Any, labels: Any, class_names: Sequence[str], *, top: i
     - it reads directly: 0 = the model never confuses the two, about 0.5 = the model cannot
       tell them apart (each class splits its mass between the two), above 0.5 = the two are
       systematically swapped (look at the labels);
-    - unlike renormalising within the pair, a class the model has barely learnt (little mass on
+    - unlike renormalizing within the pair, a class the model has barely learnt (little mass on
       itself, the rest spread thin) does not make every pair it touches look overlapping.
 
-    A class without labelled samples contributes 0 for its side of each pair.
+    A class without labeled samples contributes 0 for its side of each pair.
 
     Parameters
     ----------
     probs : (n, C) float array
         Predicted probabilities (rows sum to 1).
     labels : (n,) int array
-        Ground-truth class indices; ``-1`` marks an unlabelled sample (left out).
+        Ground-truth class indices; ``-1`` marks an unlabeled sample (left out).
     class_names : list of str
         The ``C`` class names in column order.
     top : int, optional
@@ -111,19 +110,19 @@ def class_overlap(probs: Any, labels: Any, class_names: Sequence[str], *, top: i
     [{'class_a': 'a', 'class_b': 'b', 'overlap': 0.4, 'n_confused': 1}]
     """
     names = as_labels_list(class_names, param="class_names")
-    labels = as_class_indices(labels, param="labels", n_classes=len(names), allow_unlabelled=True)
+    labels = as_class_indices(labels, param="labels", n_classes=len(names), allow_unlabeled=True)
     probs = _as_probs(probs, n_rows=labels.size, n_cols=len(names))
     return _compute_class_overlap(probs, labels, names, as_optional_positive_int(top, param="top"))
 
 
 def _class_mass(probs: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``mass[a, b]`` = sum of ``probs[:, b]`` over samples labelled ``a``, and predictions' confusion."""
+    """``mass[a, b]`` = sum of ``probs[:, b]`` over samples labeled ``a``, and predictions' confusion."""
     mass = np.zeros((n_classes, n_classes), dtype=np.float64)
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
     for start in range(0, labels.size, BATCH_ROWS):
         lab = labels[start : start + BATCH_ROWS]
         chunk = probs[start : start + BATCH_ROWS]
-        keep = lab != UNLABELLED
+        keep = lab != UNLABELED
         if not keep.all():
             lab, chunk = lab[keep], chunk[keep]
         # One-hot (C x batch) times probs (batch x C): the sum over each class's rows in one product;
@@ -171,7 +170,7 @@ def top_misclassified_pairs(
     Parameters
     ----------
     labels : (n,) int array
-        Ground-truth class indices; ``-1`` marks an unlabelled sample (left out).
+        Ground-truth class indices; ``-1`` marks an unlabeled sample (left out).
     preds : (n,) int array
         Predicted class indices.
     class_names : list of str
@@ -182,8 +181,8 @@ def top_misclassified_pairs(
     Returns
     -------
     pandas.DataFrame
-        Columns ``label``, ``pred`` (names), ``count`` (samples labelled ``label`` predicted
-        ``pred``, > 0) and ``share_of_label`` (count / samples labelled ``label``); directed and
+        Columns ``label``, ``pred`` (names), ``count`` (samples labeled ``label`` predicted
+        ``pred``, > 0) and ``share_of_label`` (count / samples labeled ``label``); directed and
         off-diagonal, sorted by count, then share, descending.
 
     Examples
@@ -193,7 +192,7 @@ def top_misclassified_pairs(
     """
     names = as_labels_list(class_names, param="class_names")
     top = as_optional_positive_int(top, param="top")
-    # confusion() validates labels and preds against the classes and drops unlabelled samples.
+    # confusion() validates labels and preds against the classes and drops unlabeled samples.
     return _compute_top_misclassified(confusion(labels, preds, len(names)), names, top)
 
 

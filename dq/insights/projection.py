@@ -1,11 +1,11 @@
 """The 2-D map of a split: UMAP over the embeddings, made fast enough for 100k points on a laptop.
 
 Stock ``umap.UMAP(metric="cosine")`` spends about a minute per fresh process compiling numba code
-(most of it pynndescent's nearest-neighbour descent, which is not cached on disk) before doing
+(most of it pynndescent's nearest-neighbor descent, which is not cached on disk) before doing
 any work. This module avoids that cost and most of the rest:
 
 1. PCA to :data:`MAP_PCA_DIMS` dimensions (covariance of a seeded sample), then the k nearest
-   neighbours from faiss (exact up to :data:`MAP_EXACT_KNN_MAX` rows, IVF above), handed to UMAP
+   neighbors from faiss (exact up to ``InsightSettings.exact_knn_max`` rows, IVF above), handed to UMAP
    as ``precomputed_knn``: pynndescent never runs.
 2. UMAP's own numba kernels (fuzzy-set construction and the layout's SGD epoch) are switched to
    numba's on-disk cache, so only the first process after installing umap compiles them.
@@ -27,19 +27,20 @@ from typing import Any
 import faiss
 import numpy as np
 
+from dq._util.validate import as_embs, as_non_negative_int, is_int
 from dq.errors import ValidationError
-from dq.insights.neighbors import as_embs
+from dq.insights.settings import InsightSettings
 
-#: Dimensions kept by the PCA before the neighbour search (about 80% of the variance of MiniLM
-#: embeddings of BANKING77); fewer makes the search cheaper and the map's neighbourhoods worse.
+#: Dimensions kept by the PCA before the neighbor search (about 80% of the variance of MiniLM
+#: embeddings of BANKING77); fewer makes the search cheaper and the map's neighborhoods worse.
 MAP_PCA_DIMS = 100
 #: The PCA's covariance is estimated on at most this many seeded rows (cost independent of n).
 MAP_PCA_SAMPLE = 50_000
-#: Up to this many rows the neighbours are exact (faiss IndexFlatL2 in PCA space).
-MAP_EXACT_KNN_MAX = 20_000
-#: IVF above that: ``sqrt(n)`` lists, trained on this many rows per list, probing a few lists.
+#: Neighbors are exact (faiss IndexFlatL2 in PCA space) up to ``exact_knn_max`` rows of the
+#: settings, IVF above: ``sqrt(n)`` lists, trained on this many rows per list, ``ivf_nprobe`` probed.
 MAP_IVF_TRAIN_PER_LIST = 39
-MAP_IVF_NPROBE = 8
+#: The settings' defaults (the map's neighbors, minimum distance and search) are the one source.
+_DEFAULTS = InsightSettings()
 #: SGD work: ``epochs = MAP_EPOCH_BUDGET / n`` clipped to [MAP_EPOCHS_MIN, MAP_EPOCHS_MAX].
 MAP_EPOCH_BUDGET = 10_000_000
 MAP_EPOCHS_MIN = 50
@@ -47,7 +48,7 @@ MAP_EPOCHS_MAX = 500
 #: Two coordinates per point.
 MAP_DIMS = 2
 
-# UMAP's lazily compiled numba kernels on the precomputed-neighbours path, cached on disk after the
+# UMAP's lazily compiled numba kernels on the precomputed-neighbors path, cached on disk after the
 # first compile. (Its kernels with explicit signatures compile at import, in about half a second.)
 _UMAP_KERNELS = {
     "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",),
@@ -55,19 +56,21 @@ _UMAP_KERNELS = {
 }
 
 
-def project_2d(embs: Any, *, seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1) -> np.ndarray:
+def project_2d(
+    embs: Any, *, seed: int = 0, n_neighbors: int = _DEFAULTS.map_neighbors, min_dist: float = _DEFAULTS.map_min_dist
+) -> np.ndarray:
     """Lay out the rows of ``embs`` in 2-D so that similar samples land near each other (UMAP).
 
     Parameters
     ----------
     embs : (n, d) float array
-        Sentence embeddings (cosine geometry: rows are L2-normalised on a copy if needed).
+        Sentence embeddings (cosine geometry: rows are L2-normalized on a copy if needed).
     seed : int
         Same embeddings and seed, same map.
     n_neighbors : int
-        Neighbours per point of UMAP's graph: larger keeps more global structure.
+        Neighbors per point of UMAP's graph: larger keeps more global structure.
     min_dist : float
-        UMAP's ``min_dist``, in [0, 1]: how tightly neighbours may be packed (smaller = tighter clumps).
+        UMAP's ``min_dist``, in [0, 1]: how tightly neighbors may be packed (smaller = tighter clumps).
 
     Returns
     -------
@@ -82,20 +85,13 @@ def project_2d(embs: Any, *, seed: int = 0, n_neighbors: int = 15, min_dist: flo
     (10, 2)
     """
     embs = as_embs(embs, param="embs")
-    if not _is_int(seed) or seed < 0:
-        raise ValidationError(f"The 'seed' parameter must be a non-negative integer. Got {seed!r} instead.")
-    if not _is_int(n_neighbors) or n_neighbors < 2:
-        raise ValidationError(
-            f"The 'n_neighbors' parameter must be an integer >= 2. Got {n_neighbors!r} instead."
-        )
+    seed = as_non_negative_int(seed, param="seed")
+    if not is_int(n_neighbors) or n_neighbors < 2:
+        raise ValidationError(f"The 'n_neighbors' parameter must be an integer >= 2. Got {n_neighbors!r} instead.")
     number = isinstance(min_dist, (int, float, np.number)) and not isinstance(min_dist, bool)
     if not number or not 0 <= min_dist <= 1:
         raise ValidationError(f"The 'min_dist' parameter must be a number in [0, 1]. Got {min_dist!r} instead.")
     return _compute_map(embs, int(seed), int(n_neighbors), float(min_dist))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def map_epochs(n: int) -> int:
@@ -166,7 +162,7 @@ def _pca_fallback(embs: np.ndarray) -> np.ndarray:
 def _knn(points: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest rows of every row (itself first), as int64 indices and Euclidean distances."""
     n, d = points.shape
-    if n <= MAP_EXACT_KNN_MAX:
+    if n <= _DEFAULTS.exact_knn_max:
         index: Any = faiss.IndexFlatL2(d)
     else:
         n_lists = round(np.sqrt(n))
@@ -174,7 +170,7 @@ def _knn(points: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]
         index.cp.seed = seed
         n_train = min(n, n_lists * MAP_IVF_TRAIN_PER_LIST)
         index.train(points[np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False))])
-        index.nprobe = MAP_IVF_NPROBE
+        index.nprobe = _DEFAULTS.ivf_nprobe
     index.add(points)
     sq_dists, idx = index.search(points, k)
     missing = np.flatnonzero((idx < 0).any(axis=1))

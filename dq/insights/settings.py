@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from hashlib import sha256
-import json
+
+from dq.config import DEFAULT_STRICTNESS
 
 
 @dataclass(frozen=True)
@@ -12,9 +14,9 @@ class InsightSettings:
     """Settings of ``dq.insights``; change with ``dataclasses.replace``. Defaults favour precision."""
 
     seed: int = 0
-    # -- neighbours (cosine similarity over L2-normalised embeddings)
+    # -- neighbors (cosine similarity over L2-normalized embeddings)
     n_neighbors: int = 10
-    #: Above this many samples, neighbours come from an IVF index instead of exact search.
+    #: Above this many samples, neighbors come from an IVF index instead of exact search.
     exact_knn_max: int = 20_000
     #: IVF lists probed per query: recall vs speed.
     ivf_nprobe: int = 8
@@ -22,11 +24,10 @@ class InsightSettings:
     #: Cosine similarity at or above which two samples are near duplicates.
     duplicate_similarity: float = 0.95
     # -- outliers / out of coverage
-    #: Share of training samples whose neighbourhood is sparse enough to call them outliers.
+    #: Share of training samples whose neighborhood is sparse enough to call them outliers.
     outlier_share: float = 0.01
-    # -- likely mislabeled: the precision/recall knob. 0 flags as many samples as the estimated
-    # number of label errors (recall), 1 half as many (precision); the default leans to precision.
-    mislabel_strictness: float = 0.3
+    # -- likely mislabeled: the precision/recall knob (see dq.config.DEFAULT_STRICTNESS).
+    mislabel_strictness: float = DEFAULT_STRICTNESS
     # -- clusters
     #: None: chosen from the split size.
     n_clusters: int | None = None

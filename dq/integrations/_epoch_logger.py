@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from dq._util.validate import as_labels_list, examples, is_int
 from dq.config import runs_root
 from dq.errors import ValidationError
 from dq.splits import INFERENCE
 from dq.store.writer import RunWriter
-from dq.validate import as_labels_list, examples
 
 #: Samples per forward pass when an integration runs the model over a split at the end of an epoch.
 INFERENCE_BATCH_SIZE = 64
@@ -35,22 +33,9 @@ class SplitSamples:
     ids: list[Any]
 
 
-def check_batch_size(batch_size: Any, *, owner: str) -> int:
-    """Return ``batch_size`` if it is an integer >= 1, else raise ``ValidationError`` naming ``owner``.
-
-    >>> check_batch_size(32, owner="watch")
-    32
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValidationError(
-            f"The 'batch_size' parameter of {owner} must be an integer >= 1. Got {batch_size!r} instead."
-        )
-    return int(batch_size)
-
-
 def default_run_name() -> str:
     """A run name from the current UTC time, e.g. ``'20250102-130405'``, for integrations given none."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def label_names(values: Sequence[Any], class_names: Sequence[str], *, what: str) -> list[str]:
@@ -61,7 +46,7 @@ def label_names(values: Sequence[Any], class_names: Sequence[str], *, what: str)
     """
     names, bad = [], []
     for value in values:
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        if is_int(value):
             if 0 <= value < len(class_names):
                 names.append(class_names[int(value)])
             else:
@@ -110,16 +95,14 @@ def column_samples(
         texts = decode(list(dataset["input_ids"]))
     else:
         raise ValidationError(
-            f"The {split} dataset must have the text column {text!r} named by text=. "
-            f"Got columns {columns} instead."
+            f"The {split} dataset must have the text column {text!r} named by text=. Got columns {columns} instead."
         )
     labels = None
     if label in columns:
         labels = name_labels(list(dataset[label]))
     elif split != INFERENCE:
         raise ValidationError(
-            f"The {split} dataset must have the label column {label!r} named by label=. "
-            f"Got columns {columns} instead."
+            f"The {split} dataset must have the label column {label!r} named by label=. Got columns {columns} instead."
         )
     ids = list(dataset[id]) if id in columns else list(range(len(texts)))
     return SplitSamples(texts=texts, labels=labels, ids=ids)
@@ -177,8 +160,13 @@ class EpochRun:
         """Open the run (training starts): epochs count from 0 again."""
         root = runs_root(Path(self.home).expanduser() if self.home is not None else None)
         run = self.run or default_run_name()
-        self._writer = RunWriter(root / str(self.project) / str(run), project=self.project, run=run,
-                                 labels=self.labels, overwrite=self.overwrite)
+        self._writer = RunWriter(
+            root / str(self.project) / str(run),
+            project=self.project,
+            run=run,
+            labels=self.labels,
+            overwrite=self.overwrite,
+        )
         self.epoch = 0
 
     def log_epoch(self, outputs: Callable[[str], tuple[Any, Any]], *, kind: str = "logits") -> None:

@@ -52,8 +52,10 @@ def _choose_backend() -> None:
         return
     installed = [name for name in _BACKENDS if importlib.util.find_spec(name) is not None]
     if not installed:
-        raise MissingExtraError(f"{_INTEGRATION} needs a Keras backend: pip install 'dq-studio[torch]' "
-                                "(or tensorflow or jax), or set KERAS_BACKEND")
+        raise MissingExtraError(
+            f"{_INTEGRATION} needs a Keras backend: pip install 'dq-studio[torch]' "
+            "(or tensorflow or jax), or set KERAS_BACKEND"
+        )
     os.environ["KERAS_BACKEND"] = installed[0]
 
 
@@ -74,16 +76,19 @@ if int(str(getattr(keras, "__version__", "0")).split(".")[0]) < 3:
 
 import numpy as np  # noqa: E402 - after the check that names the missing extra
 
+from dq._util.validate import (  # noqa: E402
+    as_labels_list,
+    as_positive_int,  # noqa: E402
+    as_texts,
+)
 from dq.errors import ValidationError  # noqa: E402
 from dq.integrations._epoch_logger import (  # noqa: E402
     INFERENCE_BATCH_SIZE,
     EpochRun,
     SplitSamples,
-    check_batch_size,
     label_names,
 )
 from dq.splits import check_split  # noqa: E402
-from dq.validate import as_labels_list, as_texts  # noqa: E402
 
 __all__ = ["DQCallback", "SplitData"]
 
@@ -159,7 +164,7 @@ class DQCallback(keras.callbacks.Callback):
         samples = {split: _split_samples(split, data, labels) for split, data in self._inputs.items()}
         self.run = EpochRun(samples, labels=labels, project=project, run=run, home=home, overwrite=overwrite)
         self._layer, self._outputs = layer, outputs
-        self._batch_size = check_batch_size(batch_size, owner="DQCallback")
+        self._batch_size = as_positive_int(batch_size, param="batch_size", owner="DQCallback")
         self._reader: Any = None
 
     @property

@@ -42,11 +42,11 @@ import numpy as np  # noqa: E402 - after the check that names the missing extra
 from sklearn.base import clone  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402 - setfit's trainer takes transformers callbacks
 
+from dq._util.validate import as_positive_int, is_int  # noqa: E402
 from dq.errors import ValidationError  # noqa: E402
 from dq.integrations._epoch_logger import (  # noqa: E402
     EpochRun,
     TrainerRunHooks,
-    check_batch_size,
     column_samples,
 )
 from dq.integrations._torch_utils import frozen_rng, inference  # noqa: E402
@@ -61,8 +61,16 @@ _MAPPED_PREFIX = "feat_"
 class DQSetFitCallback(TrainerRunHooks, TrainerCallback):
     """The callback :func:`watch` adds to the body's training; ``path`` is the finished run afterwards."""
 
-    def __init__(self, trainer: Any, *, text: str, label: str, id: str, batch_size: int | None,  # noqa: A002
-                 **run_options: Any) -> None:
+    def __init__(
+        self,
+        trainer: Any,
+        *,
+        text: str,
+        label: str,
+        id: str,
+        batch_size: int | None,  # noqa: A002
+        **run_options: Any,
+    ) -> None:
         self.trainer = trainer
         self._batch_size = batch_size
         datasets = {TRAINING: trainer.train_dataset, VALIDATION: trainer.eval_dataset}
@@ -77,9 +85,14 @@ class DQSetFitCallback(TrainerRunHooks, TrainerCallback):
         classes = sorted(set(self._train_values))
         names = _names(trainer.model, classes)
         samples = {
-            split: column_samples(dataset, split=split, text=text, label=label,
-                                  id=id if id in dataset.column_names else _MAPPED_PREFIX + id,
-                                  name_labels=lambda values: [names.get(v, str(v)) for v in values])
+            split: column_samples(
+                dataset,
+                split=split,
+                text=text,
+                label=label,
+                id=id if id in dataset.column_names else _MAPPED_PREFIX + id,
+                name_labels=lambda values: [names.get(v, str(v)) for v in values],
+            )
             for split, dataset in datasets.items()
         }
         self.run = EpochRun(samples, labels=[names[c] for c in classes], **run_options)
@@ -93,12 +106,14 @@ class DQSetFitCallback(TrainerRunHooks, TrainerCallback):
             head = clone(model.model_head).fit(embs[TRAINING], self._train_values)  # the model's head is untouched
             self.run.log_epoch(lambda split: (embs[split], head.predict_proba(embs[split])), kind="probs")
 
-
     def _encode(self, model: Any, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` as ``SetFitModel.fit`` does, at ``batch_size`` when one was given."""
         sizes = {} if self._batch_size is None else {"batch_size": self._batch_size}
-        return np.asarray(model.model_body.encode(texts, normalize_embeddings=model.normalize_embeddings,
-                                                  show_progress_bar=False, **sizes))
+        return np.asarray(
+            model.model_body.encode(
+                texts, normalize_embeddings=model.normalize_embeddings, show_progress_bar=False, **sizes
+            )
+        )
 
 
 def _names(model: Any, classes: list[Any]) -> dict[Any, str]:
@@ -106,7 +121,7 @@ def _names(model: Any, classes: list[Any]) -> dict[Any, str]:
     labels = getattr(model, "labels", None)
     names = {}
     for value in classes:
-        is_index = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        is_index = is_int(value)
         names[value] = str(labels[value]) if labels and is_index and 0 <= value < len(labels) else str(value)
     return names
 
@@ -164,8 +179,17 @@ def watch(
     if trainer.train_dataset is None:
         raise ValidationError("The 'trainer' parameter of watch must have a train_dataset. Got None instead.")
     if batch_size is not None:
-        batch_size = check_batch_size(batch_size, owner="watch")
-    callback = DQSetFitCallback(trainer, text=text, label=label, id=id, batch_size=batch_size,
-                                project=project, run=run, home=home, overwrite=overwrite)
+        batch_size = as_positive_int(batch_size, param="batch_size", owner="watch")
+    callback = DQSetFitCallback(
+        trainer,
+        text=text,
+        label=label,
+        id=id,
+        batch_size=batch_size,
+        project=project,
+        run=run,
+        home=home,
+        overwrite=overwrite,
+    )
     trainer.add_callback(callback)
     return callback

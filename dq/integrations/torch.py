@@ -85,8 +85,9 @@ class TorchWatcher:
                 "to log; pass watch(model, layer=...) a module that the forward pass calls."
             )
         scores = to_numpy(logits_of(output))
-        client.log_model_outputs(ids=batch.ids, embs=to_numpy(self._emb), split=batch.split, epoch=batch.epoch,
-                                 **{self.outputs: scores})
+        client.log_model_outputs(
+            ids=batch.ids, embs=to_numpy(self._emb), split=batch.split, epoch=batch.epoch, **{self.outputs: scores}
+        )
         batch.logged, self._emb = True, None
 
     @contextmanager

@@ -33,18 +33,19 @@ from typing import Any
 
 from dq.integrations._extras import require
 
-transformers = require("transformers", integration="dq.integrations.transformers",
-                       needs="Hugging Face transformers", extra="hf")
+transformers = require(
+    "transformers", integration="dq.integrations.transformers", needs="Hugging Face transformers", extra="hf"
+)
 
 import numpy as np  # noqa: E402 - after the check that names the missing extra
 import torch  # noqa: E402
 
+from dq._util.validate import as_positive_int  # noqa: E402
 from dq.errors import ValidationError  # noqa: E402
 from dq.integrations._epoch_logger import (  # noqa: E402
     INFERENCE_BATCH_SIZE,
     EpochRun,
     TrainerRunHooks,
-    check_batch_size,
     column_samples,
     label_names,
 )
@@ -75,8 +76,17 @@ def _class_names(model: Any) -> list[str]:
 class DQTrainerCallback(TrainerRunHooks, transformers.TrainerCallback):
     """The ``TrainerCallback`` that :func:`watch` adds; ``path`` is the finished run after training."""
 
-    def __init__(self, trainer: Any, *, text: str, label: str, id: str, layer: str | None,  # noqa: A002
-                 batch_size: int, **run_options: Any) -> None:
+    def __init__(
+        self,
+        trainer: Any,
+        *,
+        text: str,
+        label: str,
+        id: str,
+        layer: str | None,  # noqa: A002
+        batch_size: int,
+        **run_options: Any,
+    ) -> None:
         self.trainer = trainer
         self._layer, self._batch_size = layer, batch_size
         labels = _class_names(trainer.model)
@@ -85,9 +95,12 @@ class DQTrainerCallback(TrainerRunHooks, transformers.TrainerCallback):
         def name_labels(values: list[Any]) -> list[str]:
             return label_names(values, labels, what=f"label column {label!r} of the trainer's datasets")
 
-        samples = {split: column_samples(dataset, split=split, text=text, label=label, id=id,
-                                         name_labels=name_labels, decode=decode)
-                   for split, dataset in self._datasets().items()}
+        samples = {
+            split: column_samples(
+                dataset, split=split, text=text, label=label, id=id, name_labels=name_labels, decode=decode
+            )
+            for split, dataset in self._datasets().items()
+        }
         self.run = EpochRun(samples, labels=labels, **run_options)
 
     def _datasets(self) -> dict[str, Any]:
@@ -107,10 +120,14 @@ class DQTrainerCallback(TrainerRunHooks, transformers.TrainerCallback):
         inputs = dataset.select_columns([c for c in dataset.column_names if c in accepted])
         layer = _find_layer(model, self._layer)
         captured: list[torch.Tensor] = []
-        hook = layer.register_forward_pre_hook(
-            lambda _module, args, kwargs: captured.append(args[0] if args else next(iter(kwargs.values()))),
-            with_kwargs=True,
-        ) if layer is not None else None
+        hook = (
+            layer.register_forward_pre_hook(
+                lambda _module, args, kwargs: captured.append(args[0] if args else next(iter(kwargs.values()))),
+                with_kwargs=True,
+            )
+            if layer is not None
+            else None
+        )
         device = next(model.parameters()).device
         embs, logits = [], []
         try:
@@ -200,8 +217,18 @@ def watch(
             "The 'trainer' parameter of watch must have one eval_dataset (logged as 'validation'). "
             f"Got a dict of {len(trainer.eval_dataset)} datasets instead."
         )
-    batch_size = check_batch_size(batch_size, owner="watch")
-    callback = DQTrainerCallback(trainer, text=text, label=label, id=id, layer=layer, batch_size=batch_size,
-                                 project=project, run=run, home=home, overwrite=overwrite)
+    batch_size = as_positive_int(batch_size, param="batch_size", owner="watch")
+    callback = DQTrainerCallback(
+        trainer,
+        text=text,
+        label=label,
+        id=id,
+        layer=layer,
+        batch_size=batch_size,
+        project=project,
+        run=run,
+        home=home,
+        overwrite=overwrite,
+    )
     trainer.add_callback(callback)
     return callback

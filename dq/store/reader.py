@@ -18,7 +18,6 @@ from dq.splits import SPLITS
 from dq.store import layout
 from dq.store.hashing import content_hash
 
-
 #: Rows decoded at a time by ``Run.outputs``: small enough that decoding buffers stay far below
 #: the result's size, large enough that the per-batch Python overhead is negligible.
 _READ_BATCH_ROWS = 16_384
@@ -121,9 +120,7 @@ class Run:
         n = self.n_samples(split)
         n_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
         if n_rows != n:
-            raise RunFormatError(
-                f"{self.path}: epoch {epoch} of split '{split}' holds {n_rows} rows, expected {n}."
-            )
+            raise RunFormatError(f"{self.path}: epoch {epoch} of split '{split}' holds {n_rows} rows, expected {n}.")
         schema = pq.read_schema(parts[0])
         out = {c: np.empty((n, schema.field(c).type.list_size), dtype=np.float32) for c in columns}
         for part in parts:
@@ -141,8 +138,7 @@ class Run:
     def _split_meta(self, split: str) -> dict[str, Any]:
         if split not in self.meta["splits"]:
             raise ValidationError(
-                f"The 'split' parameter must be one of this run's splits {self.splits}. "
-                f"Got {split!r} instead."
+                f"The 'split' parameter must be one of this run's splits {self.splits}. Got {split!r} instead."
             )
         return self.meta["splits"][split]
 
@@ -165,9 +161,7 @@ def read_run_json(path: Path) -> dict[str, Any]:
         raise RunFormatError(f"{run_json} is not valid JSON ({exc}).") from None
     version = meta.get("schema_version") if isinstance(meta, dict) else None
     if version != RUN_SCHEMA_VERSION:
-        raise RunFormatError(
-            f"{path} has run format version {version!r}; this dq reads version {RUN_SCHEMA_VERSION}."
-        )
+        raise RunFormatError(f"{path} has run format version {version!r}; this dq reads version {RUN_SCHEMA_VERSION}.")
     return meta
 
 
@@ -276,6 +270,7 @@ def _entry(project: str, run_dir: Path) -> RunEntry:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return unfinished(f"{layout.RUN_JSON} malformed: {type(exc).__name__}: {exc}")
+
 
 def _created_ts(created: str) -> float:
     if not created:

@@ -13,25 +13,19 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dq import __version__
-from dq.config import CONFIG, RUN_SCHEMA_VERSION
-from dq.errors import RunExistsError, RunStateError, ValidationError
-from dq.splits import INFERENCE, SPLITS, check_split
-from dq.store import layout
-from dq.store.hashing import content_hash
-from dq.validate import (
+from dq._util.validate import (
     as_ids,
     as_labels_list,
     as_matrix,
+    as_non_negative_int,
     as_texts,
     check_probs,
     check_same_length,
@@ -39,44 +33,21 @@ from dq.validate import (
     examples,
     softmax,
 )
-
-_RESERVED_COLUMNS = ("id", "text", "label", "split")
-
-
-@dataclass
-class _SplitState:
-    """What the writer knows about one split while logging."""
-
-    index: dict[Any, int] = field(default_factory=dict)  # id -> row in the split, in logging order
-    buffer: list[pa.Table] = field(default_factory=list)
-    buffered_rows: int = 0
-    parts: int = 0
-    schema: pa.Schema | None = None
-    epochs: dict[int, "_EpochState"] = field(default_factory=dict)
-
-
-@dataclass
-class _EpochState:
-    """Outputs logged for one split at one epoch."""
-
-    seen: bytearray = field(default_factory=bytearray)  # 1 per row once its outputs are logged
-    n_seen: int = 0
-    buffer: list[pa.Table] = field(default_factory=list)
-    buffered_rows: int = 0
-    parts: int = 0
-
-
-def _fixed_list(matrix: np.ndarray) -> pa.FixedSizeListArray:
-    flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).ravel(), type=pa.float32())
-    return pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])
-
-
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Dictionary encoding only pays off on strings; on float columns Parquet tries it, gives up
-    # and has wasted the time (a third of logging 1M samples).
-    strings = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    pq.write_table(table, path, compression="zstd", use_dictionary=strings or False)
+from dq.config import CONFIG, RUN_SCHEMA_VERSION
+from dq.errors import RunExistsError, RunStateError, ValidationError
+from dq.splits import INFERENCE, SPLITS, check_split
+from dq.store import layout
+from dq.store.hashing import content_hash
+from dq.store.parts import (
+    EpochState,
+    SplitState,
+    check_new_ids,
+    conform,
+    fixed_list,
+    meta_columns,
+    rows_of,
+    write_parquet,
+)
 
 
 class RunWriter:
@@ -131,7 +102,7 @@ class RunWriter:
         if not overwrite:
             self._refuse_existing()
         self._label_index = {name: i for i, name in enumerate(self.labels)}
-        self._splits: dict[str, _SplitState] = {}
+        self._splits: dict[str, SplitState] = {}
         self._id_type: str | None = None
         self._emb_dim: int | None = None
         self._output_kind: str | None = None
@@ -140,7 +111,7 @@ class RunWriter:
         self.staging.mkdir(parents=True)
         marker = {
             "pid": os.getpid(),
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "target": str(self.target),
         }
         (self.staging / layout.IN_PROGRESS).write_text(json.dumps(marker))
@@ -160,30 +131,28 @@ class RunWriter:
         split = check_split(split)
         texts = as_texts(texts)
         n = len(texts)
-        state = self._splits.setdefault(split, _SplitState())
+        state = self._splits.setdefault(split, SplitState())
         if ids is None:
             if self._id_type == "str":
-                raise ValidationError(
-                    "The 'ids' parameter must be given: this run uses str ids. Got None instead."
-                )
+                raise ValidationError("The 'ids' parameter must be given: this run uses str ids. Got None instead.")
             start = len(state.index)
             ids_arr, kind = np.arange(start, start + n, dtype=np.int64), "int"
         else:
             ids_arr, kind = as_ids(ids, id_type=self._id_type)
             check_same_length("ids", ids_arr, n, other="texts")
-        self._check_new_ids(ids_arr, state, split)
+        check_new_ids(ids_arr, state, split)
         label_names = self._check_labels(labels, n, split)
         columns: dict[str, pa.Array] = {
             "id": pa.array(ids_arr.tolist(), type=pa.int64() if kind == "int" else pa.string()),
             "text": pa.array(texts, type=pa.large_string()),
             "label": pa.array(label_names, type=pa.string()),
         }
-        columns.update(self._meta_columns(meta, n))
+        columns.update(meta_columns(meta, n))
         table = pa.table(columns)
         if state.schema is None:
             state.schema = table.schema
         elif table.schema != state.schema:
-            table = self._conform(table, state.schema, split)
+            table = conform(table, state.schema, split)
         self._id_type = kind if n else self._id_type
         for row, id_ in enumerate(ids_arr.tolist(), start=len(state.index)):
             state.index[id_] = row
@@ -192,26 +161,10 @@ class RunWriter:
         if state.buffered_rows >= self.chunk_rows:
             self._flush_samples(split, state)
 
-    def _check_new_ids(self, ids: np.ndarray, state: _SplitState, split: str) -> None:
-        dups = duplicated(ids)
-        if dups:
-            raise ValidationError(
-                f"The 'ids' parameter must hold unique ids. Got {len(dups)} ids repeated within "
-                f"this call ({examples(dups)}) instead."
-            )
-        again = [i for i in ids.tolist() if i in state.index]
-        if again:
-            raise ValidationError(
-                f"The 'ids' parameter must hold ids not yet logged in split '{split}'. "
-                f"Got {len(again)} already logged ({examples(again)}) instead."
-            )
-
     def _check_labels(self, labels: Any, n: int, split: str) -> list[str | None]:
         if labels is None:
             if split != INFERENCE:
-                raise ValidationError(
-                    f"The 'labels' parameter must be given for split '{split}'. Got None instead."
-                )
+                raise ValidationError(f"The 'labels' parameter must be given for split '{split}'. Got None instead.")
             return [None] * n
         values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
         check_same_length("labels", values, n, other="texts")
@@ -223,46 +176,6 @@ class RunWriter:
                 f"Got {len(unknown)} unknown labels ({examples(unknown)}) instead."
             )
         return names
-
-    def _meta_columns(self, meta: dict[str, Any] | None, n: int) -> dict[str, pa.Array]:
-        if meta is None:
-            return {}
-        if not isinstance(meta, dict):
-            raise ValidationError(
-                f"The 'meta' parameter must be a dict of column name to values. "
-                f"Got {type(meta).__name__} instead."
-            )
-        columns = {}
-        for name, values in meta.items():
-            if not isinstance(name, str) or name in _RESERVED_COLUMNS:
-                raise ValidationError(
-                    f"The 'meta' parameter must use string column names other than "
-                    f"{list(_RESERVED_COLUMNS)}. Got {name!r} instead."
-                )
-            values = values.tolist() if hasattr(values, "tolist") else list(values)
-            check_same_length(f"meta[{name!r}]", values, n, other="texts")
-            try:
-                columns[name] = pa.array(values)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise ValidationError(
-                    f"The 'meta[{name!r}]' values must be of one scalar type. Got: {exc}"
-                ) from None
-        return columns
-
-    @staticmethod
-    def _conform(table: pa.Table, schema: pa.Schema, split: str) -> pa.Table:
-        if set(table.schema.names) != set(schema.names):
-            raise ValidationError(
-                f"The 'meta' parameter must hold the same columns in every call for split "
-                f"'{split}' ({schema.names[3:]}). Got {table.schema.names[3:]} instead."
-            )
-        try:
-            return table.select(schema.names).cast(schema)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            raise ValidationError(
-                f"The 'meta' parameter must keep each column's type across calls for split "
-                f"'{split}' ({schema}). Got {table.schema} instead."
-            ) from None
 
     # ----------------------------------------------------------------- outputs
     def add_outputs(
@@ -278,11 +191,7 @@ class RunWriter:
         """Validate and buffer model outputs for logged samples (see ``dq.log_model_outputs``)."""
         self._check_open()
         split = check_split(split)
-        if not isinstance(epoch, (int, np.integer)) or isinstance(epoch, bool) or epoch < 0:
-            raise ValidationError(
-                f"The 'epoch' parameter must be an integer >= 0. Got {epoch!r} instead."
-            )
-        epoch = int(epoch)
+        epoch = as_non_negative_int(epoch, param="epoch")
         if (logits is None) == (probs is None):
             raise ValidationError(
                 "Exactly one of the 'logits' and 'probs' parameters must be given. Got "
@@ -296,7 +205,7 @@ class RunWriter:
             )
         ids_arr, _ = as_ids(ids, id_type=self._id_type)
         n = len(ids_arr)
-        rows = self._rows_of(ids_arr, state, split)
+        rows = rows_of(ids_arr, state, split)
         width = len(self.labels)
         hint = f" (one per label of the run: {examples(self.labels, limit=3)})"
         kind = "logits" if logits is not None else "probs"
@@ -305,11 +214,12 @@ class RunWriter:
             check_probs(scores)
         else:
             scores = softmax(scores)
-        embs_arr = as_matrix(embs, param="embs", n_rows=n, n_cols=self._emb_dim,
-                             cols_hint=" (the embedding size of earlier calls)")
+        embs_arr = as_matrix(
+            embs, param="embs", n_rows=n, n_cols=self._emb_dim, cols_hint=" (the embedding size of earlier calls)"
+        )
         if embs_arr.shape[1] == 0:
             raise ValidationError("The 'embs' parameter must have at least 1 column. Got 0 instead.")
-        ep = state.epochs.setdefault(epoch, _EpochState())
+        ep = state.epochs.setdefault(epoch, EpochState())
         if len(ep.seen) < len(state.index):
             ep.seen.extend(bytes(len(state.index) - len(ep.seen)))
         already = [i for i, r in zip(ids_arr.tolist(), rows.tolist()) if ep.seen[r]]
@@ -320,36 +230,25 @@ class RunWriter:
             )
         if len(np.unique(rows)) != n:
             raise ValidationError(
-                f"The 'ids' parameter must hold unique ids. Got repeated ids "
-                f"({examples(duplicated(ids_arr))}) instead."
+                f"The 'ids' parameter must hold unique ids. Got repeated ids ({examples(duplicated(ids_arr))}) instead."
             )
         for r in rows.tolist():
             ep.seen[r] = 1
         ep.n_seen += n
         self._emb_dim = embs_arr.shape[1]
         self._output_kind = self._output_kind or kind
-        table = pa.table({
-            "id": pa.array(ids_arr.tolist(), type=pa.int64() if self._id_type == "int" else pa.string()),
-            "row": pa.array(rows, type=pa.int64()),
-            "probs": _fixed_list(scores),
-            "emb": _fixed_list(embs_arr),
-        })
+        table = pa.table(
+            {
+                "id": pa.array(ids_arr.tolist(), type=pa.int64() if self._id_type == "int" else pa.string()),
+                "row": pa.array(rows, type=pa.int64()),
+                "probs": fixed_list(scores),
+                "emb": fixed_list(embs_arr),
+            }
+        )
         ep.buffer.append(table)
         ep.buffered_rows += n
         if ep.buffered_rows >= self.chunk_rows:
             self._flush_outputs(split, epoch, ep)
-
-    @staticmethod
-    def _rows_of(ids: np.ndarray, state: _SplitState, split: str) -> np.ndarray:
-        index = state.index
-        rows = [index.get(i, -1) for i in ids.tolist()]
-        missing = [i for i, r in zip(ids.tolist(), rows) if r < 0]
-        if missing:
-            raise ValidationError(
-                f"The 'ids' parameter must hold ids logged with log_data_samples in split "
-                f"'{split}'. Got {len(missing)} ids never logged ({examples(missing)}) instead."
-            )
-        return np.asarray(rows, dtype=np.int64)
 
     # ----------------------------------------------------------------- finish
     def check_complete(self) -> None:
@@ -419,7 +318,7 @@ class RunWriter:
             "embedding_dim": self._emb_dim,
             "id_type": self._id_type,
             "outputs_logged_as": self._output_kind,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "dq_version": __version__,
             "source": self.extra,
         }
@@ -438,8 +337,7 @@ class RunWriter:
     def _refuse_existing(self) -> None:
         if self.target.exists() and any(self.target.iterdir()):
             raise RunExistsError(
-                f"{self.target} already exists; choose another run name, pass overwrite=True, "
-                f"or delete it."
+                f"{self.target} already exists; choose another run name, pass overwrite=True, or delete it."
             )
 
     def _check_open(self) -> None:
@@ -447,18 +345,18 @@ class RunWriter:
             raise RunStateError("This run is already finished; start a new one with dq.init().")
 
     # ----------------------------------------------------------------- parts
-    def _flush_samples(self, split: str, state: _SplitState) -> None:
+    def _flush_samples(self, split: str, state: SplitState) -> None:
         if not state.buffer:
             return
         table = pa.concat_tables(state.buffer)
-        _write_parquet(table, layout.samples_dir(self.staging, split) / layout.part_name(state.parts))
+        write_parquet(table, layout.samples_dir(self.staging, split) / layout.part_name(state.parts))
         state.parts += 1
         state.buffer, state.buffered_rows = [], 0
 
-    def _flush_outputs(self, split: str, epoch: int, ep: _EpochState) -> None:
+    def _flush_outputs(self, split: str, epoch: int, ep: EpochState) -> None:
         if not ep.buffer:
             return
         table = pa.concat_tables(ep.buffer)
-        _write_parquet(table, layout.outputs_dir(self.staging, split, epoch) / layout.part_name(ep.parts))
+        write_parquet(table, layout.outputs_dir(self.staging, split, epoch) / layout.part_name(ep.parts))
         ep.parts += 1
         ep.buffer, ep.buffered_rows = [], 0

@@ -11,16 +11,21 @@ from dq_console.state import require_entry_script, sync_url
 require_entry_script()
 run, split, insights = pick_run()
 st.title("Clusters")
-st.caption("Topics found by k-means over the sentence embeddings (fitted on the training split, so a cluster "
-           "means the same topic in every split). Top words are the words most particular to a cluster.")
+st.caption(
+    "Topics found by k-means over the sentence embeddings (fitted on the training split, so a cluster "
+    "means the same topic in every split). Top words are the words most particular to a cluster."
+)
 if insights.clusters.empty:
     st.info("This split has no clusters.")
     st.stop()
 
 settings = gpt_controls()
 order = st.radio("Sort by", list(SORT_CHOICES), key="cluster_sort", horizontal=True, help=SORT_HELP)
-st.caption(f"{len(insights.clusters)} clusters over {len(insights.frame):,} samples of {split}. "
-           "Show in Dataset adds the cluster to the Dataset page's current filters.")
-show_cluster_cards(sort_clusters(insights.clusters, order), insights.frame,
-                   split_dep=mean_dep(insights.frame), settings=settings)
+st.caption(
+    f"{len(insights.clusters)} clusters over {len(insights.frame):,} samples of {split}. "
+    "Show in Dataset adds the cluster to the Dataset page's current filters."
+)
+show_cluster_cards(
+    sort_clusters(insights.clusters, order), insights.frame, split_dep=mean_dep(insights.frame), settings=settings
+)
 sync_url()

@@ -4,6 +4,7 @@ samples (into the edits cart) and the sample opened in the table."""
 
 import streamlit as st
 
+from dq.errors import ValidationError
 from dq_console.actions import actions_panel
 from dq_console.cart import active_edits
 from dq_console.filter_bar import filter_bar
@@ -13,7 +14,6 @@ from dq_console.picker import pick_run
 from dq_console.sample_view import sample_view
 from dq_console.state import require_entry_script, sync_url
 from dq_console.table import sample_table
-from dq.errors import ValidationError
 
 require_entry_script()
 run, split, insights = pick_run()

@@ -10,8 +10,10 @@ from dq_console.state import require_entry_script, sync_url
 require_entry_script()
 run, split, insights = pick_run()
 st.title("Edits cart")
-st.caption(f"The edits of {run.project}/{run.name}, split {split}: the run itself never changes; the cart is "
-           "kept in SQLite under the dq home and shared by every browser session.")
+st.caption(
+    f"The edits of {run.project}/{run.name}, split {split}: the run itself never changes; the cart is "
+    "kept in SQLite under the dq home and shared by every browser session."
+)
 counts = counts_row(run, split)
 undo_bar(run, split, sum(counts.values()))
 edit_list(run, split, insights.frame)

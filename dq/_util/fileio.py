@@ -36,9 +36,7 @@ def check_out_path(
     """
     path = Path(out).expanduser()
     if path.suffix.lower() not in formats:
-        raise ValidationError(
-            f"The '{param}' file must end in one of {', '.join(formats)}. Got {path.name!r} instead."
-        )
+        raise ValidationError(f"The '{param}' file must end in one of {', '.join(formats)}. Got {path.name!r} instead.")
     if not path.parent.is_dir():
         raise ValidationError(f"The '{param}' directory {path.parent} does not exist.")
     return path
@@ -113,9 +111,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_table(
-    frame: pd.DataFrame, out: str | os.PathLike[str], *, formats: tuple[str, ...] = TABLE_FORMATS
-) -> Path:
+def write_table(frame: pd.DataFrame, out: str | os.PathLike[str], *, formats: tuple[str, ...] = TABLE_FORMATS) -> Path:
     """Write ``frame`` atomically in the format named by the extension of ``out``; return the path."""
     path = check_out_path(out, formats=formats)
     with atomic_path(path) as tmp:

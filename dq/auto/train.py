@@ -121,15 +121,14 @@ def _compute_cross_fit(
     bar = tqdm(total=settings.epochs, desc="training heads", unit="epoch", disable=not progress, leave=False)
     for epoch in range(settings.epochs):
         # One shuffled pass per fold; shorter folds wrap around so all step in lockstep.
-        order = torch.stack([
-            f[torch.randperm(len(f), generator=shuffler)].repeat(2)[:n_fit] for f in fit_idx
-        ])
+        order = torch.stack([f[torch.randperm(len(f), generator=shuffler)].repeat(2)[:n_fit] for f in fit_idx])
         for start in range(0, n_fit, settings.batch_size):
             batch = order[:, start : start + settings.batch_size]
             logits = torch.bmm(x[batch], weight) + bias
-            loss = torch.nn.functional.cross_entropy(
-                logits.reshape(-1, n_classes), y[batch].reshape(-1), reduction="sum"
-            ) / batch.shape[1]
+            loss = (
+                torch.nn.functional.cross_entropy(logits.reshape(-1, n_classes), y[batch].reshape(-1), reduction="sum")
+                / batch.shape[1]
+            )
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

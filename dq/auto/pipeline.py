@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from dq.auto.datafile import SampleTable, load_samples
+from dq.auto.embed import EmbedStats, embed_texts_with_stats
+from dq.auto.train import HeadSettings, cross_fit
 from dq.config import CONFIG, cache_root, runs_root
-from dq.datafile import SampleTable, load_samples
-from dq.embed import EmbedStats, embed_texts_with_stats
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
 from dq.splits import SPLITS, TRAINING
 from dq.store.reader import read_run_json
 from dq.store.writer import RunWriter
-from dq.train import HeadSettings, cross_fit
 
 #: Default project of ``dq auto`` when none is given; the run defaults to the file's stem.
 AUTO_PROJECT = "auto"
@@ -110,12 +110,14 @@ def auto(
         if callable(progress):
             progress(1.0, "reused the existing run")
         return AutoResult(target, True, table.skipped, 0, 0)
-    return _build(table, settings, fp, data, project=project, run=run, target=target,
-                  home=home, progress=progress, say=say)
+    return _build(
+        table, settings, fp, data, project=project, run=run, target=target, home=home, progress=progress, say=say
+    )
 
 
-def _embed(texts: list[str], settings: AutoSettings, home: Path | None,
-           progress: bool | ProgressFn) -> tuple[np.ndarray, EmbedStats]:
+def _embed(
+    texts: list[str], settings: AutoSettings, home: Path | None, progress: bool | ProgressFn
+) -> tuple[np.ndarray, EmbedStats]:
     """Embed ``texts``; with a progress callable, in chunks so that it hears between them."""
     cache_dir = cache_root(home)
     if not callable(progress):
@@ -125,8 +127,9 @@ def _embed(texts: list[str], settings: AutoSettings, home: Path | None,
     n_cached = n_encoded = 0
     progress(0.0, f"embedding {len(texts)} texts")
     for start in range(0, len(texts), step):
-        embs, stats = embed_texts_with_stats(texts[start : start + step], model=settings.model,
-                                             cache_dir=cache_dir, progress=False)
+        embs, stats = embed_texts_with_stats(
+            texts[start : start + step], model=settings.model, cache_dir=cache_dir, progress=False
+        )
         if out is None:  # filled in place: no second copy of all the vectors at the end
             out = np.empty((len(texts), embs.shape[1]), dtype=embs.dtype)
         out[start : start + len(embs)] = embs
@@ -143,13 +146,13 @@ def _holds_run(target: Path, fp: str) -> bool:
     try:
         meta = read_run_json(target)
     except (RunFormatError, UnfinishedRunError):
-        raise RunExistsError(f"--out {target} already exists and does not hold a finished dq run; "
-                             f"choose another directory.") from None
+        raise RunExistsError(
+            f"--out {target} already exists and does not hold a finished dq run; choose another directory."
+        ) from None
     if meta.get("source", {}).get("fingerprint") == fp:
         return True
     raise RunExistsError(
-        f"{target} already holds a different run (other data or settings); choose another "
-        f"--out/--run or delete it."
+        f"{target} already holds a different run (other data or settings); choose another --out/--run or delete it."
     )
 
 
@@ -167,8 +170,8 @@ def _build(
     say: Callable[[str], None],
 ) -> AutoResult:
     frame = table.frame
-    labelled = frame["label"].notna()
-    labels = sorted(frame.loc[labelled, "label"].unique().tolist(), key=lambda s: (s.casefold(), s))
+    labeled = frame["label"].notna()
+    labels = sorted(frame.loc[labeled, "label"].unique().tolist(), key=lambda s: (s.casefold(), s))
     label_index = {name: i for i, name in enumerate(labels)}
     texts = frame["text"].tolist()
     say(f"embedding {len(texts)} texts")
@@ -180,8 +183,13 @@ def _build(
     train_y = np.array([label_index[v] for v in frame["label"].iloc[train_rows]], dtype=np.int64)
     head = HeadSettings(epochs=settings.epochs, folds=settings.folds, seed=settings.seed)
     others = {s: embs[rows] for s, rows in split_rows.items() if s != TRAINING}
-    source = {"data": str(data.resolve()), "fingerprint": fp, "settings": asdict(settings),
-              "skipped": table.skipped, "tool": "dq auto"}
+    source = {
+        "data": str(data.resolve()),
+        "fingerprint": fp,
+        "settings": asdict(settings),
+        "skipped": table.skipped,
+        "tool": "dq auto",
+    }
     writer = RunWriter(target, project=project, run=run, labels=labels, extra=source)
     try:
         meta_cols = [c for c in frame.columns if c not in ("id", "text", "label", "split")]
@@ -195,12 +203,19 @@ def _build(
                 meta={c: part[c].tolist() for c in meta_cols} or None,
             )
         say(f"training {head.folds} cross-fitted heads for {head.epochs} epochs")
-        for out in cross_fit(embs[train_rows], train_y, len(labels), other_embs=others,
-                             settings=head, progress=bool(progress) and not callable(progress)):
+        for out in cross_fit(
+            embs[train_rows],
+            train_y,
+            len(labels),
+            other_embs=others,
+            settings=head,
+            progress=bool(progress) and not callable(progress),
+        ):
             for split, rows in split_rows.items():
                 probs = out.train_probs if split == TRAINING else out.other_probs[split]
-                writer.add_outputs(ids=frame["id"].iloc[rows].tolist(), embs=embs[rows],
-                                   probs=probs, split=split, epoch=out.epoch)
+                writer.add_outputs(
+                    ids=frame["id"].iloc[rows].tolist(), embs=embs[rows], probs=probs, split=split, epoch=out.epoch
+                )
             if callable(progress):
                 done = (out.epoch + 1) / head.epochs
                 progress(_EMBED_SHARE + _TRAIN_SHARE * done, f"trained epoch {out.epoch + 1} of {head.epochs}")

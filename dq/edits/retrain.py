@@ -1,10 +1,10 @@
-"""Retrain on a fixed dataset and compare the new run with the old one (issue 6, "retrain and compare").
+"""Retrain on a fixed dataset: the last step of fixing (``dq.edits.compare`` scores the result).
 
 ``retrain`` writes the fixed rows of one split, plus the run's other splits unchanged, to a
 Parquet file and runs the ``dq auto`` pipeline on it with the original run's settings; the new run
 lands in the same project as ``<run>-fixed-<hash>``, so retraining the same fixed data reuses it.
-``RetrainJob`` does that in a background thread (the console polls it), and ``compare`` puts the
-two runs' metrics on the untouched evaluation splits side by side. Pure library: no streamlit.
+``RetrainJob`` does that in a background thread (the console keeps its jobs in
+``dq_console.jobs`` and polls them). Pure library: no streamlit.
 """
 
 from __future__ import annotations
@@ -12,28 +12,22 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dq.auto import AutoResult, AutoSettings, ProgressFn, auto, fingerprint
+from dq._util.text import error_line
+from dq.auto.pipeline import AutoResult, AutoSettings, ProgressFn, auto, fingerprint
 from dq.config import cache_root
-from dq.errors import DQError, ValidationError
-from dq.insights.compute import label_indices
-from dq.insights.metrics import summary_metrics
-from dq.splits import TEST, TRAINING, VALIDATION
+from dq.errors import ValidationError
+from dq.splits import TRAINING
 from dq.store.reader import Run
 
-#: Splits ``compare`` scores: labelled and never edited, so both runs face the same ground truth.
-EVAL_SPLITS: tuple[str, ...] = (VALIDATION, TEST)
-#: Rows of ``compare``'s frame per split, keys of ``summary_metrics`` (higher = better).
-COMPARE_METRICS: tuple[str, ...] = ("accuracy", "macro_f1", "macro_precision", "macro_recall")
 #: Job states of ``RetrainJob.state``.
 RUNNING, DONE, FAILED = "running", "done", "failed"
 #: Hex digits of the data fingerprint in a retrained run's default name.
@@ -109,13 +103,23 @@ def retrain(
             f"The 'fixed' parameter of retrain must be a non-empty DataFrame of samples. Got {got} instead."
         )
     roles = _role_columns(run, fixed)
-    return _compute_retrain(run, fixed, roles, split=split, project=project, name=name,
-                            home=home, log=log, progress=progress)
+    return _compute_retrain(
+        run, fixed, roles, split=split, project=project, name=name, home=home, log=log, progress=progress
+    )
 
 
-def _compute_retrain(run: Run, fixed: pd.DataFrame, roles: dict[str, str], *, split: str,
-                     project: str | None, name: str | None, home: Path | None,
-                     log: Callable[[str], None] | None, progress: ProgressFn | None) -> AutoResult:
+def _compute_retrain(
+    run: Run,
+    fixed: pd.DataFrame,
+    roles: dict[str, str],
+    *,
+    split: str,
+    project: str | None,
+    name: str | None,
+    home: Path | None,
+    log: Callable[[str], None] | None,
+    progress: ProgressFn | None,
+) -> AutoResult:
     table, columns = _dataset(run, fixed, roles, split)
     settings = _settings(run, columns)
     root = cache_root(home) / _CACHE_SUBDIR
@@ -126,8 +130,15 @@ def _compute_retrain(run: Run, fixed: pd.DataFrame, roles: dict[str, str], *, sp
         # The same fixed data gives the same bytes, so the same name: a second retrain reuses the run.
         digest = fingerprint(hashlib.sha256(data.read_bytes()).hexdigest(), settings)
         name = name or f"{run.name}-fixed-{digest[:_NAME_HASH_CHARS]}"
-        return auto(data, settings, project=project or run.project, run=name, home=home,
-                    progress=progress if progress is not None else False, log=log)
+        return auto(
+            data,
+            settings,
+            project=project or run.project,
+            run=name,
+            home=home,
+            progress=progress if progress is not None else False,
+            log=log,
+        )
 
 
 def _source_settings(run: Run) -> dict[str, Any] | None:
@@ -161,8 +172,7 @@ def _role_columns(run: Run, fixed: pd.DataFrame) -> dict[str, str]:
 
 def _dataset(run: Run, fixed: pd.DataFrame, roles: dict[str, str], split: str) -> tuple[pa.Table, _Columns]:
     """The file's rows: every split of ``run`` in order, ``split``'s rows replaced by ``fixed``."""
-    parts = [fixed if name == split else _like(run.samples(name).rename(columns=roles), fixed)
-             for name in run.splits]
+    parts = [fixed if name == split else _like(run.samples(name).rename(columns=roles), fixed) for name in run.splits]
     # A dq auto run's split column was consumed by dq auto (so a column of that name in ``fixed``
     # is that column); otherwise the split column takes a name no metadata column has.
     split_col = (_source_settings(run) or {}).get("split")
@@ -171,8 +181,7 @@ def _dataset(run: Run, fixed: pd.DataFrame, roles: dict[str, str], split: str) -
         split_col = "split"
         while split_col in taken:
             split_col = f"_{split_col}"
-    frame = pd.concat([part.assign(**{split_col: name}) for part, name in zip(parts, run.splits)],
-                      ignore_index=True)
+    frame = pd.concat([part.assign(**{split_col: name}) for part, name in zip(parts, run.splits)], ignore_index=True)
     # dq auto reads an id column as strings; writing them so keeps a sample's id across runs.
     frame[roles["id"]] = frame[roles["id"]].astype(str)
     table = pa.table({c: _arrow_column(frame[c]) for c in frame.columns})
@@ -186,9 +195,14 @@ def _like(samples: pd.DataFrame, fixed: pd.DataFrame) -> pd.DataFrame:
     fixed dataset gives it its file name back, and the other splits must use the same name.
     """
     prefix = "meta_"
-    names = {c: c.removeprefix(prefix) for c in samples.columns
-             if c.startswith(prefix) and c not in fixed.columns and c.removeprefix(prefix) in fixed.columns
-             and c.removeprefix(prefix) not in samples.columns}
+    names = {
+        c: c.removeprefix(prefix)
+        for c in samples.columns
+        if c.startswith(prefix)
+        and c not in fixed.columns
+        and c.removeprefix(prefix) in fixed.columns
+        and c.removeprefix(prefix) not in samples.columns
+    }
     return samples.rename(columns=names)
 
 
@@ -293,116 +307,9 @@ class RetrainJob:
             result = retrain(run, fixed, progress=progress, log=log, **kw)
         except BaseException as exc:  # noqa: BLE001 - a job must never stay "running"; the thread ends here
             with self._lock:
-                self._state, self._error = FAILED, _one_line(exc)
+                self._state, self._error = FAILED, error_line(exc)
                 self._message = f"failed: {self._error}"
             return
         with self._lock:
             self._state, self._result, self._fraction = DONE, result, 1.0
             self._message = f"{'reused' if result.reused else 'built'} {result.path.name}"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-    if isinstance(exc, DQError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-#: Jobs by key, kept for the life of the process so that a rerun of a console page finds its job.
-jobs: dict[str, RetrainJob] = {}
-_JOBS_LOCK = threading.Lock()
-
-
-def start_job(key: str, run: Run, fixed: pd.DataFrame, **kw: Any) -> RetrainJob:
-    """Start a retrain under ``key``, or return the one already running under it.
-
-    A job that is over (done or failed) is replaced by a new one.
-
-    >>> job = start_job("demo/banking77:cart-1", run, fixed)     # doctest: +SKIP
-    >>> get_job("demo/banking77:cart-1") is job                  # doctest: +SKIP
-    True
-    """
-    with _JOBS_LOCK:
-        job = jobs.get(key)
-        if job is None or job.state != RUNNING:
-            job = jobs[key] = RetrainJob.start(run, fixed, **kw)
-        return job
-
-
-def get_job(key: str) -> RetrainJob | None:
-    """The job started under ``key`` in this process, or None."""
-    with _JOBS_LOCK:
-        return jobs.get(key)
-
-
-# --- compare --------------------------------------------------------------------------------------
-
-
-def compare(before: Run, after: Run, *, splits: Sequence[str] | None = None) -> pd.DataFrame:
-    """Metrics of two runs on the evaluation splits they share, side by side (higher = better).
-
-    Each run is scored by its last epoch's predictions against the labels of the split; classes
-    are matched by name, so a class one run lacks still counts. Macro averages run over the
-    classes present in the split (ground truth or prediction), as in ``dq.insights.metrics``.
-
-    Parameters
-    ----------
-    before, after : Run
-        Typically a run and its retrained copy (``retrain``), whose evaluation splits are the same.
-    splits : sequence of str, optional
-        Among ``validation`` and ``test``; default every one of them that both runs hold.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``split``, ``metric`` (accuracy, macro_f1, macro_precision, macro_recall),
-        ``before``, ``after`` and ``change`` (after − before); no rows when no split is shared.
-
-    Examples
-    --------
-    >>> compare(Run("runs/demo/banking77"), Run("runs/demo/banking77-fixed-1a2b3c4d"))  # doctest: +SKIP
-      split    metric  before  after  change
-    0  test  accuracy  0.912  0.921  0.009
-    ...
-    """
-    for param, value in (("before", before), ("after", after)):
-        if not isinstance(value, Run):
-            raise ValidationError(f"The '{param}' parameter of compare must be a Run. Got {type(value).__name__} instead.")
-    shared = [s for s in EVAL_SPLITS if s in before.splits and s in after.splits]
-    if splits is None:
-        splits = shared
-    else:
-        splits = list(splits)
-        bad = [s for s in splits if s not in shared]
-        if bad:
-            raise ValidationError(
-                f"The 'splits' parameter of compare must name evaluation splits both runs hold "
-                f"({shared}). Got {bad} instead."
-            )
-    return _compute_compare(before, after, splits)
-
-
-def _compute_compare(before: Run, after: Run, splits: Sequence[str]) -> pd.DataFrame:
-    names = list(dict.fromkeys([*before.labels, *after.labels]))
-    rows = []
-    for split in splits:
-        truth = [run.samples(split, columns=["label"])["label"] for run in (before, after)]
-        if not truth[0].value_counts().sort_index().equals(truth[1].value_counts().sort_index()):
-            raise ValidationError(
-                f"compare needs the same '{split}' samples in both runs: their labels differ "
-                f"({before.path} vs {after.path})."
-            )
-        scores = [_split_metrics(run, split, labels, names) for run, labels in zip((before, after), truth)]
-        for metric in COMPARE_METRICS:
-            b, a = scores[0][metric], scores[1][metric]
-            change = None if a is None or b is None else a - b
-            rows.append({"split": split, "metric": metric, "before": b, "after": a, "change": change})
-    return pd.DataFrame(rows, columns=["split", "metric", "before", "after", "change"])
-
-
-def _split_metrics(run: Run, split: str, labels: pd.Series, names: list[str]) -> dict[str, Any]:
-    """Metrics of ``run``'s last-epoch predictions on ``split``; classes indexed by ``names``."""
-    position = {name: i for i, name in enumerate(names)}
-    to_names = np.array([position[c] for c in run.labels], dtype=np.int64)
-    preds = to_names[run.probs(split).argmax(axis=1)]
-    return summary_metrics(label_indices(labels, names), preds, names)

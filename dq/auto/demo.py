@@ -4,7 +4,7 @@ The demo ships the embeddings of its 13,083 texts (``data/banking77/embeddings.n
 the bundled all-MiniLM-L6-v2 with :func:`write_demo_embeddings`), so building it takes seconds, not
 minutes. Before they are used they are checked against what they came from: the model's identity
 and the texts' hash must match, and a few texts are encoded afresh and compared
-(:func:`dq.embed.add_to_cache`). When anything differs the demo says why and embeds the texts itself.
+(:func:`dq.auto.embed.add_to_cache`). When anything differs the demo says why and embeds the texts itself.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dq.auto import AutoResult, AutoSettings, auto
+from dq.auto.pipeline import AutoResult, AutoSettings, auto
 from dq.config import DEMO_PROJECT, DEMO_RUN, cache_root
 from dq.errors import ValidationError
 
@@ -36,8 +36,9 @@ def demo_frame() -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def build_demo(*, home: Path | None = None, progress: bool = True,
-               log: Callable[[str], None] | None = None) -> AutoResult:
+def build_demo(
+    *, home: Path | None = None, progress: bool = True, log: Callable[[str], None] | None = None
+) -> AutoResult:
     """Build the demo run once (``<home>/runs/demo/banking77``); later calls reuse it.
 
     >>> build_demo().path  # doctest: +SKIP
@@ -52,8 +53,7 @@ def build_demo(*, home: Path | None = None, progress: bool = True,
         data = Path(tmp) / "banking77.csv"
         frame.to_csv(data, index=False)
         settings = AutoSettings(text="text", label="category", split="split")
-        return auto(data, settings, project=DEMO_PROJECT, run=DEMO_RUN, home=home,
-                    progress=progress, log=log)
+        return auto(data, settings, project=DEMO_PROJECT, run=DEMO_RUN, home=home, progress=progress, log=log)
 
 
 def texts_sha256(texts: list[str]) -> str:
@@ -64,10 +64,9 @@ def texts_sha256(texts: list[str]) -> str:
     return digest.hexdigest()
 
 
-def seed_demo_embeddings(texts: list[str], *, home: Path | None = None,
-                         path: Path = EMBEDDINGS_FILE) -> str | None:
+def seed_demo_embeddings(texts: list[str], *, home: Path | None = None, path: Path = EMBEDDINGS_FILE) -> str | None:
     """Put the shipped vectors of ``texts`` into the embedding cache; ``None``, or why they were not used."""
-    from dq.embed import add_to_cache, model_identity
+    from dq.auto.embed import add_to_cache, model_identity
 
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -92,14 +91,15 @@ def write_demo_embeddings(path: Path = EMBEDDINGS_FILE) -> Path:
 
     >>> write_demo_embeddings()  # doctest: +SKIP  (make demo-embeddings)
     """
-    from dq.embed import embed_texts, model_identity
+    from dq.auto.embed import embed_texts, model_identity
 
     texts = demo_frame()["text"].tolist()
     with tempfile.TemporaryDirectory() as tmp:  # a fresh encoding, never vectors from a cache
         vectors = embed_texts(texts, cache_dir=tmp)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as fh:
-        np.savez_compressed(fh, vectors=vectors, identity=np.array(model_identity()),
-                            texts_sha256=np.array(texts_sha256(texts)))
+        np.savez_compressed(
+            fh, vectors=vectors, identity=np.array(model_identity()), texts_sha256=np.array(texts_sha256(texts))
+        )
     Path(fh.name).chmod(0o644)  # a temporary file is private; the shipped one is data like the CSVs
     Path(fh.name).replace(path)
     return path

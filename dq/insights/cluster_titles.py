@@ -17,16 +17,19 @@ import os
 import re
 import sqlite3
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from dq._util.sqlite import open_database
+from dq._util.text import one_line
+from dq._util.validate import as_texts
 from dq.config import cache_root
 from dq.errors import DQError, ValidationError
-from dq.validate import as_texts
 
 #: Model used when neither the caller nor ``DQ_OPENAI_MODEL`` names one.
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -47,17 +50,23 @@ ERROR_DETAIL_CHARS = 200
 #: The SQLite cache: file name under ``$DQ_HOME/cache``, schema version, lock wait.
 CACHE_FILE = "summaries.sqlite"
 CACHE_BUSY_TIMEOUT_MS = 5_000
+
+
+def _create_summaries(db: Database) -> None:
+    db.execute(
+        """CREATE TABLE summaries (
+            key TEXT PRIMARY KEY,
+            model TEXT NOT NULL,
+            base_url TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            created TEXT NOT NULL
+        )"""
+    )
+
+
 # Migrations in order; PRAGMA user_version counts those applied.
-_MIGRATIONS = (
-    """CREATE TABLE summaries (
-        key TEXT PRIMARY KEY,
-        model TEXT NOT NULL,
-        base_url TEXT,
-        title TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        created TEXT NOT NULL
-    )""",
-)
+_MIGRATIONS = (_create_summaries,)
 CACHE_SCHEMA_VERSION = len(_MIGRATIONS)
 
 SYSTEM_PROMPT = (
@@ -165,8 +174,7 @@ def summarize_cluster(
         )
     if not isinstance(client_settings, SummarySettings):
         raise ValidationError(
-            "The 'client_settings' parameter must be a SummarySettings. "
-            f"Got {type(client_settings).__name__} instead."
+            f"The 'client_settings' parameter must be a SummarySettings. Got {type(client_settings).__name__} instead."
         )
     return _compute_summary(texts, keywords, client_settings, Path(cache_path))
 
@@ -186,7 +194,7 @@ def build_messages(texts: list[str], keywords: list[str]) -> list[dict[str, str]
     'Keywords: card\\n\\nSample texts (1 of 1):\\n1. Where is my card?'
     """
     sample = _sample_texts(texts)
-    words = ", ".join(_one_line(k) for k in keywords[:SUMMARY_MAX_KEYWORDS] if k.strip()) or "(none)"
+    words = ", ".join(one_line(k) for k in keywords[:SUMMARY_MAX_KEYWORDS] if k.strip()) or "(none)"
     lines = [f"Keywords: {words}", "", f"Sample texts ({len(sample)} of {len(texts)}):"]
     lines += [f"{i}. {t}" for i, t in enumerate(sample, start=1)]
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "\n".join(lines)}]
@@ -218,15 +226,13 @@ def parse_answer(content: str) -> tuple[str, str]:
         if lines:
             title = lines[0].strip("#*\"' ").removeprefix("Title:").strip()
             paragraph = " ".join(lines[1:]).removeprefix("Summary:").strip()
-    return _one_line(title)[:SUMMARY_MAX_TITLE_CHARS], _one_line(paragraph)[:SUMMARY_MAX_PARAGRAPH_CHARS]
+    return one_line(title)[:SUMMARY_MAX_TITLE_CHARS], one_line(paragraph)[:SUMMARY_MAX_PARAGRAPH_CHARS]
 
 
 # --- the request ---------------------------------------------------------------------------------
 
 
-def _compute_summary(
-    texts: list[str], keywords: list[str], settings: SummarySettings, cache_path: Path
-) -> Summary:
+def _compute_summary(texts: list[str], keywords: list[str], settings: SummarySettings, cache_path: Path) -> Summary:
     messages = build_messages(texts, keywords)
     key = _cache_key(settings, messages)
     hit = _cache_get(cache_path, key)
@@ -240,8 +246,10 @@ def _compute_summary(
     content = _request(settings, messages)
     title, paragraph = parse_answer(content)
     if not title and not paragraph:
-        raise SummaryError(f"The answer of {settings.model} at {settings.server} holds no title or summary: "
-                           f"{_one_line(content)[:ERROR_DETAIL_CHARS]!r}.")
+        raise SummaryError(
+            f"The answer of {settings.model} at {settings.server} holds no title or summary: "
+            f"{one_line(content)[:ERROR_DETAIL_CHARS]!r}."
+        )
     summary = Summary(title=title or "(untitled)", paragraph=paragraph, model=settings.model, cached=False)
     _cache_put(cache_path, key, settings, summary)
     return summary
@@ -252,20 +260,24 @@ def _request(settings: SummarySettings, messages: list[dict[str, str]]) -> str:
         import openai
     except ImportError as exc:
         raise SummaryError("GPT summaries need the openai package: pip install 'dq-studio[openai]'.") from exc
-    client = openai.OpenAI(api_key=settings.api_key, base_url=settings.base_url,
-                           timeout=settings.timeout_s, max_retries=settings.max_retries)
+    client = openai.OpenAI(
+        api_key=settings.api_key,
+        base_url=settings.base_url,
+        timeout=settings.timeout_s,
+        max_retries=settings.max_retries,
+    )
     where = f"{settings.model} at {settings.server}"
     try:
         response = client.chat.completions.create(model=settings.model, messages=messages)  # type: ignore[arg-type]
     except openai.APITimeoutError as exc:
         raise SummaryError(f"The summary request to {where} timed out after {settings.timeout_s:g} s.") from exc
     except openai.APIStatusError as exc:
-        detail = _one_line(str(exc.message))[:ERROR_DETAIL_CHARS]
+        detail = one_line(str(exc.message))[:ERROR_DETAIL_CHARS]
         raise SummaryError(f"The summary request to {where} failed with HTTP {exc.status_code}: {detail}") from exc
     except openai.APIConnectionError as exc:
-        raise SummaryError(f"The summary request to {where} could not connect: {_one_line(str(exc))}") from exc
+        raise SummaryError(f"The summary request to {where} could not connect: {one_line(str(exc))}") from exc
     except openai.OpenAIError as exc:  # an answer the client cannot read, among others
-        raise SummaryError(f"The summary request to {where} failed: {_one_line(str(exc))[:ERROR_DETAIL_CHARS]}") from exc
+        raise SummaryError(f"The summary request to {where} failed: {one_line(str(exc))[:ERROR_DETAIL_CHARS]}") from exc
     finally:
         client.close()
     choices = getattr(response, "choices", None) or []
@@ -279,7 +291,7 @@ def _sample_texts(texts: list[str]) -> list[str]:
     sample: list[str] = []
     seen: set[str] = set()
     for text in texts:
-        line = _one_line(text)
+        line = one_line(text)
         if not line or line in seen:
             continue
         seen.add(line)
@@ -287,10 +299,6 @@ def _sample_texts(texts: list[str]) -> list[str]:
         if len(sample) == SUMMARY_MAX_TEXTS:
             break
     return sample
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def _first_str(fields: dict[str, Any], names: tuple[str, ...]) -> str:
@@ -306,55 +314,29 @@ def _first_str(fields: dict[str, Any], names: tuple[str, ...]) -> str:
 
 def _cache_key(settings: SummarySettings, messages: list[dict[str, str]]) -> str:
     base_url = settings.base_url.rstrip("/") if settings.base_url else None
-    payload = json.dumps({"model": settings.model, "base_url": base_url, "messages": messages},
-                         sort_keys=True, ensure_ascii=False)
+    payload = json.dumps(
+        {"model": settings.model, "base_url": base_url, "messages": messages}, sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _open_cache(path: Path) -> Database:
+def _open_cache(path: Path) -> AbstractContextManager[Database]:
     """One connection per operation (never shared across threads), migrated to the current schema."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=CACHE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {int(CACHE_BUSY_TIMEOUT_MS)}")
-        db = Database(conn)
-        if db.journal_mode != "wal":
-            db.enable_wal()
-        _migrate(conn, path)
-    except BaseException:
-        conn.close()
-        raise
-    return db
-
-
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    if conn.execute("PRAGMA user_version").fetchone()[0] == CACHE_SCHEMA_VERSION:
-        return  # the usual case: no write lock needed to read
-    # BEGIN IMMEDIATE takes the write lock first, so two processes never apply a migration twice.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > CACHE_SCHEMA_VERSION:
-            raise SummaryError(f"The summary cache {path} has schema version {version}, newer than this "
-                               f"version of dq reads ({CACHE_SCHEMA_VERSION}). Upgrade dq or delete the file.")
-        for step in _MIGRATIONS[version:]:
-            conn.execute(step)
-        conn.execute(f"PRAGMA user_version = {CACHE_SCHEMA_VERSION}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    return open_database(
+        path,
+        migrations=_MIGRATIONS,
+        busy_timeout_s=CACHE_BUSY_TIMEOUT_MS / 1000,
+        what="a summary cache",
+        error=SummaryError,
+    )
 
 
 def _cache_get(path: Path, key: str) -> Summary | None:
     if not path.exists():
         return None
     try:
-        db = _open_cache(path)
-        try:
+        with _open_cache(path) as db:
             row = db.execute("SELECT model, title, summary FROM summaries WHERE key = ?", [key]).fetchone()
-        finally:
-            db.close()
     except sqlite3.Error as exc:
         raise SummaryError(f"The summary cache {path} cannot be read: {exc}.") from exc
     return None if row is None else Summary(title=row[1], paragraph=row[2], model=row[0], cached=True)
@@ -363,13 +345,10 @@ def _cache_get(path: Path, key: str) -> Summary | None:
 def _cache_put(path: Path, key: str, settings: SummarySettings, summary: Summary) -> None:
     record = {
         "key": key, "model": settings.model, "base_url": settings.base_url, "title": summary.title,
-        "summary": summary.paragraph, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "summary": summary.paragraph, "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
     try:
-        db = _open_cache(path)
-        try:
+        with _open_cache(path) as db:
             db.table("summaries").insert(record, pk="key", replace=True)
-        finally:
-            db.close()
     except sqlite3.Error as exc:
         raise SummaryError(f"The summary cache {path} cannot be written: {exc}.") from exc

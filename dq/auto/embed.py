@@ -1,24 +1,13 @@
-"""Sentence embeddings of texts, with an on-disk cache keyed by content.
+"""Sentence embeddings of texts, encoding only what the on-disk cache (``dq.auto.embed_cache``) lacks.
 
-A text's cache key is ``blake2b(model identity + "\\0" + text)``, so a rerun, or a rerun after
-editing a few texts, encodes only the texts the cache has not seen with that model. The cache lives
-under ``<cache_dir>/embeddings/<model key>/`` as shard files ``shard-<uuid>.npz`` holding ``keys``
-(n, 16) uint8 and ``vectors`` (n, d) float32; each shard is written once, atomically, and never
-changed, so concurrent writers cannot corrupt each other.
-
-Scale limit: a lookup reads the ``keys`` of every shard of the model (16 bytes a text, about 80 MB
-for 5M texts) and the vectors of only the shards that hold a hit. Shards are never merged, so many
-small reruns leave many small files; compaction is not built yet.
+A rerun, or a rerun after editing a few texts, encodes only the texts the cache has not seen
+with that model; the model is loaded offline, once per process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
-import uuid
-import warnings
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +20,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
+from dq._util.validate import as_positive_int, as_texts  # noqa: E402
+from dq.auto.embed_cache import SHARD_ROWS, model_key, read_cache, text_keys, write_shard  # noqa: E402
 from dq.config import CONFIG, cache_root  # noqa: E402
 from dq.errors import ModelLoadError, ValidationError  # noqa: E402
-from dq.validate import as_texts  # noqa: E402
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -45,13 +35,9 @@ _DEFAULT_ALIASES = frozenset({DEFAULT_MODEL, "sentence-transformers/all-MiniLM-L
 # reinstall or a move of the project.
 _DEFAULT_IDENTITY_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-_KEY_BYTES = 16
 # Texts per model.encode call, in batches: sentence-transformers sorts by length within one call
 # (less padding) and the progress bar advances between calls, so a few batches a call keeps both.
 _BATCHES_PER_ENCODE = 8
-# A shard is written every this many new vectors: an interrupted multi-hour run keeps its progress,
-# and a shard with a hit is loaded whole, so its size bounds the memory of a lookup (~25 MB at 384-d).
-_SHARD_ROWS = 16_384
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
 
 
@@ -114,7 +100,7 @@ def embed_texts(
     batch_size: int = CONFIG.embed_batch_size,
     progress: bool = True,
 ) -> np.ndarray:
-    """Embed ``texts`` as L2-normalised float32 rows, encoding only what the cache lacks.
+    """Embed ``texts`` as L2-normalized float32 rows, encoding only what the cache lacks.
 
     Parameters
     ----------
@@ -140,9 +126,7 @@ def embed_texts(
     >>> embs.shape, embs.dtype
     ((2, 384), dtype('float32'))
     """
-    embs, _ = embed_texts_with_stats(
-        texts, model=model, cache_dir=cache_dir, batch_size=batch_size, progress=progress
-    )
+    embs, _ = embed_texts_with_stats(texts, model=model, cache_dir=cache_dir, batch_size=batch_size, progress=progress)
     return embs
 
 
@@ -164,15 +148,10 @@ def embed_texts_with_stats(
     EmbedStats(n_texts=2, n_cached=1, n_encoded=1)
     """
     values = as_texts(texts)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValidationError(
-            f"The 'batch_size' parameter of embed_texts must be a positive integer. "
-            f"Got {batch_size!r} instead."
-        )
+    batch_size = as_positive_int(batch_size, param="batch_size", owner="embed_texts")
     if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
         raise ValidationError(
-            f"The 'cache_dir' parameter of embed_texts must be a path or None. "
-            f"Got {type(cache_dir).__name__} instead."
+            f"The 'cache_dir' parameter of embed_texts must be a path or None. Got {type(cache_dir).__name__} instead."
         )
     loaded = _load(model)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
@@ -218,8 +197,13 @@ def add_to_cache(
             f"Got shape {vectors.shape} instead."
         )
     probe = np.unique(np.linspace(0, len(values) - 1, num=min(n_check, len(values))).astype(np.int64))
-    fresh = loaded.model.encode([values[i] for i in probe], batch_size=CONFIG.embed_batch_size,
-                                show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True)
+    fresh = loaded.model.encode(
+        [values[i] for i in probe],
+        batch_size=CONFIG.embed_batch_size,
+        show_progress_bar=False,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+    )
     gap = float(np.abs(np.asarray(fresh, dtype=np.float32) - vectors[probe]).max()) if len(probe) else 0.0
     if gap > CONFIG.embed_import_atol:
         raise ValidationError(
@@ -230,14 +214,14 @@ def add_to_cache(
     for i, text in enumerate(values):
         position.setdefault(text, i)
     unique = list(position)
-    keys = _text_keys(unique, loaded.identity)
+    keys = text_keys(unique, loaded.identity)
     shard_dir = Path(cache_dir) if cache_dir is not None else cache_root()
-    shard_dir = shard_dir / "embeddings" / _model_key(loaded.identity)
-    found = _read_cache(shard_dir, keys, np.zeros((len(unique), dim), dtype=np.float32))
+    shard_dir = shard_dir / "embeddings" / model_key(loaded.identity)
+    found = read_cache(shard_dir, keys, np.zeros((len(unique), dim), dtype=np.float32))
     missing = np.flatnonzero(~found)
     if missing.size:
         rows = np.fromiter((position[unique[i]] for i in missing), np.int64, missing.size)
-        _write_shard(shard_dir, keys[missing], vectors[rows].astype(np.float32))
+        write_shard(shard_dir, keys[missing], vectors[rows].astype(np.float32))
     return int(missing.size)
 
 
@@ -248,19 +232,25 @@ def _compute_embeddings(
     position: dict[str, int] = {}
     inverse = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.int64, len(texts))
     unique = list(position)
-    keys = _text_keys(unique, loaded.identity)
-    shard_dir = root / "embeddings" / _model_key(loaded.identity)
+    keys = text_keys(unique, loaded.identity)
+    shard_dir = root / "embeddings" / model_key(loaded.identity)
 
     vectors = np.zeros((len(unique), dim), dtype=np.float32)
-    found = _read_cache(shard_dir, keys, vectors)
+    found = read_cache(shard_dir, keys, vectors)
     missing = np.flatnonzero(~found)
     # Longest first, across all chunks: each encode call then pads to similar lengths, which is
     # what one big call would do (sentence-transformers sorts by length within a call only).
     missing = missing[np.argsort([-len(unique[i]) for i in missing], kind="stable")]
     if missing.size:
         _encode_missing(
-            loaded, [unique[i] for i in missing], keys[missing], missing, vectors, shard_dir,
-            batch_size=batch_size, progress=progress,
+            loaded,
+            [unique[i] for i in missing],
+            keys[missing],
+            missing,
+            vectors,
+            shard_dir,
+            batch_size=batch_size,
+            progress=progress,
         )
     stats = EmbedStats(n_texts=len(texts), n_cached=int(found[inverse].sum()), n_encoded=int(missing.size))
     # Without duplicates the rows are already in input order; skipping the gather halves peak memory.
@@ -288,20 +278,23 @@ def _encode_missing(
         for start in range(0, len(texts), step):
             chunk = texts[start : start + step]
             encoded = loaded.model.encode(
-                chunk, batch_size=batch_size, show_progress_bar=False,
-                convert_to_numpy=True, normalize_embeddings=True,
+                chunk,
+                batch_size=batch_size,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
             )
             out[rows[start : start + len(chunk)]] = np.asarray(encoded, dtype=np.float32)
             done = start + len(chunk)
             bar.update(len(chunk))
-            if done - pending_from >= _SHARD_ROWS:
-                _write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
+            if done - pending_from >= SHARD_ROWS:
+                write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
                 pending_from = done
     finally:
         bar.close()
         # Also on an interrupt: the vectors encoded so far are complete and worth keeping.
         if done > pending_from:
-            _write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
+            write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
 
 
 def _load(model: str | os.PathLike[str] | None) -> _Loaded:
@@ -317,8 +310,7 @@ def _resolve(model: str | os.PathLike[str] | None) -> tuple[str, Path | None]:
     """The cache name of ``model`` and, for a local directory, its resolved path."""
     if model is not None and not isinstance(model, (str, os.PathLike)):
         raise ValidationError(
-            f"The 'model' parameter must be a model name, a directory path or None. "
-            f"Got {type(model).__name__} instead."
+            f"The 'model' parameter must be a model name, a directory path or None. Got {type(model).__name__} instead."
         )
     if model is None or str(model) in _DEFAULT_ALIASES:
         return _DEFAULT_IDENTITY_NAME, _packaged_model_dir()
@@ -346,9 +338,7 @@ def _load_offline(name: str, target: Path | None, *, is_dir: bool) -> SentenceTr
     except (OSError, ValueError) as exc:
         if is_dir:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(
-                f"cannot load embedding model from directory '{target}': {reason}"
-            ) from None
+            raise ModelLoadError(f"cannot load embedding model from directory '{target}': {reason}") from None
         raise ModelLoadError(
             f"cannot load embedding model '{name}' offline: not a local directory and not in the "
             f"local Hugging Face cache; pass --model PATH to a sentence-transformers model directory"
@@ -371,74 +361,3 @@ def _identity(name: str, target: Path | None, st_model: SentenceTransformer) -> 
             st = p.stat()
             parts.append(f"{p.relative_to(target).as_posix()}:{st.st_size}:{st.st_mtime_ns}")
     return "|".join(parts)
-
-
-def _model_key(identity: str) -> str:
-    return hashlib.blake2b(identity.encode(), digest_size=_KEY_BYTES).hexdigest()
-
-
-def _text_keys(texts: list[str], identity: str) -> np.ndarray:
-    seed = hashlib.blake2b(identity.encode() + b"\0", digest_size=_KEY_BYTES)
-    keys = np.empty((len(texts), _KEY_BYTES), dtype=np.uint8)
-    for i, text in enumerate(texts):
-        h = seed.copy()
-        # surrogatepass: text decoded with errors="surrogateescape" still gets a stable key.
-        h.update(text.encode("utf-8", "surrogatepass"))
-        keys[i] = np.frombuffer(h.digest(), dtype=np.uint8)
-    return keys
-
-
-def _prefix(keys: np.ndarray) -> np.ndarray:
-    """The first 8 bytes of each key as uint64: a sortable stand-in, checked against the full key."""
-    return np.ascontiguousarray(keys[:, :8]).view("<u8").ravel()
-
-
-def _read_cache(shard_dir: Path, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """Fill ``out`` rows whose key is in a shard; return which rows were found."""
-    found = np.zeros(len(keys), dtype=bool)
-    if not len(keys) or not shard_dir.is_dir():
-        return found
-    query = _prefix(keys)
-    order = np.argsort(query, kind="stable")
-    sorted_query = query[order]
-    for shard in sorted(shard_dir.glob("shard-*.npz")):
-        try:
-            with np.load(shard, allow_pickle=False) as data:
-                shard_keys = data["keys"]
-                if shard_keys.ndim != 2 or shard_keys.shape[1] != _KEY_BYTES:
-                    raise ValueError(f"keys of shape {shard_keys.shape}")
-                pos = np.searchsorted(sorted_query, _prefix(shard_keys))
-                pos[pos == len(sorted_query)] = 0
-                target = order[pos]
-                hit = (keys[target] == shard_keys).all(axis=1) & ~found[target]
-                if not hit.any():
-                    continue
-                vectors = data["vectors"]
-                if vectors.shape != (len(shard_keys), out.shape[1]):
-                    raise ValueError(f"vectors of shape {vectors.shape}")
-                out[target[hit]] = vectors[hit]
-                found[target[hit]] = True
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            # A cache must never fail a run: an unreadable shard only costs re-encoding its texts.
-            warnings.warn(f"ignoring unreadable embedding cache shard {shard}: {exc}", stacklevel=2)
-    return found
-
-
-def _write_shard(shard_dir: Path, keys: np.ndarray, vectors: np.ndarray) -> None:
-    tmp: Path | None = None
-    try:
-        shard_dir.mkdir(parents=True, exist_ok=True)
-        name = f"shard-{uuid.uuid4().hex}.npz"
-        # The temp name does not match "shard-*.npz", so readers never see a half-written shard.
-        tmp = shard_dir / f".tmp-{name}"
-        with tmp.open("wb") as fh:
-            np.savez(fh, keys=np.ascontiguousarray(keys, dtype=np.uint8),
-                     vectors=np.ascontiguousarray(vectors, dtype=np.float32))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, shard_dir / name)
-    except OSError as exc:
-        # The vectors are already computed; losing the cache only costs time on the next run.
-        warnings.warn(f"could not write embedding cache shard in {shard_dir}: {exc}", stacklevel=3)
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)

@@ -1,0 +1,120 @@
+"""Open an SQLite file of dq's (the edits cart, the cluster-title cache): WAL, a busy timeout, migrated schema.
+
+One connection per operation, never shared across threads. The schema version is ``PRAGMA
+user_version``: ``migrations[v]`` takes a file from version ``v`` to ``v + 1``, applied in order
+inside one write transaction, so two processes never apply one twice. A file of a newer version
+is refused, never downgraded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from dq.errors import DQError
+
+#: Seconds between tries of the switch to WAL while another connection holds the new file.
+LOCK_RETRY_S = 0.05
+
+
+def user_version(db: Database) -> int:
+    """The schema version written in the file (0 for a new one)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+@contextmanager
+def write_transaction(db: Database) -> Iterator[None]:
+    """One write transaction that holds the write lock from its start (waits up to the busy timeout)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.rollback()
+        raise
+    db.commit()
+
+
+@contextmanager
+def open_database(
+    path: Path,
+    *,
+    migrations: Sequence[Callable[[Database], None]],
+    busy_timeout_s: float,
+    what: str,
+    error: type[DQError],
+) -> Iterator[Database]:
+    """A connection to ``path`` at the newest schema (created, switched to WAL and migrated as needed), closed on exit.
+
+    ``what`` names the file in errors ("an edits database"); a file that is not SQLite, or of a
+    newer schema than ``len(migrations)``, raises ``error`` in one line.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> steps = [lambda db: db.execute("CREATE TABLE t (x)")]
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.db"
+    >>> with open_database(path, migrations=steps, busy_timeout_s=1, what="a test file", error=DQError) as db:
+    ...     user_version(db), db.journal_mode
+    (1, 'wal')
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=busy_timeout_s)
+    try:
+        db = Database(conn, execute_plugins=False)
+        _migrate(db, path, migrations, busy_timeout_s=busy_timeout_s, what=what, error=error)
+        yield db
+    finally:
+        conn.close()
+
+
+def _migrate(
+    db: Database,
+    path: Path,
+    migrations: Sequence[Callable[[Database], None]],
+    *,
+    busy_timeout_s: float,
+    what: str,
+    error: type[DQError],
+) -> None:
+    try:
+        version = user_version(db)
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise error(f"{path} is not {what} ({exc}).") from None
+    _check_version(version, path, len(migrations), what=what, error=error)
+    if version == len(migrations):
+        return  # the usual case: no write lock needed
+    # Switching to WAL needs the file to itself, and SQLite answers "database is locked" at once,
+    # without its busy handler, when connections race to do it on a new file: retry until the
+    # busy timeout. The mode is persistent: only the first connection ever switches it.
+    deadline = time.monotonic() + busy_timeout_s
+    while True:
+        try:
+            db.enable_wal()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(LOCK_RETRY_S)
+    with write_transaction(db):
+        # Another process may have migrated while this one waited for the lock: read again.
+        version = user_version(db)
+        _check_version(version, path, len(migrations), what=what, error=error)
+        for migrate in migrations[version:]:
+            migrate(db)
+        # PRAGMA takes no parameters; the value is an integer of dq's own.
+        db.execute(f"PRAGMA user_version = {len(migrations):d}")
+
+
+def _check_version(version: int, path: Path, newest: int, *, what: str, error: type[DQError]) -> None:
+    if version > newest:
+        raise error(
+            f"{path} is {what} of schema version {version}; this dq knows versions up to {newest}. "
+            "Upgrade dq to use it."
+        )
