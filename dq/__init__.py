@@ -4,11 +4,10 @@ Log a run with the client (``dq.init`` ... ``dq.finish``) or build one from a fi
 ``dq auto``; then read it with :class:`dq.store.Run`.
 """
 
-__version__ = "0.1.0"
-
-from dq.client import finish, init, log_data_samples, log_dataset, log_model_outputs  # noqa: E402
-from dq.errors import DQError  # noqa: E402
-from dq.store import Run, list_runs  # noqa: E402
+from dq.client import finish, init, log_data_samples, log_dataset, log_model_outputs
+from dq.config import VERSION as __version__
+from dq.errors import DQError
+from dq.store import Run, list_runs
 
 __all__ = [
     "DQError",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 #: The class index of a sample without a label (inference, or a label outside the run's classes).
@@ -13,6 +14,19 @@ UNLABELED = -1
 #: number of label errors (recall), 1 half as many (precision); the default leans to precision.
 #: ``InsightSettings.mislabel_strictness``, ``compute_dep`` and the CLI's help all read this one.
 DEFAULT_STRICTNESS = 0.3
+
+
+def _installed_version() -> str:
+    # pyproject.toml is the one place the version is written; an installed dq reads it back from
+    # the distribution's metadata (a bare checkout that was never installed has none).
+    try:
+        return version("dq-studio")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+#: dq's version (``dq.__version__``), recorded in every run.json.
+VERSION = _installed_version()
 
 #: The fewest classes a run (and the training split of a dq auto file) must have.
 MIN_CLASSES = 2

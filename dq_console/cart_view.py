@@ -249,7 +249,7 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     left, right = st.columns(2)
     left.download_button(
         "Label Studio tasks (JSON)",
-        partial(label_studio_bytes, rows, labels=list(run.labels)),
+        partial(label_studio_bytes, rows, class_names=list(run.labels)),
         file_name=f"{run.name}-{split}-label-studio.json",
         mime="application/json",
         icon=":material/download:",

@@ -267,7 +267,7 @@ def _review_frame() -> pd.DataFrame:
 
 
 def test_label_studio_tasks_follow_the_import_format():
-    tasks = label_studio_tasks(_review_frame(), labels=LABELS)
+    tasks = label_studio_tasks(_review_frame(), class_names=LABELS)
     assert tasks[0] == {
         "data": {"id": 7, "text": "parcel <b>late</b>"},
         "predictions": [
@@ -292,17 +292,17 @@ def test_label_studio_tasks_follow_the_import_format():
     assert '<Choices name="label" toName="text"' in config and '<Text name="text" value="$text"/>' in config
     assert all(f'<Choice value="{label}"/>' in config for label in LABELS)
     with pytest.raises(ValidationError, match="'refunds'"):
-        label_studio_tasks(_review_frame().assign(label=["login", "refunds"]), labels=LABELS)
+        label_studio_tasks(_review_frame().assign(label=["login", "refunds"]), class_names=LABELS)
 
 
 def test_write_labelers_as_label_studio_json_or_csv(tmp_path):
     frame = _review_frame()
-    tasks = json.loads(write_labelers(frame, tmp_path / "r.json", labels=LABELS).read_text(encoding="utf-8"))
-    assert tasks == json.loads(json.dumps(label_studio_tasks(frame, labels=LABELS)))
-    path = write_labelers(frame.assign(extra=1), tmp_path / "r.csv", labels=LABELS)
+    tasks = json.loads(write_labelers(frame, tmp_path / "r.json", class_names=LABELS).read_text(encoding="utf-8"))
+    assert tasks == json.loads(json.dumps(label_studio_tasks(frame, class_names=LABELS)))
+    path = write_labelers(frame.assign(extra=1), tmp_path / "r.csv", class_names=LABELS)
     assert path.read_bytes() == labelers_csv_bytes(frame)
     back = pd.read_csv(io.BytesIO(path.read_bytes()), dtype=str, keep_default_na=False)
     assert list(back.columns) == ["id", "text", "label", "suggested_label", "dep"]
     assert back["text"].tolist() == frame["text"].tolist() and back["suggested_label"].tolist() == ["delivery", ""]
     with pytest.raises(ValidationError, match=".json"):
-        write_labelers(frame, tmp_path / "r.parquet", labels=LABELS)
+        write_labelers(frame, tmp_path / "r.parquet", class_names=LABELS)

@@ -98,8 +98,8 @@ def auto(
     say = log or (lambda msg: print(msg, file=sys.stderr))
     data = Path(data)
     project = project or AUTO_PROJECT
-    run = run or data.stem
-    target = Path(out).expanduser() if out is not None else runs_root(home) / project / run
+    run_name = run or data.stem
+    target = Path(out).expanduser() if out is not None else runs_root(home) / project / run_name
     table = load_samples(data, text=settings.text, label=settings.label, id=settings.id, split=settings.split)
     for reason, count in table.skipped.items():
         if count:
@@ -111,8 +111,9 @@ def auto(
             progress(1.0, "reused the existing run")
         return AutoResult(target, True, table.skipped, 0, 0)
     return _build(
-        table, settings, fp, data, project=project, run=run, target=target, home=home, progress=progress, say=say
-    )
+        table, settings, fp, data, project=project, run_name=run_name, target=target, home=home,
+        progress=progress, say=say,
+    )  # fmt: skip
 
 
 def _embed(
@@ -163,7 +164,7 @@ def _build(
     data: Path,
     *,
     project: str,
-    run: str,
+    run_name: str,
     target: Path,
     home: Path | None,
     progress: bool | ProgressFn,
@@ -190,7 +191,7 @@ def _build(
         "skipped": table.skipped,
         "tool": "dq auto",
     }
-    writer = RunWriter(target, project=project, run=run, labels=labels, extra=source)
+    writer = RunWriter(target, project=project, run=run_name, labels=labels, extra=source)
     try:
         meta_cols = [c for c in frame.columns if c not in ("id", "text", "label", "split")]
         for split, rows in split_rows.items():
@@ -225,5 +226,5 @@ def _build(
         writer.abort()
         raise
     if callable(progress):
-        progress(1.0, f"finished run {project}/{run}")
+        progress(1.0, f"finished run {project}/{run_name}")
     return AutoResult(path, False, table.skipped, stats.n_encoded, stats.n_cached)

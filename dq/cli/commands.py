@@ -172,7 +172,7 @@ def cmd_labelers(args: argparse.Namespace) -> int:
             f"No sample of split '{args.split}' is {chosen}; nothing was written"
             + ("." if args.all else " (add --all for every likely-mislabeled sample).")
         )
-    path = write_labelers(frame, args.out, labels=run.labels)
+    path = write_labelers(frame, args.out, class_names=run.labels)
     print(f"{path}: {len(frame):,} samples {chosen}", file=sys.stderr)
     print(path)
     return 0

@@ -84,9 +84,9 @@ def _compute_compare(before: Run, after: Run, splits: Sequence[str]) -> pd.DataF
     return pd.DataFrame(rows, columns=["split", "metric", "before", "after", "change"])
 
 
-def _split_metrics(run: Run, split: str, labels: pd.Series, names: list[str]) -> dict[str, Any]:
-    """Metrics of ``run``'s last-epoch predictions on ``split``; classes indexed by ``names``."""
-    position = {name: i for i, name in enumerate(names)}
+def _split_metrics(run: Run, split: str, labels: pd.Series, class_names: list[str]) -> dict[str, Any]:
+    """Metrics of ``run``'s last-epoch predictions on ``split``; classes indexed by ``class_names``."""
+    position = {name: i for i, name in enumerate(class_names)}
     to_names = np.array([position[c] for c in run.labels], dtype=np.int64)
     preds = to_names[run.probs(split).argmax(axis=1)]
-    return summary_metrics(label_indices(labels, names), preds, names)
+    return summary_metrics(label_indices(labels, class_names), preds, class_names)

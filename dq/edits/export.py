@@ -46,7 +46,7 @@ def dataset_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     return table_bytes(frame, fmt)
 
 
-def label_studio_tasks(frame: pd.DataFrame, *, labels: list[str]) -> list[dict[str, Any]]:
+def label_studio_tasks(frame: pd.DataFrame, *, class_names: list[str]) -> list[dict[str, Any]]:
     """Label Studio import tasks, one per row of ``frame`` (id, text, label, dep), pre-annotated
     with the sample's current label as a prediction of model version "dq" scored by its DEP
     (higher = more likely a data error).
@@ -54,14 +54,14 @@ def label_studio_tasks(frame: pd.DataFrame, *, labels: list[str]) -> list[dict[s
     The tasks fit the labeling config of :func:`label_studio_config`.
 
     >>> frame = pd.DataFrame({"id": [3], "text": ["lost card"], "label": ["card"], "dep": [0.91]})
-    >>> task = label_studio_tasks(frame, labels=["card", "refund"])[0]
+    >>> task = label_studio_tasks(frame, class_names=["card", "refund"])[0]
     >>> task["data"], task["predictions"][0]["result"][0]["value"]
     ({'id': 3, 'text': 'lost card'}, {'choices': ['card']})
     """
-    unknown = sorted({str(v) for v in frame["label"] if v not in labels})
+    unknown = sorted({str(v) for v in frame["label"] if v not in class_names})
     if unknown:
         raise ValidationError(
-            f"The 'label' column must hold labels of {labels}. Got {', '.join(map(repr, unknown))} instead."
+            f"The 'label' column must hold labels of {class_names}. Got {', '.join(map(repr, unknown))} instead."
         )
     return [
         {
@@ -88,7 +88,7 @@ def label_studio_tasks(frame: pd.DataFrame, *, labels: list[str]) -> list[dict[s
     ]
 
 
-def label_studio_config(labels: list[str]) -> str:
+def label_studio_config(class_names: list[str]) -> str:
     """The Label Studio labeling config the tasks of :func:`label_studio_tasks` are made for.
 
     >>> print(label_studio_config(["a&b"]))
@@ -99,16 +99,16 @@ def label_studio_config(labels: list[str]) -> str:
       </Choices>
     </View>
     """
-    choices = "".join(f'    <Choice value="{escape(label, quote=True)}"/>\n' for label in labels)
+    choices = "".join(f'    <Choice value="{escape(label, quote=True)}"/>\n' for label in class_names)
     return (
         f'<View>\n  <Text name="{TO_NAME}" value="$text"/>\n'
         f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single">\n{choices}  </Choices>\n</View>'
     )
 
 
-def label_studio_bytes(frame: pd.DataFrame, *, labels: list[str]) -> bytes:
+def label_studio_bytes(frame: pd.DataFrame, *, class_names: list[str]) -> bytes:
     """The Label Studio import file (a JSON array of tasks, UTF-8) for ``frame``."""
-    tasks = label_studio_tasks(frame, labels=labels)
+    tasks = label_studio_tasks(frame, class_names=class_names)
     return json.dumps(tasks, ensure_ascii=False, indent=1).encode("utf-8")
 
 
@@ -120,11 +120,11 @@ def labelers_csv_bytes(frame: pd.DataFrame) -> bytes:
     return table_bytes(frame[list(LABELERS_COLUMNS)], "csv")
 
 
-def write_labelers(frame: pd.DataFrame, out: str | os.PathLike[str], *, labels: list[str]) -> Path:
+def write_labelers(frame: pd.DataFrame, out: str | os.PathLike[str], *, class_names: list[str]) -> Path:
     """Write the samples for labelers atomically: Label Studio tasks (.json) or the CSV (.csv)."""
     path = check_out_path(out, formats=LABELERS_FORMATS)
     if path.suffix.lower() == ".json":
-        return write_bytes_atomic(label_studio_bytes(frame, labels=labels), path)
+        return write_bytes_atomic(label_studio_bytes(frame, class_names=class_names), path)
     return write_bytes_atomic(labelers_csv_bytes(frame), path)
 
 

@@ -263,13 +263,13 @@ def _check_action(action: object) -> None:
         raise ValidationError(f"The 'action' parameter must be one of {list(ACTIONS)}. Got {action!r} instead.")
 
 
-def _check_change(change: Change, labels: list[str]) -> None:
+def _check_change(change: Change, class_names: list[str]) -> None:
     if not isinstance(change, Change):
         raise ValidationError(f"The 'changes' parameter must hold Change objects. Got {type(change).__name__}.")
     _check_action(change.action)
-    if change.action == RELABEL and change.new_value not in labels:
+    if change.action == RELABEL and change.new_value not in class_names:
         raise ValidationError(
-            f"The new label of sample {change.sample_id!r} must be one of this run's labels {labels}. "
+            f"The new label of sample {change.sample_id!r} must be one of this run's labels {class_names}. "
             f"Got {change.new_value!r} instead."
         )
     if change.action == EDIT_TEXT and not (isinstance(change.new_value, str) and change.new_value.strip()):

@@ -64,10 +64,10 @@ class SplitInsights:
     alerts: list[alerts_mod.Alert] = field(default_factory=list)
 
 
-def label_indices(values: pd.Series, labels: list[str]) -> np.ndarray:
-    """Class index of each label name; -1 for missing (inference)."""
-    index = {name: i for i, name in enumerate(labels)}
-    return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in values], dtype=np.int64)
+def label_indices(labels: pd.Series, class_names: list[str]) -> np.ndarray:
+    """Class index of each sample's label (a name of ``class_names``); -1 for missing (inference)."""
+    index = {name: i for i, name in enumerate(class_names)}
+    return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in labels], dtype=np.int64)
 
 
 def build_reference(run: Run, settings: InsightSettings) -> Reference:
@@ -127,7 +127,7 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     boundary = on_boundary(last)
     cluster_ids = reference.clusters.labels if is_training else assign_clusters(embs, reference.clusters)
 
-    pred = last.argmax(axis=1)
+    preds = last.argmax(axis=1)
     names = np.array(run.labels, dtype=object)
     labeled = labels >= 0
     suggested = dep.columns["suggested_label"]
@@ -136,12 +136,12 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
             "id": samples["id"],
             "text": samples["text"],
             "label": samples["label"],
-            "pred": names[pred],
+            "pred": names[preds],
             "probs": list(last),
             "confidence": last.max(axis=1),
             "margin": np.where(labeled, margins(last, np.maximum(labels, 0)), np.nan),
             "dep": dep.score,
-            "is_misclassified": labeled & (pred != labels),
+            "is_misclassified": labeled & (preds != labels),
             "is_mislabeled": dep.is_issue,
             "suggested_label": np.where(suggested >= 0, names[np.maximum(suggested, 0)], None),
             "p_wrong": dep.columns["p_wrong"],
@@ -168,11 +168,13 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         frame[f"meta_{column}" if column in frame.columns else column] = samples[column]
 
     keywords = cluster_keywords(texts, cluster_ids, top_n=settings.cluster_top_words)
-    clusters = cluster_table(cluster_ids, keywords, dep=dep.score, labels=labels, preds=pred, n_classes=len(run.labels))
+    clusters = cluster_table(
+        cluster_ids, keywords, dep=dep.score, labels=labels, preds=preds, n_classes=len(run.labels)
+    )
     if "top_label" in clusters:
         clusters["top_label"] = [names[i] if i >= 0 else None for i in clusters["top_label"]]
-    report = class_report(labels, pred, run.labels)
-    metrics = summary_metrics(labels, pred, run.labels, dep=dep.score)
+    report = class_report(labels, preds, run.labels)
+    metrics = summary_metrics(labels, preds, run.labels, dep=dep.score)
     summary = {
         "split": split,
         "n_samples": len(frame),
@@ -188,8 +190,8 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         summary=summary,
         class_report=report,
         overlap=class_overlap(last, labels, run.labels),
-        misclassified_pairs=top_misclassified_pairs(labels, pred, run.labels, top=None),
-        confusion=confusion(labels, pred, len(run.labels)),
+        misclassified_pairs=top_misclassified_pairs(labels, preds, run.labels, top=None),
+        confusion=confusion(labels, preds, len(run.labels)),
         clusters=clusters,
     )
 

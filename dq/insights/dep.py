@@ -222,14 +222,14 @@ def compute_dep(
 
 def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, strictness: float) -> AnalysisResult:
     post = combine_views(probs, nbr, labels)
-    pred = post.probs.argmax(axis=1)
+    preds = post.probs.argmax(axis=1)
     labeled = labels >= 0
-    judged = np.where(labeled, labels, pred)
+    judged = np.where(labeled, labels, preds)
     dep = dep_from_posterior(post.probs, judged)
     rows = np.arange(len(labels))
     p_wrong = np.clip(1.0 - post.probs[rows, judged], 0.0, 1.0)
     suggested = np.where(labeled, suggest_labels(post.probs, judged), -1)
-    prefers_other = labeled & (pred != labels)
+    prefers_other = labeled & (preds != labels)
     n_estimated = estimate_error_count(post.probs[labeled], labels[labeled]) if labeled.any() else 0
     flagged = flag_mislabeled(dep, prefers_other, n_estimated, strictness=strictness)
     summary = {
@@ -244,6 +244,6 @@ def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, 
         name="mislabeled",
         score=dep,
         is_issue=flagged,
-        columns={"suggested_label": suggested, "p_wrong": p_wrong.astype(np.float32), "pred": pred},
+        columns={"suggested_label": suggested, "p_wrong": p_wrong.astype(np.float32), "pred": preds},
         summary=summary,
     )

@@ -141,8 +141,8 @@ def class_report(labels: Any, preds: Any, class_names: Sequence[str]) -> pd.Data
     return _compute_class_report(_compute_confusion(labels, preds, len(names)), names)
 
 
-def _compute_class_report(cm: np.ndarray, names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({"label": names, **_per_class(cm)})
+def _compute_class_report(cm: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"label": class_names, **_per_class(cm)})
 
 
 def summary_metrics(

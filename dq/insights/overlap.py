@@ -131,21 +131,23 @@ def _class_mass(probs: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[
             (np.ones(lab.size, dtype=chunk.dtype), (lab, np.arange(lab.size))), shape=(n_classes, lab.size)
         )
         mass += onehot @ chunk
-        pred = chunk.argmax(axis=1)
-        cm += np.bincount(lab * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+        preds = chunk.argmax(axis=1)
+        cm += np.bincount(lab * n_classes + preds, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
     return mass, cm
 
 
-def _compute_class_overlap(probs: np.ndarray, labels: np.ndarray, names: list[str], top: int | None) -> pd.DataFrame:
-    n_classes = len(names)
+def _compute_class_overlap(
+    probs: np.ndarray, labels: np.ndarray, class_names: list[str], top: int | None
+) -> pd.DataFrame:
+    n_classes = len(class_names)
     mass, cm = _class_mass(probs, labels, n_classes)
     counts = cm.sum(axis=1)
     mean_mass = np.divide(mass, counts[:, None], out=np.zeros_like(mass), where=counts[:, None] > 0)
     a, b = np.triu_indices(n_classes, k=1)
     frame = pd.DataFrame(
         {
-            "class_a": np.asarray(names, dtype=object)[a],
-            "class_b": np.asarray(names, dtype=object)[b],
+            "class_a": np.asarray(class_names, dtype=object)[a],
+            "class_b": np.asarray(class_names, dtype=object)[b],
             "overlap": (mean_mass[a, b] + mean_mass[b, a]) / 2.0,
             "a_on_b": mean_mass[a, b],
             "b_on_a": mean_mass[b, a],
@@ -196,7 +198,7 @@ def top_misclassified_pairs(
     return _compute_top_misclassified(confusion(labels, preds, len(names)), names, top)
 
 
-def _compute_top_misclassified(cm: np.ndarray, names: list[str], top: int | None) -> pd.DataFrame:
+def _compute_top_misclassified(cm: np.ndarray, class_names: list[str], top: int | None) -> pd.DataFrame:
     off = cm.copy()
     np.fill_diagonal(off, 0)
     rows, cols = np.nonzero(off)
@@ -205,7 +207,7 @@ def _compute_top_misclassified(cm: np.ndarray, names: list[str], top: int | None
     order = np.lexsort((cols, rows, -share, -count))
     if top is not None:
         order = order[:top]
-    names_arr = np.asarray(names, dtype=object)
+    names_arr = np.asarray(class_names, dtype=object)
     return pd.DataFrame(
         {
             "label": names_arr[rows[order]],

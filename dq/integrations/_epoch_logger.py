@@ -159,11 +159,11 @@ class EpochRun:
     def begin(self) -> None:
         """Open the run (training starts): epochs count from 0 again."""
         root = runs_root(Path(self.home).expanduser() if self.home is not None else None)
-        run = self.run or default_run_name()
+        run_name = self.run or default_run_name()
         self._writer = RunWriter(
-            root / str(self.project) / str(run),
+            root / str(self.project) / str(run_name),
             project=self.project,
-            run=run,
+            run=run_name,
             labels=self.labels,
             overwrite=self.overwrite,
         )

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from dq import __version__
 from dq._util.validate import (
     as_ids,
     as_labels_list,
@@ -33,7 +32,7 @@ from dq._util.validate import (
     examples,
     softmax,
 )
-from dq.config import CONFIG, RUN_SCHEMA_VERSION
+from dq.config import CONFIG, RUN_SCHEMA_VERSION, VERSION
 from dq.errors import RunExistsError, RunStateError, ValidationError
 from dq.splits import INFERENCE, SPLITS, check_split
 from dq.store import layout
@@ -319,7 +318,7 @@ class RunWriter:
             "id_type": self._id_type,
             "outputs_logged_as": self._output_kind,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "dq_version": __version__,
+            "dq_version": VERSION,
             "source": self.extra,
         }
 
