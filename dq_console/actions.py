@@ -204,23 +204,15 @@ def _export(run: Run, split: str, rows: pd.DataFrame, ids: list[Any]) -> None:
         "(before the cart's edits). The fixed dataset is on the Edits cart page."
     )
     name = f"{run.name}-{split}-samples"
-    left, right = st.columns(2)
-    left.download_button(
-        "Download CSV",
-        lambda: dataset_bytes(chosen[columns], "csv"),
-        file_name=f"{name}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        key="act_export_csv",
-    )
-    right.download_button(
-        "Download JSONL",
-        lambda: dataset_bytes(chosen[columns], "jsonl"),
-        file_name=f"{name}.jsonl",
-        mime="application/jsonl",
-        icon=":material/download:",
-        key="act_export_jsonl",
-    )
+    for column, (fmt, mime) in zip(st.columns(2), (("csv", "text/csv"), ("jsonl", "application/jsonl"))):
+        column.download_button(
+            f"Download {fmt.upper()}",
+            partial(dataset_bytes, chosen[columns], fmt),
+            file_name=f"{name}.{fmt}",
+            mime=mime,
+            icon=":material/download:",
+            key=f"act_export_{fmt}",
+        )
 
 
 def sample_actions(run: Run, split: str, sample: pd.Series, mark: str | None, text_now: str) -> None:

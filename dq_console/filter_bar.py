@@ -16,38 +16,13 @@ import pandas as pd
 import streamlit as st
 
 from dq.insights import SplitInsights
+from dq.insights.compute import FRAME_COLUMNS
 from dq.store import Run
 from dq_console.filters import filter_summary, find_alert, parse_meta
 from dq_console.state import FILTER_KEYS, URL_KEYS, clear_filters
 
 #: Columns the insights add to a split's samples; every other column of the frame is metadata.
-INSIGHT_COLUMNS = frozenset(
-    {
-        "id",
-        "text",
-        "label",
-        "pred",
-        "probs",
-        "confidence",
-        "margin",
-        "dep",
-        "dep_bucket",
-        "is_misclassified",
-        "is_mislabeled",
-        "suggested_label",
-        "p_wrong",
-        "is_on_boundary",
-        "dup_group",
-        "is_near_duplicate",
-        "is_conflicting_duplicate",
-        "outlier_score",
-        "is_outlier",
-        "cluster",
-        "n_words",
-        "n_chars",
-        "is_out_of_coverage",
-    }
-)
+INSIGHT_COLUMNS = frozenset(FRAME_COLUMNS)
 #: A metadata column with at most this many distinct values gets a list of them; others a text box.
 META_CHOICES_MAX = 200
 #: Step of the DEP range slider.

@@ -64,6 +64,15 @@ class SplitInsights:
     alerts: list[alerts_mod.Alert] = field(default_factory=list)
 
 
+#: The columns the insights give every sample of a split, in order (``is_out_of_coverage`` for
+#: validation and test only); every other column of a split's frame is the run's metadata.
+FRAME_COLUMNS: tuple[str, ...] = (
+    "id", "text", "label", "pred", "probs", "confidence", "margin", "dep", "dep_bucket", "is_misclassified",
+    "is_mislabeled", "suggested_label", "p_wrong", "is_on_boundary", "dup_group", "is_near_duplicate",
+    "is_conflicting_duplicate", "outlier_score", "is_outlier", "cluster", "n_words", "n_chars", "is_out_of_coverage",
+)  # fmt: skip
+
+
 def label_indices(labels: pd.Series, class_names: list[str]) -> np.ndarray:
     """Class index of each sample's label (a name of ``class_names``); -1 for missing (inference)."""
     index = {name: i for i, name in enumerate(class_names)}
