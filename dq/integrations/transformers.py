@@ -33,7 +33,8 @@ from typing import Any
 
 from dq.integrations._extras import require
 
-transformers = require(
+# Any, not ModuleType: the module is imported by name, so mypy cannot resolve its classes (a base class below).
+transformers: Any = require(
     "transformers", integration="dq.integrations.transformers", needs="Hugging Face transformers", extra="hf"
 )
 
