@@ -1,6 +1,6 @@
 # dq studio: two commands to a working console.
 #   make run    set up .venv, build the demo run, open the console
-#   make test   set up .venv and Chromium, run the whole test suite (what CI runs)
+#   make test   set up .venv and Chromium; ruff, mypy, the doctests of dq/, then the whole test suite (what CI runs)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -37,7 +37,7 @@ export HF_HUB_OFFLINE := 1
 
 help:
 	@echo "make run        set up .venv, build the demo run, open the console (PORT=8501 HOST=127.0.0.1)"
-	@echo "make test       set up .venv and Chromium, run the whole test suite"
+	@echo "make test       set up .venv and Chromium; ruff, mypy and the doctests, then the whole test suite"
 	@echo "make venv       create .venv with exactly the locked dependencies and dq-studio (editable)"
 	@echo "make lock       re-resolve requirements.lock to the newest versions (then: make test)"
 	@echo "make chromium   install Debian's chromium if $(CHROMIUM) is missing"
@@ -83,8 +83,14 @@ demo: venv
 run: venv demo
 	$(BIN)/python -m dq_console.serve --port $(PORT) --host $(HOST)
 
-# DQ_REQUIRE_BROWSER makes the browser tests fail, not skip, when Chromium cannot be found.
+# The house first (lint, format, types, the docstrings' examples), cheapest first, one tool a line so
+# that a failure names it; then the suite. DQ_REQUIRE_BROWSER makes the browser tests fail, not
+# skip, when Chromium cannot be found.
 test: venv chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest --doctest-modules dq -q -p no:cacheprovider
 	TRANSFORMERS_OFFLINE=1 DQ_REQUIRE_BROWSER=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -94,7 +100,7 @@ bench: $(STAMP)
 	done
 
 clean:
-	rm -rf build dist .pytest_cache .hypothesis tests/artifacts
+	rm -rf build dist .pytest_cache .hypothesis .mypy_cache .ruff_cache tests/artifacts
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -1,11 +1,13 @@
 """The logging client: the shape users know from Galileo's ``dataquality``.
 
->>> import dq, numpy as np, tempfile                                   # doctest: +SKIP
->>> dq.init(project="news", run="baseline", labels=["sports", "tech"], home=tempfile.mkdtemp())
+>>> import dq, numpy as np, tempfile
+>>> path = dq.init(project="news", run="baseline", labels=["sports", "tech"], home=tempfile.mkdtemp())
 >>> dq.log_data_samples(texts=["goal!", "new GPU"], labels=["sports", "tech"], ids=[0, 1], split="training")
 >>> dq.log_model_outputs(ids=[0, 1], embs=np.eye(2), logits=[[2, 0], [0, 2]], split="training", epoch=0)
->>> dq.finish()
-PosixPath('/tmp/.../runs/news/baseline')
+>>> dq.finish() == path
+True
+>>> path.parts[-3:]
+('runs', 'news', 'baseline')
 
 One run is open at a time per process; every call validates its arguments and raises
 ``dq.errors.ValidationError`` naming the argument, what was expected and what was received.

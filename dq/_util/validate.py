@@ -6,7 +6,7 @@ what was expected and what was received, and returns the value converted to the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sized
 from typing import Any
 
 import numpy as np
@@ -246,7 +246,7 @@ def as_labels_list(labels: Any, *, param: str = "labels") -> list[str]:
     return names
 
 
-def check_same_length(param: str, values: Sequence[Any], n: int, *, other: str) -> None:
+def check_same_length(param: str, values: Sized, n: int, *, other: str) -> None:
     """Refuse a per-sample argument whose length differs from ``other``'s."""
     if len(values) != n:
         raise ValidationError(

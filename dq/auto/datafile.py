@@ -121,7 +121,7 @@ def load_samples(
 
 
 def _check_roles(**columns: str | None) -> dict[str, str]:
-    roles = {}
+    roles: dict[str, str] = {}
     for role, column in columns.items():
         if column is None and role in ("id", "split"):
             continue

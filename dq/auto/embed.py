@@ -348,7 +348,10 @@ def _load_offline(name: str, target: Path | None, *, is_dir: bool) -> SentenceTr
 def _dimension(st_model: SentenceTransformer) -> int:
     # Renamed in sentence-transformers 5.x/6.x; the old name warns there and is all 3.x has.
     getter = getattr(st_model, "get_embedding_dimension", None) or st_model.get_sentence_embedding_dimension
-    return int(getter())
+    dim = getter()
+    if dim is None:  # a model without a module that fixes the output size (no pooling or dense head)
+        raise ModelLoadError("cannot use the embedding model: it reports no embedding dimension")
+    return int(dim)
 
 
 def _identity(name: str, target: Path | None, st_model: SentenceTransformer) -> str:

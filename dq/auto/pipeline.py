@@ -91,9 +91,16 @@ def auto(
 
     Examples
     --------
-    >>> res = auto("data.csv", AutoSettings(text="text", label="label"))  # doctest: +SKIP
-    >>> res.path  # doctest: +SKIP
-    PosixPath('/home/me/.dq/runs/auto/data')
+    >>> import tempfile; from pathlib import Path
+    >>> home = Path(tempfile.mkdtemp()); data = home / "reviews.csv"
+    >>> rows = [f"great phone {i},pos" for i in range(20)] + [f"awful phone {i},neg" for i in range(20)]
+    >>> _ = data.write_text("\\n".join(["text,label", *rows]) + "\\n")
+    >>> settings = AutoSettings(text="text", label="label")
+    >>> res = auto(data, settings, home=home, progress=False, log=lambda msg: None)
+    >>> res.path.relative_to(home), res.reused
+    (PosixPath('runs/auto/reviews'), False)
+    >>> auto(data, settings, home=home, progress=False, log=lambda msg: None).reused  # same file, same settings
+    True
     """
     say = log or (lambda msg: print(msg, file=sys.stderr))
     data = Path(data)

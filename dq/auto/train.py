@@ -41,8 +41,8 @@ class HeadSettings:
 def fold_assignment(y: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
     """Assign each sample a fold in ``0..folds-1``, stratified by class, reproducible by ``seed``.
 
-    >>> fold_assignment(np.array([0, 0, 1, 1]), folds=2, seed=0).tolist()  # doctest: +SKIP
-    [1, 0, 0, 1]
+    >>> fold_assignment(np.array([0, 0, 1, 1]), folds=2, seed=0).tolist()
+    [0, 1, 0, 1]
     """
     rng = np.random.default_rng(seed)
     assignment = np.empty(len(y), dtype=np.int64)

@@ -1,10 +1,26 @@
 """dq.insights: DEP, likely mislabeled samples, duplicates, outliers, clusters, metrics and alerts.
 
->>> from dq.store import Run                                       # doctest: +SKIP
+A run of 60 support questions in three topics, two of them labeled wrongly on purpose:
+
+>>> import dq, numpy as np, tempfile
 >>> from dq.insights import run_insights
->>> result = run_insights(Run("~/.dq/runs/demo/banking77"))["training"]
->>> result.frame.sort_values("dep", ascending=False).head()      # the likeliest data errors
->>> [a.message for a in result.alerts]
+>>> names, topic = ["billing", "delivery", "login"], np.arange(60) % 3
+>>> texts = [["refund my charge", "where is my parcel", "reset my password"][t] + f" #{i}" for i, t in enumerate(topic)]
+>>> labels = [names[t] for t in topic]
+>>> labels[7], labels[11] = "login", "billing"
+>>> _ = dq.init(project="support", run="r1", labels=names, home=tempfile.mkdtemp())
+>>> dq.log_data_samples(texts=texts, labels=labels, ids=list(range(60)), split="training")
+>>> embs = np.eye(8)[topic] + np.random.default_rng(0).normal(scale=0.3, size=(60, 8))
+>>> dq.log_model_outputs(ids=list(range(60)), embs=embs, logits=4 * np.eye(3)[topic], split="training", epoch=0)
+>>> result = run_insights(dq.finish())["training"]
+>>> result.frame.nlargest(2, "dep")["id"].sort_values().tolist()  # the likeliest data errors
+[7, 11]
+>>> result.frame.loc[result.frame["is_mislabeled"], ["text", "label", "suggested_label"]]
+                     text    label suggested_label
+7   where is my parcel #7    login        delivery
+11  reset my password #11  billing           login
+>>> result.alerts[0].message
+'2 samples (3.3%) are likely mislabeled; see their suggested labels.'
 
 Results are cached beside the run (see ``dq.insights.cache``): the first call computes, later
 calls read. Pure library: no streamlit.

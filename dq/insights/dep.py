@@ -86,7 +86,8 @@ def combine_views(epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, la
                 best = (loss, name, w)
     assert best is not None
     _, name, w = best
-    probs = bases[name] if w == 0 else (1 - w) * bases[name] + w * neighbor_probs
+    # w > 0 only when neighbor_probs was given (else the one weight tried is 0).
+    probs = bases[name] if w == 0 or neighbor_probs is None else (1 - w) * bases[name] + w * neighbor_probs
     return Posterior(np.asarray(probs, dtype=np.float32), name, float(w))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import faiss
 import numpy as np
@@ -32,23 +32,33 @@ BRUTE_FORCE_BATCH = 64
 
 
 @dataclass(frozen=True, eq=False)
+class IVFLists:
+    """The IVF lists of a :class:`NeighborIndex`.
+
+    ``centroids`` is a faiss ``IndexFlatIP`` of the lists' centroids; list ``j`` holds rows
+    ``list_rows[list_starts[j]:list_starts[j + 1]]`` of ``embs``, whose vectors are copied, list
+    after list, into ``list_embs``; ``self_probes`` (n, nprobe) are the lists each indexed row
+    probes as a query, found while indexing.
+    """
+
+    centroids: Any
+    list_starts: np.ndarray
+    list_rows: np.ndarray
+    list_embs: np.ndarray
+    self_probes: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class NeighborIndex:
     """Normalized embeddings prepared for cosine search, reusable across :func:`knn` calls.
 
-    Exact: ``flat``, a faiss ``IndexFlatIP``. IVF: ``centroids`` (a faiss ``IndexFlatIP`` of the
-    lists' centroids); list ``j`` holds rows ``list_rows[list_starts[j]:list_starts[j + 1]]`` of
-    ``embs``, whose vectors are copied, list after list, into ``list_embs``; ``self_probes``
-    (n, nprobe) are the lists each indexed row probes as a query, found while indexing.
+    Exact: ``flat``, a faiss ``IndexFlatIP``. IVF: ``ivf``, the lists (:class:`IVFLists`).
     """
 
     n: int
     dim: int
     flat: Any = None
-    centroids: Any = None
-    list_starts: np.ndarray | None = None
-    list_rows: np.ndarray | None = None
-    list_embs: np.ndarray | None = None
-    self_probes: np.ndarray | None = None
+    ivf: IVFLists | None = None
 
     @property
     def exact(self) -> bool:
@@ -75,22 +85,22 @@ def build(embs: np.ndarray, settings: InsightSettings) -> NeighborIndex:
     )
     kmeans.train(embs[sample])
     centroids = faiss.IndexFlatIP(dim)
-    centroids.add(kmeans.centroids)
+    # faiss types centroids as Optional: they are None only until train() has run.
+    centroids.add(cast(np.ndarray, kmeans.centroids))
     # Every row is a query of the split's own search: its probes come with its list for free.
     self_probes = probe(centroids, embs, min(settings.ivf_nprobe, n_lists))
     home_list = self_probes[:, 0]
     list_rows = np.argsort(home_list, kind="stable")
     list_starts = np.zeros(n_lists + 1, dtype=np.int64)
     np.cumsum(np.bincount(home_list, minlength=n_lists), out=list_starts[1:])
-    return NeighborIndex(
-        n=n,
-        dim=dim,
+    lists = IVFLists(
         centroids=centroids,
         list_starts=list_starts,
         list_rows=list_rows,
         list_embs=embs[list_rows],
         self_probes=self_probes,
     )
+    return NeighborIndex(n=n, dim=dim, ivf=lists)
 
 
 def probe(centroids: Any, points: np.ndarray, nprobe: int) -> np.ndarray:
@@ -103,7 +113,7 @@ def probe(centroids: Any, points: np.ndarray, nprobe: int) -> np.ndarray:
 
 
 def ivf_search(
-    index: NeighborIndex, points: np.ndarray, k: int, nprobe: int, *, self_rows: slice | None
+    index: IVFLists, points: np.ndarray, k: int, nprobe: int, *, self_rows: slice | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """IVF search list by list (see the module docstring)."""
     n_lists = index.list_starts.size - 1
@@ -159,7 +169,7 @@ def _best(sims: np.ndarray, idx: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
-def _brute_force(index: NeighborIndex, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _brute_force(index: IVFLists, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     sims = np.empty((points.shape[0], k), dtype=np.float32)
     idx = np.empty((points.shape[0], k), dtype=np.int64)
     for start in range(0, points.shape[0], BRUTE_FORCE_BATCH):

@@ -252,7 +252,7 @@ def _compute_knn(
 ) -> Neighbors:
     n = embs.shape[0]
     self_search = queries is None
-    points = embs if self_search else queries
+    points = embs if queries is None else queries
     m = points.shape[0]
     k = max(0, min(k, n - 1 if self_search else n))
     sims = np.zeros((m, k), dtype=np.float32)
@@ -264,11 +264,11 @@ def _compute_knn(
     batch = SEARCH_BATCH if index.exact else IVF_SEARCH_BATCH
     for start in range(0, m, batch):
         stop = min(m, start + batch)
-        if index.exact:
+        if index.ivf is None:
             d, i = index.flat.search(points[start:stop], k_search)
         else:
             d, i = ivf.ivf_search(
-                index,
+                index.ivf,
                 points[start:stop],
                 k_search,
                 settings.ivf_nprobe,

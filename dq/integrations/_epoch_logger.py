@@ -41,6 +41,7 @@ def default_run_name() -> str:
 def label_names(values: Sequence[Any], class_names: Sequence[str], *, what: str) -> list[str]:
     """Map label values to class names: an int ``i`` is ``class_names[i]``, anything else is ``str(value)``.
 
+    >>> import numpy as np
     >>> label_names([1, "b", np.int64(0)], ["a", "b"], what="labels")
     ['b', 'b', 'a']
     """
@@ -123,7 +124,7 @@ class EpochRun:
 
     Examples
     --------
-    >>> import tempfile
+    >>> import numpy as np, tempfile
     >>> samples = {"training": SplitSamples(texts=["x", "y"], labels=["a", "b"], ids=[0, 1])}
     >>> run = EpochRun(samples, labels=["a", "b"], project="p", run="r", home=tempfile.mkdtemp())
     >>> run.begin()

@@ -70,7 +70,8 @@ def _configured_backend() -> str | None:
 
 
 _choose_backend()
-keras = require("keras", integration=_INTEGRATION, needs=_NEEDS, extra=_EXTRA)
+# Any, not ModuleType: the module is imported by name, so mypy cannot resolve its classes (a base class below).
+keras: Any = require("keras", integration=_INTEGRATION, needs=_NEEDS, extra=_EXTRA)
 if int(str(getattr(keras, "__version__", "0")).split(".")[0]) < 3:
     raise missing_extra(_INTEGRATION, _NEEDS, _EXTRA)
 

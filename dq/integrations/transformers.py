@@ -33,7 +33,8 @@ from typing import Any
 
 from dq.integrations._extras import require
 
-transformers = require(
+# Any, not ModuleType: the module is imported by name, so mypy cannot resolve its classes (a base class below).
+transformers: Any = require(
     "transformers", integration="dq.integrations.transformers", needs="Hugging Face transformers", extra="hf"
 )
 
@@ -60,8 +61,9 @@ _LABEL_COLUMNS = ("label", "labels", "label_ids")
 def _class_names(model: Any) -> list[str]:
     """Class names in output order from ``model.config.id2label``.
 
-    >>> cfg = transformers.BertConfig(id2label={0: "neg", 1: "pos"})
-    >>> _class_names(transformers.BertForSequenceClassification(cfg))    # doctest: +SKIP
+    >>> from types import SimpleNamespace
+    >>> model = SimpleNamespace(config=transformers.BertConfig(id2label={0: "neg", 1: "pos"}))  # only config is read
+    >>> _class_names(model)
     ['neg', 'pos']
     """
     id2label = getattr(getattr(model, "config", None), "id2label", None)

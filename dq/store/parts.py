@@ -91,7 +91,6 @@ def meta_columns(meta: dict[str, Any] | None, n: int) -> dict[str, pa.Array]:
     return columns
 
 
-@staticmethod
 def conform(table: pa.Table, schema: pa.Schema, split: str) -> pa.Table:
     if set(table.schema.names) != set(schema.names):
         raise ValidationError(

@@ -296,7 +296,7 @@ class RunWriter:
             self._finished = True
 
     def _run_json(self) -> dict[str, Any]:
-        splits = {
+        splits: dict[str, dict[str, Any]] = {
             split: {
                 "n_samples": len(state.index),
                 "epochs": sorted(state.epochs),
