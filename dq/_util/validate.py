@@ -194,7 +194,7 @@ def is_int(value: Any) -> bool:
     >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
     (True, True, False, False)
     """
-    return is_int(value)
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def as_non_negative_int(value: Any, *, param: str) -> int:
