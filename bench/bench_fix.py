@@ -4,10 +4,10 @@ BANKING77 (/work/shared/datasets/banking77): train.csv split into a stratified v
 (10% of each class, fixed seed) and the training set; test.csv is the test set. For each noise
 seed, 10% of the TRAINING labels are flipped with class-conditional noise (bench/noise.py: drawn
 from the off-diagonal of a clean model's confusion matrix); validation and test stay clean. Then,
-all through the real pipeline (dq auto, dq.insights, dq.edits.fixed_dataset, dq.edits.retrain):
+all through the real pipeline (dq auto, dq.insights, dq.edits.fix, dq.edits.retrain):
 
 - noisy:      dq auto on the noisy file (MiniLM embeddings, 5-fold cross-fitted softmax heads, 5 epochs)
-- dq relabel: ``fixed_dataset(run, "training", auto_fix="relabel")`` -> ``retrain``
+- dq relabel: ``fix(run, "training", auto_fix="relabel").frame`` -> ``retrain``
 - dq remove:  ``auto_fix="remove"`` -> ``retrain``
 - dq relabel, else remove: flagged samples with a suggestion relabeled, the others removed (a
   policy variant: the cart removes the flagged samples without a suggestion, auto-fix relabels the rest)
@@ -47,7 +47,7 @@ from noise import SHARED, Dataset, embeddings, inject_noise, load_dataset, model
 
 from dq.auto.pipeline import AutoSettings, auto  # noqa: E402
 from dq.config import cache_root  # noqa: E402
-from dq.edits import EditsCart, actions, fixed_dataset  # noqa: E402
+from dq.edits import EditsCart, actions, fix  # noqa: E402
 from dq.edits.compare import compare  # noqa: E402
 from dq.edits.retrain import retrain  # noqa: E402
 from dq.insights import InsightSettings, split_insights  # noqa: E402
@@ -155,22 +155,20 @@ def one_seed(seed: int, rows: pd.DataFrame, part: Dataset, confusion: np.ndarray
 
     empty = EditsCart(work / f"empty-s{seed}.db")
     fixed = {
-        "dq relabel": fixed_dataset(run, TRAINING, cart=empty, auto_fix="relabel", insights=frame),
-        "dq remove": fixed_dataset(run, TRAINING, cart=empty, auto_fix="remove", insights=frame),
+        "dq relabel": fix(run, TRAINING, cart=empty, auto_fix="relabel", insights=frame).frame,
+        "dq remove": fix(run, TRAINING, cart=empty, auto_fix="remove", insights=frame).frame,
     }
     policy = EditsCart(work / f"policy-s{seed}.db")
     now = run.samples(TRAINING)
     unsure = actions.remove(now, ids[flagged & ~has_suggestion])
     if unsure:  # every flagged sample may have a suggestion
         policy.add(run, TRAINING, unsure, author="bench")
-    fixed["dq relabel, else remove"] = fixed_dataset(run, TRAINING, cart=policy, auto_fix="relabel", insights=frame)
+    fixed["dq relabel, else remove"] = fix(run, TRAINING, cart=policy, auto_fix="relabel", insights=frame).frame
     t = time.perf_counter()
     recall_frame = split_insights(run, TRAINING, settings=InsightSettings(mislabel_strictness=RECALL_STRICTNESS)).frame
     out["seconds"]["insights, strictness 0"] = time.perf_counter() - t
     out["dq_flags_strictness_0"] = flag_stats(recall_frame["is_mislabeled"].to_numpy(dtype=bool), flipped)
-    fixed["dq relabel, strictness 0"] = fixed_dataset(
-        run, TRAINING, cart=empty, auto_fix="relabel", insights=recall_frame
-    )
+    fixed["dq relabel, strictness 0"] = fix(run, TRAINING, cart=empty, auto_fix="relabel", insights=recall_frame).frame
 
     from cleanlab.filter import find_label_issues
 
@@ -180,7 +178,7 @@ def one_seed(seed: int, rows: pd.DataFrame, part: Dataset, confusion: np.ndarray
         warnings.simplefilter("ignore")
         cl_flags = find_label_issues(given, probs)
     out["cl_flags"] = flag_stats(cl_flags, np.isin(now["id"].astype(str).to_numpy(), list(flipped_ids)))
-    base = fixed_dataset(run, TRAINING, cart=empty)  # the training rows as in the file, no edits
+    base = fix(run, TRAINING, cart=empty).frame  # the training rows as in the file, no edits
     fixed["cleanlab remove"] = base[~cl_flags].reset_index(drop=True)
     relabeled = base.copy()
     relabeled.loc[cl_flags, "category"] = np.asarray(run.labels, dtype=object)[probs[cl_flags].argmax(axis=1)]

@@ -175,7 +175,9 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     )
 
 
-def _fixed_bytes(run: Run, split: str, mode: str | None, fmt: str, insights: pd.DataFrame | None = None) -> bytes:
+def fixed_bytes(run: Run, split: str, mode: str | None, fmt: str, insights: pd.DataFrame | None = None) -> bytes:
+    """The file the "Download fixed" button serves: ``split`` with the cart's edits (and the auto-fix
+    ``mode`` over ``insights``' likely-mislabeled samples, None: the split's default insights) in ``fmt``."""
     return dataset_bytes(fix(run, split, auto_fix=mode, insights=insights).frame, fmt)
 
 
@@ -227,7 +229,7 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     suffix = "" if mode is None else f"-autofix-{mode}"
     st.download_button(
         f"Download fixed {split} ({label})",
-        partial(_fixed_bytes, run, split, mode, fmt, flagged_at),
+        partial(fixed_bytes, run, split, mode, fmt, flagged_at),
         file_name=f"{run.name}-{split}-fixed{suffix}.{ext}",
         mime=mime,
         type="primary",
@@ -267,13 +269,14 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     )
 
 
-def _job_key(run: Run, split: str) -> str:
+def retrain_job_key(run: Run, split: str) -> str:
+    """The key of the retrain of ``run``'s ``split`` in :mod:`dq_console.jobs` (one job per run and split)."""
     return f"{run.path}:{split}"
 
 
 def _start_retrain(run: Run, split: str, mode: str | None, insights: pd.DataFrame | None) -> None:
     fixed = fix(run, split, auto_fix=mode, insights=insights).frame
-    start_job(_job_key(run, split), run, fixed, split=split)
+    start_job(retrain_job_key(run, split), run, fixed, split=split)
 
 
 def retrain_section(run: Run, split: str) -> None:
@@ -287,7 +290,7 @@ def retrain_section(run: Run, split: str) -> None:
         "Retraining runs the `dq auto` pipeline (sentence embeddings, cross-fitted heads) on the fixed "
         f"{split} split and the run's other splits unchanged, into a new run of the same project."
     )
-    job = get_job(_job_key(run, split))
+    job = get_job(retrain_job_key(run, split))
     running = job is not None and job.state == "running"
     st.button(
         "Retrain on the fixed data",
@@ -302,7 +305,7 @@ def retrain_section(run: Run, split: str) -> None:
     if job is None:
         return
     if job.state == "running":
-        _job_progress(_job_key(run, split))
+        _job_progress(retrain_job_key(run, split))
     elif job.state == "failed":
         st.error(f"Retraining failed: {job.error}", icon=":material/error:")
     else:

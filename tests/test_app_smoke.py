@@ -1,34 +1,20 @@
-"""AppTest smoke tests of the console's entry and its Runs page, over hand-made run directories."""
+"""AppTest smoke tests of the console's entry and its Runs page, over runs logged with the public client."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tiny_runs import LABELS, log_tiny_run
 
-from dq.config import RUN_SCHEMA_VERSION
+from dq.store import Run
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 #: Seconds an AppTest run may take; the first run in a process imports pandas and friends.
 RUN_TIMEOUT_S = 60
-
-
-def write_run_json(run_dir: Path, *, n_train: int = 120, n_test: int = 30) -> Path:
-    """A finished run as far as the Runs page can tell: a directory with a run.json of this dq's format."""
-    run_dir.mkdir(parents=True)
-    meta = {
-        "schema_version": RUN_SCHEMA_VERSION,
-        "created": "2025-01-02T03:04:05+00:00",
-        "splits": {
-            "train": {"n_samples": n_train, "epochs": [0, 1, 2]},
-            "test": {"n_samples": n_test, "epochs": [0, 1, 2]},
-        },
-        "labels": ["negative", "positive"],
-    }
-    (run_dir / "run.json").write_text(json.dumps(meta), encoding="utf-8")
-    return run_dir
 
 
 def run_app() -> AppTest:
@@ -54,7 +40,7 @@ def test_no_runs_shows_how_to_build_the_demo(dq_home: Path) -> None:
 
 
 def test_finished_and_unfinished_runs_are_listed_apart(dq_home: Path) -> None:
-    write_run_json(dq_home / "runs" / "sentiment" / "baseline")
+    baseline = log_tiny_run(dq_home, project="sentiment", run="baseline", n_train=120, n_test=30)
     (dq_home / "runs" / "sentiment" / "crashed").mkdir()
     (dq_home / "runs" / "sentiment" / ".retry.partial-ab12").mkdir()
 
@@ -66,9 +52,11 @@ def test_finished_and_unfinished_runs_are_listed_apart(dq_home: Path) -> None:
     assert finished["run"].tolist() == ["baseline"]
     assert finished["project"].tolist() == ["sentiment"]
     assert finished["samples"].tolist() == [150]
-    assert "train 120 (3 epochs)" in finished["splits"].iloc[0]
-    assert finished["labels"].tolist() == [2]
-    assert finished["created"].tolist() == ["2025-01-02 03:04"]
+    assert finished["splits"].tolist() == ["training 120 (2 epochs) · test 30 (2 epochs)"]
+    assert finished["labels"].tolist() == [len(LABELS)]
+    # run.json's ISO timestamp, shown to the minute
+    created = datetime.fromisoformat(Run(baseline).meta["created"])
+    assert finished["created"].tolist() == [created.strftime("%Y-%m-%d %H:%M")]
     assert sorted(unfinished["directory"]) == [".retry.partial-ab12", "crashed"]
     assert "crashed" not in finished["run"].tolist()
 
@@ -84,7 +72,7 @@ def test_only_unfinished_runs_still_name_the_demo_command(dq_home: Path) -> None
 
 
 def test_damaged_run_json_is_listed_as_unfinished_not_raised(dq_home: Path) -> None:
-    write_run_json(dq_home / "runs" / "p" / "good")
+    log_tiny_run(dq_home, project="p", run="good")
     damaged = dq_home / "runs" / "p" / "damaged"
     damaged.mkdir(parents=True)
     (damaged / "run.json").write_text("{not json", encoding="utf-8")
@@ -100,7 +88,7 @@ def test_damaged_run_json_is_listed_as_unfinished_not_raised(dq_home: Path) -> N
 # A directory name cannot hold '/', so no closing tag: an opening tag is enough to be rendered as HTML.
 @pytest.mark.parametrize("name", ["<b>bold", "<img src=x onerror=alert(1)>", "**stars** :red[red] $x$"])
 def test_names_from_data_are_shown_as_literal_text(dq_home: Path, name: str) -> None:
-    write_run_json(dq_home / "runs" / name / name)
+    log_tiny_run(dq_home, project=name, run=name)
 
     at = run_app()
 
@@ -113,7 +101,7 @@ def test_names_from_data_are_shown_as_literal_text(dq_home: Path, name: str) -> 
 
 
 def test_run_json_of_another_format_is_listed_as_unfinished(dq_home: Path) -> None:
-    old = write_run_json(dq_home / "runs" / "p" / "old")
+    old = log_tiny_run(dq_home, project="p", run="old")
     meta = json.loads((old / "run.json").read_text(encoding="utf-8"))
     (old / "run.json").write_text(json.dumps({**meta, "schema_version": 0}), encoding="utf-8")
 

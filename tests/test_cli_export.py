@@ -12,7 +12,7 @@ from edits_fixtures import run  # noqa: F401 - pytest fixture
 from tiny_runs import LABELS
 
 from dq.cli import main
-from dq.edits import Change, EditsCart, fixed_dataset
+from dq.edits import Change, EditsCart, fix
 from dq.edits.store import SCHEMA_VERSION
 from dq.store import Run
 
@@ -68,7 +68,7 @@ def test_export_writes_the_fixed_dataset(run, db, tmp_path, capsys, suffix):
     out = tmp_path / f"fixed{suffix}"
     assert main(["export", str(run.path), "--out", str(out), "--db", str(db)]) == 0
     assert _ok(capsys, out).endswith("89 rows kept, 1 removed, 1 relabeled, 1 text edits")
-    expected = fixed_dataset(run, "training", cart=EditsCart(db))
+    expected = fix(run, "training", cart=EditsCart(db)).frame
     if suffix == ".csv":
         back = pd.read_csv(out)
     elif suffix == ".parquet":
@@ -89,7 +89,7 @@ def test_export_with_auto_fix(run, db, tmp_path, capsys, mode):
     )
     summary = _ok(capsys, out)
     assert "by auto-fix" in summary
-    expected = fixed_dataset(run, "training", cart=EditsCart(db), auto_fix=mode)
+    expected = fix(run, "training", cart=EditsCart(db), auto_fix=mode).frame
     assert pd.read_csv(out)["label"].tolist() == expected["label"].tolist()
 
 
@@ -118,7 +118,7 @@ def test_export_auto_fix_follows_the_strictness(run, db, tmp_path, capsys):
         )
         _ok(capsys, out)
         flagged = split_insights(run, "training", settings=InsightSettings(mislabel_strictness=strictness)).frame
-        expected = fixed_dataset(run, "training", cart=EditsCart(db), auto_fix="remove", insights=flagged)
+        expected = fix(run, "training", cart=EditsCart(db), auto_fix="remove", insights=flagged).frame
         assert pd.read_csv(out)["id"].tolist() == expected["id"].tolist()
         counts[strictness] = len(expected)
     assert counts[0.0] <= counts[1.0]  # strictness 0 flags (so removes) at least as many

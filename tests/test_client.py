@@ -60,7 +60,13 @@ def test_duplicate_id_within_call_and_across_calls(run):
 
 
 def test_same_id_allowed_in_another_split(run):
-    dq.log_data_samples(texts=["x"], labels=["neg"], ids=[0], split="test")
+    dq.log_data_samples(texts=["x"], labels=["pos"], ids=[0], split="test")
+    _log_epoch()
+    _log_epoch(split="test", ids=(0,))
+    logged = Run(dq.finish())
+    training, test = logged.samples("training"), logged.samples("test")
+    assert training.loc[training["id"] == 0, ["text", "label"]].values.tolist() == [["a", "neg"]]
+    assert test[["id", "text", "label"]].values.tolist() == [[0, "x", "pos"]]
 
 
 def test_outputs_for_ids_never_logged(run):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tiny_runs import LABELS
 
 from dq.auto.datafile import load_samples
-from dq.edits import Change, EditsCart, fix, fixed_dataset
+from dq.edits import Change, EditsCart, fix
 from dq.edits.export import (
     dataset_bytes,
     label_studio_config,
@@ -133,8 +133,7 @@ def test_fixed_dataset_applies_the_cart_in_the_original_order(run, cart):
     assert frame.iloc[2:].reset_index(drop=True).equals(original.iloc[3:].reset_index(drop=True))
     assert (result.n_kept, result.n_removed, result.n_relabeled, result.n_text_edits) == (89, 1, 1, 1)
     assert result.describe() == "89 rows kept, 1 removed, 1 relabeled, 1 text edits"
-    assert fixed_dataset(run, "training", cart=cart).equals(frame)
-    assert fixed_dataset(run, "test", cart=cart).equals(run.samples("test"))  # other splits untouched
+    assert fix(run, "test", cart=cart).frame.equals(run.samples("test"))  # other splits untouched
 
 
 @pytest.mark.parametrize("mode", ["relabel", "remove"])
@@ -155,19 +154,19 @@ def test_auto_fix_comes_after_the_cart_and_never_overrides_it(run, cart, insight
         assert frame.loc[unsure["id"], "label"].tolist() == unsure["label"].tolist()
         assert result.n_relabeled == result.n_auto_fixed == len(suggested)
     # without insights passed in, they are computed (from the cache) the same way
-    assert fixed_dataset(run, "training", cart=cart, auto_fix=mode).equals(result.frame)
+    assert fix(run, "training", cart=cart, auto_fix=mode).frame.equals(result.frame)
 
 
-def test_fixed_dataset_refuses_bad_arguments(run, cart):
+def test_fix_refuses_bad_arguments(run, cart):
     with pytest.raises(ValidationError, match="'auto_fix'.*'fix'"):
-        fixed_dataset(run, "training", cart=cart, auto_fix="fix")
+        fix(run, "training", cart=cart, auto_fix="fix")
     with pytest.raises(ValidationError, match="'split'.*'validation'"):
-        fixed_dataset(run, "validation", cart=cart)
+        fix(run, "validation", cart=cart)
 
 
 def test_a_dq_auto_run_gets_its_file_columns_back(auto_run, cart):
     cart.add(auto_run, "training", [Change("r001", "relabel", "pos", "neg"), Change("r000", "remove")], author="a")
-    frame = fixed_dataset(auto_run, "training", cart=cart)
+    frame = fix(auto_run, "training", cart=cart).frame
     assert list(frame.columns) == ["review_id", "review", "sentiment", "fold", "text", "stars"]
     assert frame["review_id"].tolist()[:2] == ["r001", "r002"] and frame["sentiment"].iloc[0] == "neg"
     assert set(frame["fold"]) == {"training"} and frame["text"].iloc[0] == "raw 1"
@@ -175,7 +174,7 @@ def test_a_dq_auto_run_gets_its_file_columns_back(auto_run, cart):
 
 def test_a_dq_auto_run_without_an_id_column_keeps_the_row_number(tmp_path, cart):
     plain = {**AUTO_SETTINGS, "id": None, "split": None, "text": "text"}
-    frame = fixed_dataset(_auto_style_run(tmp_path / "noid", settings_=plain), "training", cart=cart)
+    frame = fix(_auto_style_run(tmp_path / "noid", settings_=plain), "training", cart=cart).frame
     # the file's text column *is* "text" here, so its other column keeps the name it was stored under
     assert list(frame.columns) == ["id", "text", "sentiment", "meta_text", "stars"]
     assert frame["id"].tolist() == list(range(len(NASTY) * 2))
@@ -183,7 +182,7 @@ def test_a_dq_auto_run_without_an_id_column_keeps_the_row_number(tmp_path, cart)
 
 @pytest.mark.parametrize("suffix", FORMATS)
 def test_the_fixed_dataset_reads_back_into_dq_auto_unchanged(auto_run, cart, tmp_path, suffix):
-    frame = fixed_dataset(auto_run, "training", cart=cart)
+    frame = fix(auto_run, "training", cart=cart).frame
     path = write_dataset(frame, tmp_path / f"fixed{suffix}")
     table = load_samples(path, text="review", label="sentiment", id="review_id", split="fold")
     assert table.skipped == {}

@@ -1,9 +1,8 @@
-"""dq.insights.metrics and dq.insights.overlap: equal to scikit-learn, planted confusions found, fast."""
+"""dq.insights.metrics and dq.insights.overlap: equal to scikit-learn, planted confusions found."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import numpy as np
@@ -32,9 +31,6 @@ from dq.insights.overlap import class_overlap, on_boundary, top_misclassified_pa
 
 MAX_CLASSES = 8
 MAX_SAMPLES = 120
-TIMING_SAMPLES = 100_000
-TIMING_CLASSES = 77
-TIMING_REPEATS = 5
 
 
 def _names(n_classes: int) -> list[str]:
@@ -331,21 +327,3 @@ def test_on_boundary_caps_the_threshold_and_flags_exact_ties() -> None:
     assert empty.summary["n_flagged"] == 0 and empty.summary["threshold"] is None
     with pytest.raises(ValidationError, match="'quantile'"):
         on_boundary(probs, quantile=1.5)
-
-
-def test_timing_sanity_100k_samples_77_classes() -> None:
-    """Not a timed assertion: prints the cost of one console recompute (run with -s)."""
-    rng = np.random.default_rng(4)
-    names = _names(TIMING_CLASSES)
-    labels = rng.integers(0, TIMING_CLASSES, TIMING_SAMPLES)
-    preds = np.where(rng.random(TIMING_SAMPLES) < 0.8, labels, rng.integers(0, TIMING_CLASSES, TIMING_SAMPLES))
-    dep = rng.random(TIMING_SAMPLES)
-    best = float("inf")
-    for _ in range(TIMING_REPEATS):
-        start = time.perf_counter()
-        summary = summary_metrics(labels, preds, names, dep=dep)
-        report = class_report(labels, preds, names)
-        best = min(best, time.perf_counter() - start)
-    assert summary["n"] == TIMING_SAMPLES and len(report) == TIMING_CLASSES
-    print(f"\nsummary_metrics + class_report, {TIMING_SAMPLES:,} samples x {TIMING_CLASSES} classes: "
-          f"{best * 1000:.1f} ms (best of {TIMING_REPEATS})")  # fmt: skip

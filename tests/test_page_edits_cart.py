@@ -14,7 +14,7 @@ import dq.client
 from dq.edits import EditsCart, run_key
 from dq.store import Run
 from dq_console.cart import edit_marks
-from dq_console.cart_view import _fixed_bytes, _insights_at, _job_key
+from dq_console.cart_view import AUTO_FIX, fixed_bytes, retrain_job_key
 from dq_console.jobs import get_job
 from tests.tiny_runs import LABELS, log_tiny_run
 
@@ -101,7 +101,7 @@ def test_find_and_replace_previews_then_applies(run: Run) -> None:
     assert all("carrier arrive" in t and "courier" not in t for t in preview["new"])
     at.button(key="act_replace_go").click().run()
     assert EditsCart().counts(run_key(run), "training")["edit_text"] == n
-    fixed = _fixed_bytes(run, "training", None, "csv").decode()
+    fixed = fixed_bytes(run, "training", None, "csv").decode()
     total = int(run.samples("training")["text"].str.contains("courier arrive").sum())
     assert fixed.count("carrier arrive") == n and fixed.count("courier arrive") == total - n
 
@@ -163,7 +163,7 @@ def test_retrain_and_compare_runs_in_the_background(run: Run) -> None:
     at.button(key="sample_remove").click().run()
     page = _cart_page()
     page.button(key="retrain_start").click().run()
-    job = get_job(_job_key(run, "training"))
+    job = get_job(retrain_job_key(run, "training"))
     assert job is not None
     deadline = time.monotonic() + RETRAIN_TIMEOUT_S
     while job.state == "running" and time.monotonic() < deadline:
@@ -181,17 +181,40 @@ def test_retrain_and_compare_runs_in_the_background(run: Run) -> None:
     assert set(LABELS) == set(after.labels)
 
 
+def _auto_fix_choice_app(run_path: str) -> None:
+    """A page holding only the cart's auto-fix choice; it keeps what the choice returns."""
+    import streamlit as st
+
+    from dq.store import Run
+    from dq_console.cart_view import auto_fix_choice
+
+    st.session_state["choice"] = auto_fix_choice(Run(run_path), "training", key="fix", label="Auto-fix")
+
+
 def test_auto_fix_at_another_strictness_fixes_the_samples_flagged_at_it(run: Run) -> None:
     from dq.edits import fix
     from dq.insights import InsightSettings, split_insights
 
+    remove = next(label for label, mode in AUTO_FIX.items() if mode == "remove")
     page = _cart_page()
-    page.radio(key="cart_autofix").set_value("Also remove every likely-mislabeled sample").run()
+    page.radio(key="cart_autofix").set_value(remove).run()
     page.select_slider(key="cart_autofix_strictness").set_value(0.0).run()
     assert not page.exception, page.exception
-    flagged_at_0 = _insights_at(str(run.path), run.content_hash, "training", 0.0)
+
+    at = AppTest.from_function(_auto_fix_choice_app, args=(str(run.path),), default_timeout=RUN_TIMEOUT_S)
+    at.run()
+    assert at.session_state["choice"] == (None, None)  # only the cart's edits
+    at.radio(key="fix").set_value(remove).run()
+    assert at.session_state["choice"] == ("remove", None)  # the default strictness: the split's own insights
+    at.select_slider(key="fix_strictness").set_value(0.0).run()
+    assert not at.exception, at.exception
+    mode, flagged_at_0 = at.session_state["choice"]
+    assert mode == "remove"
     expected = split_insights(run, "training", settings=InsightSettings(mislabel_strictness=0.0)).frame
-    assert flagged_at_0["is_mislabeled"].sum() == expected["is_mislabeled"].sum() > 0
+    default = split_insights(run, "training").frame
+    n_flagged = int(expected["is_mislabeled"].sum())
+    assert flagged_at_0["is_mislabeled"].sum() == n_flagged >= default["is_mislabeled"].sum()
+    assert n_flagged > 0
     kept = fix(run, "training", auto_fix="remove", insights=flagged_at_0).frame
-    assert len(kept) == run.n_samples("training") - int(expected["is_mislabeled"].sum())
-    assert _fixed_bytes(run, "training", "remove", "csv", flagged_at_0).decode().count("\n") == len(kept) + 1
+    assert len(kept) == run.n_samples("training") - n_flagged
+    assert fixed_bytes(run, "training", "remove", "csv", flagged_at_0).decode().count("\n") == len(kept) + 1

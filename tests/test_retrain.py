@@ -96,7 +96,7 @@ def test_retrain_trains_on_the_fixed_rows_and_copies_the_other_splits(base: Run,
 
 @pytest.mark.model
 def test_retrain_takes_the_fixed_dataset_of_the_edits_cart(base: Run, home: Path, tmp_path: Path):
-    from dq.edits import EditsCart, actions, current_samples, fixed_dataset, run_key
+    from dq.edits import EditsCart, actions, current_samples, fix, run_key
 
     cart = EditsCart(tmp_path / "edits.db")
     now = current_samples(base, TRAINING, cart.active(run_key(base), TRAINING))
@@ -104,7 +104,7 @@ def test_retrain_takes_the_fixed_dataset_of_the_edits_cart(base: Run, home: Path
     cart.add(
         base, TRAINING, actions.relabel(now, ids[:2], to="pin_blocked") + actions.remove(now, ids[2:4]), author="test"
     )
-    fixed = fixed_dataset(base, TRAINING, cart=cart)
+    fixed = fix(base, TRAINING, cart=cart).frame
     new = Run(retrain(base, fixed, home=home, **_quiet()).path)
     got = new.samples(TRAINING).set_index("id")
     assert len(got) == len(now) - 2 and not {str(i) for i in ids[2:4]} & set(got.index)

@@ -13,15 +13,23 @@ WORDS = {"billing": "invoice charge refund", "delivery": "parcel courier arrive"
 
 
 def log_tiny_run(
-    home: Path, *, n_train: int = 90, n_test: int = 30, seed: int = 0, first_text: str | None = None
-) -> None:
+    home: Path,
+    *,
+    n_train: int = 90,
+    n_test: int = 30,
+    seed: int = 0,
+    first_text: str | None = None,
+    project: str = "tiny",
+    run: str = "r1",
+) -> Path:
     """Three topics, one per label, in 16-d; a few training labels flipped (planted errors).
 
+    Two epochs per split; returns the finished run's directory ``<home>/runs/<project>/<run>``.
     ``first_text`` replaces the first training text (e.g. with HTML that must stay inert).
     """
     rng = np.random.default_rng(seed)
     centres = np.eye(16)[:3] * 4
-    dq.init(project="tiny", run="r1", labels=LABELS, home=home)
+    dq.init(project=project, run=run, labels=LABELS, home=home)
     for split, n in (("training", n_train), ("test", n_test)):
         topic = np.arange(n) % 3
         texts = [f"{WORDS[LABELS[t]]} question {i}" for i, t in enumerate(topic)]
@@ -37,4 +45,4 @@ def log_tiny_run(
             logits = 2.0 * (epoch + 1) * np.eye(3)[topic] + rng.normal(scale=0.5, size=(n, 3))
             probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
             dq.log_model_outputs(ids=ids, embs=embs, probs=probs, split=split, epoch=epoch)
-    dq.finish()
+    return dq.finish()

@@ -2,12 +2,12 @@
 
 Example::
 
-    from dq.edits import EditsCart, actions, current_samples, default_author, fixed_dataset, run_key
+    from dq.edits import EditsCart, actions, current_samples, default_author, fix, run_key
     cart = EditsCart()                                          # $DQ_HOME/edits.db
     now = current_samples(run, "training", cart.active(run_key(run), "training"))
     batch = cart.add(run, "training", actions.relabel(now, [17, 42], to="login"), author=default_author())
     cart.undo_batch(batch)
-    fixed_dataset(run, "training", cart=cart, auto_fix="relabel")   # a DataFrame
+    fix(run, "training", cart=cart, auto_fix="relabel").frame     # a DataFrame
 
 Pure library: no streamlit. See docs/edits.md.
 """
@@ -15,7 +15,7 @@ Pure library: no streamlit. See docs/edits.md.
 from __future__ import annotations
 
 from dq.edits import actions
-from dq.edits.apply import FixedDataset, current_samples, fix, fixed_dataset, labelers_frame
+from dq.edits.apply import FixedDataset, current_samples, fix, labelers_frame
 from dq.edits.model import ACTIONS, Change, default_author, run_key
 from dq.edits.store import SCHEMA_VERSION, EditsCart
 
@@ -29,7 +29,6 @@ __all__ = [
     "current_samples",
     "default_author",
     "fix",
-    "fixed_dataset",
     "labelers_frame",
     "run_key",
 ]

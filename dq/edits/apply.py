@@ -69,7 +69,26 @@ def fix(
     auto_fix: str | None = None,
     insights: pd.DataFrame | None = None,
 ) -> FixedDataset:
-    """The fixed dataset of ``split`` with its counts; see :func:`fixed_dataset`."""
+    """The samples of ``split`` with the edits applied, removed rows dropped, in the run's row order,
+    and the counts of what changed (``.frame``, ``.describe()``).
+
+    The cart's active edits come first (``cart`` defaults to ``EditsCart()``, the one under the
+    dq home). ``auto_fix`` ("relabel" or "remove", see ``dq.edits.actions.auto_fix``) then fixes
+    the likely-mislabeled samples the cart does not touch at all: the user's explicit choice wins
+    over the tool's. ``insights`` (the split's insights frame) defaults to
+    ``dq.insights.split_insights(run, split).frame`` when auto-fix needs it.
+
+    Columns are the original ones: for a run built by ``dq auto``, the text, label and id columns
+    carry the names they had in the source file (a run built without ``--id-col`` keeps the row
+    number as ``id``), the split column is added back under its name with the canonical split
+    name, and the other columns follow in their stored order; for a logged run, id, text, label
+    and the metadata columns.
+
+    Examples
+    --------
+    >>> frame = fix(Run("~/.dq/runs/demo/banking77"), "training",
+    ...             auto_fix="relabel").frame            # doctest: +SKIP
+    """
     if auto_fix is not None and auto_fix not in actions.AUTO_FIX_MODES:
         raise ValidationError(
             f"The 'auto_fix' parameter must be one of {list(actions.AUTO_FIX_MODES)} or None. Got {auto_fix!r} instead."
@@ -96,36 +115,6 @@ def fix(
         n_text_edits=int((kept & _differs(frame["text"], samples["text"])).sum()),
         n_auto_fixed=len(auto),
     )
-
-
-def fixed_dataset(
-    run: Run,
-    split: str,
-    *,
-    cart: EditsCart | None = None,
-    auto_fix: str | None = None,
-    insights: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The samples of ``split`` with the edits applied, removed rows dropped, in the run's row order.
-
-    The cart's active edits come first (``cart`` defaults to ``EditsCart()``, the one under the
-    dq home). ``auto_fix`` ("relabel" or "remove", see ``dq.edits.actions.auto_fix``) then fixes
-    the likely-mislabeled samples the cart does not touch at all: the user's explicit choice wins
-    over the tool's. ``insights`` (the split's insights frame) defaults to
-    ``dq.insights.split_insights(run, split).frame`` when auto-fix needs it.
-
-    Columns are the original ones: for a run built by ``dq auto``, the text, label and id columns
-    carry the names they had in the source file (a run built without ``--id-col`` keeps the row
-    number as ``id``), the split column is added back under its name with the canonical split
-    name, and the other columns follow in their stored order; for a logged run, id, text, label
-    and the metadata columns.
-
-    Examples
-    --------
-    >>> frame = fixed_dataset(Run("~/.dq/runs/demo/banking77"), "training",
-    ...                       auto_fix="relabel")            # doctest: +SKIP
-    """
-    return fix(run, split, cart=cart, auto_fix=auto_fix, insights=insights).frame
 
 
 def labelers_frame(

@@ -67,7 +67,7 @@ def retrain(
         The run whose data was fixed. A ``dq auto`` run lends its settings (epochs, folds, seed,
         embedding model); any other run gets ``dq auto``'s defaults (MiniLM embeddings).
     fixed : pandas.DataFrame
-        The fixed samples of ``split``, e.g. from ``dq.edits.apply.fixed_dataset``: the text and
+        The fixed samples of ``split``, e.g. ``dq.edits.apply.fix(...).frame``: the text and
         label columns under the original file's names (or ``text``/``label``), an id column
         (the original id column's name, or ``id``) and any metadata columns.
     split : str
@@ -86,9 +86,9 @@ def retrain(
 
     Examples
     --------
-    >>> from dq.edits.apply import fixed_dataset                        # doctest: +SKIP
+    >>> from dq.edits.apply import fix                                  # doctest: +SKIP
     >>> run = Run("~/.dq/runs/demo/banking77")                          # doctest: +SKIP
-    >>> result = retrain(run, fixed_dataset(run, "training", auto_fix="relabel"))  # doctest: +SKIP
+    >>> result = retrain(run, fix(run, "training", auto_fix="relabel").frame)  # doctest: +SKIP
     >>> compare(run, Run(result.path))                                  # doctest: +SKIP
     """
     if not isinstance(run, Run):

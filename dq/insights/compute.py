@@ -26,8 +26,6 @@ from dq.insights.settings import InsightSettings
 from dq.splits import TRAINING
 from dq.store.reader import Run
 
-#: DEP buckets: "easy" below the first threshold, "hard" from the second; see ``dep_thresholds``.
-DEP_BUCKETS = ("easy", "ambiguous", "hard")
 #: Quantile bins used to find where the model starts failing as DEP grows.
 _DEP_BINS = 20
 #: Misclassification rate that makes a DEP bin "hard", and the rate below which it is "easy".

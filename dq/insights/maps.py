@@ -45,8 +45,3 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.save(fh, xy)
     return xy
-
-
-def has_map(run: Run, split: str, *, settings: InsightSettings = InsightSettings()) -> bool:
-    """Whether the map of ``split`` is already cached (the console shows progress otherwise)."""
-    return (cache_dir(run, _map_key(settings), kind="map") / f"{split}.npy").exists()
