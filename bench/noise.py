@@ -67,6 +67,13 @@ def epoch_probs(
     return np.stack([o.train_probs for o in cross_fit(embs, y, n_classes, settings=settings, progress=False)])
 
 
+#: Noise kinds inject_noise knows.
+NOISE_KINDS = ("uniform", "class_conditional", "instance")
+# Instance-dependent noise: even the least ambiguous sample keeps this much weight to be flipped,
+# and even the least likely other class this much weight to be the new label.
+_FLIP_FLOOR = 1e-3
+
+
 def inject_noise(
     y: np.ndarray,
     n_classes: int,
@@ -74,13 +81,29 @@ def inject_noise(
     kind: str,
     seed: int,
     confusion: np.ndarray | None = None,
+    weak_probs: np.ndarray | None = None,
     rate: float = NOISE_RATE,
 ) -> np.ndarray:
     """Flip ``rate`` of the labels: ``uniform`` to any other class, ``class_conditional`` drawn
-    from the off-diagonal of a model's confusion matrix (row = true class)."""
+    from the off-diagonal of a model's confusion matrix (row = true class), ``instance`` following
+    a weak model's probabilities for each sample (:func:`weak_model_probs`): a sample is flipped
+    with weight ``1 - p(true class)`` (ambiguous texts get mislabeled), towards another class with
+    weight ``p(class)`` (towards the class it resembles) -- closer to crowd noise than flips drawn
+    from a confusion matrix, which ignore the text itself."""
     rng = np.random.default_rng(seed)
     noisy = y.copy()
-    flip = rng.choice(len(y), size=int(round(rate * len(y))), replace=False)
+    n_flip = int(round(rate * len(y)))
+    if kind == "instance":
+        assert weak_probs is not None and weak_probs.shape == (len(y), n_classes)
+        rows = np.arange(len(y))
+        ambiguity = 1.0 - weak_probs[rows, y] + _FLIP_FLOOR
+        flip = rng.choice(len(y), size=n_flip, replace=False, p=ambiguity / ambiguity.sum())
+        towards = weak_probs[flip] + _FLIP_FLOOR
+        towards[np.arange(len(flip)), y[flip]] = 0.0
+        towards /= towards.sum(axis=1, keepdims=True)
+        noisy[flip] = [rng.choice(n_classes, p=row) for row in towards]
+        return noisy
+    flip = rng.choice(len(y), size=n_flip, replace=False)
     if kind == "uniform":
         shift = rng.integers(1, n_classes, size=len(flip))
         noisy[flip] = (y[flip] + shift) % n_classes
@@ -95,6 +118,36 @@ def inject_noise(
             row[y[i]] = 0
         noisy[i] = rng.choice(n_classes, p=row / row.sum())
     return noisy
+
+
+def lexical_probs(texts: list[str], y: np.ndarray, n_classes: int, *, seed: int) -> np.ndarray:
+    """Out-of-fold probabilities of TF-IDF + logistic regression trained on ``y`` (5 folds): the
+    baseline a practitioner writes first, with cleanlab on top."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    words = TfidfVectorizer(sublinear_tf=True).fit_transform(texts)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    probs = cross_val_predict(LogisticRegression(max_iter=1000), words, y, cv=folds, method="predict_proba")
+    assert probs.shape[1] == n_classes  # every class has members in every training fold
+    return probs
+
+
+def weak_model_probs(ds: Dataset, embs: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Out-of-fold probabilities of weak models trained on the clean labels: the mean of a lexical
+    one (TF-IDF words + logistic regression) and the dq auto head on the embeddings after one
+    epoch. Both views decide who resembles which class, so neither detector's own view is favoured."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    n_classes = len(ds.classes)
+    words = TfidfVectorizer(min_df=2, sublinear_tf=True).fit_transform(ds.texts)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    lexical = cross_val_predict(LogisticRegression(max_iter=1000), words, ds.y, cv=folds, method="predict_proba")
+    dense = epoch_probs(embs, ds.y, n_classes, seed=seed, settings=HeadSettings(seed=seed, epochs=1))[-1]
+    return (lexical + dense) / 2
 
 
 def model_confusion(embs: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int) -> np.ndarray:
