@@ -7,6 +7,7 @@ Everything that comes from the data (text, labels, ids) reaches the page as plai
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -73,10 +74,11 @@ def top_classes(probs: np.ndarray, labels: list[str], sample: pd.Series, k: int 
 def reasons(sample: pd.Series, frame: pd.DataFrame, dep_thresholds: dict[str, float]) -> list[tuple[str, str]]:
     """Why the sample was flagged: (signal, explanation) for each raised signal, DEP first (always there)."""
     hard = dep_thresholds.get("hard", 1.0)
+    hard_from = f"hard from {hard:.2f}" if math.isfinite(hard) else "no sample of this split is hard"
     rows = [
         (
             "DEP",
-            f"{sample['dep']:.2f}, in the {sample['dep_bucket']} bucket (hard from {hard:.2f}); "
+            f"{sample['dep']:.2f}, in the {sample['dep_bucket']} bucket ({hard_from}); "
             f"P(label wrong) {sample['p_wrong']:.2f}",
         )
     ]

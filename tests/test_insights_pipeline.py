@@ -401,3 +401,24 @@ def test_caching_keeps_the_run_verifiable(tmp_path):
     run_insights(run)
     assert _entries(planted.path)
     assert Run(planted.path).verify()
+
+
+def test_dep_buckets_never_split_a_tie() -> None:
+    from dq.insights.compute import dep_thresholds
+
+    # 95 samples share one low DEP and 10 of them are misclassified; by position alone the first
+    # bins of the tie looked "hard" and every tied sample became hard (seen on a tiny run).
+    dep = np.r_[np.full(95, 0.03), np.full(5, 0.9)]
+    wrong = np.r_[np.arange(95) < 10, np.ones(5, dtype=bool)]
+    easy, hard = dep_thresholds(dep, wrong)
+    assert hard == 0.9 and int((dep >= hard).sum()) == 5
+    # All tied: no bin of the tie is wrong half the time, and the fallback quantile does not
+    # make the whole tie hard either.
+    easy, hard = dep_thresholds(np.full(100, 0.03), np.arange(100) < 10)
+    assert hard == float("inf") and easy == 0.03
+    # Without ties the thresholds are those of positional bins: the bottom is easy, the top hard.
+    rng = np.random.default_rng(0)
+    scores = rng.random(2_000)
+    easy, hard = dep_thresholds(scores, rng.random(2_000) < scores**3)
+    assert 0 < easy < hard < 1
+    assert np.isclose(hard, np.sort(scores)[np.searchsorted(np.sort(scores), hard)])  # a bin's lowest score

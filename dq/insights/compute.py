@@ -89,22 +89,31 @@ def build_reference(run: Run, settings: InsightSettings) -> Reference:
 
 
 def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float, float]:
-    """(easy, hard) DEP thresholds derived from the data.
+    """(easy, hard) DEP thresholds derived from the data: "hard" is ``dep >= hard``, "easy" ``dep < easy``.
 
     Samples are cut into DEP quantile bins; "hard" starts at the first bin where the model is
     wrong at least half the time, "easy" ends at the last bin (counting up from the bottom)
     where it is wrong less than 5% of the time. Quantiles 0.5 / 0.9 stand in when a rate is
-    never crossed.
+    never crossed. Samples with the same DEP always share a bucket: a bin's error rate counts
+    every sample whose DEP lies in the bin's range (a tie is never split by position), and a
+    threshold that would put a tie straddling it into "hard" moves above the tie.
+
+    >>> dep_thresholds(np.full(100, 0.03), np.arange(100) < 10)  # all tied: nothing is hard
+    (0.03, inf)
     """
     if len(dep) == 0:
         return 0.0, 1.0
     order = np.argsort(dep, kind="stable")
     bins = np.array_split(order, min(_DEP_BINS, len(dep)))
-    rates = np.array([is_misclassified[b].mean() for b in bins])
     lows = np.array([dep[b].min() for b in bins])
     highs = np.array([dep[b].max() for b in bins])
+    rates = np.array([is_misclassified[(dep >= lo) & (dep <= hi)].mean() for lo, hi in zip(lows, highs)])
     hard_bins = np.flatnonzero(rates >= _HARD_ERROR_RATE)
     hard = float(lows[hard_bins[0]]) if len(hard_bins) else float(np.quantile(dep, _FALLBACK_HARD_Q))
+    if not len(hard_bins) and (dep >= hard).mean() > 2 * (1 - _FALLBACK_HARD_Q):
+        # The fallback quantile sits inside a tie that holds far more than its share: the tie is not hard.
+        above = dep[dep > hard]
+        hard = float(above.min()) if above.size else float("inf")
     easy_run = np.cumprod(rates < _EASY_ERROR_RATE).sum()
     easy = float(highs[easy_run - 1]) if easy_run else float(np.quantile(dep, _FALLBACK_EASY_Q))
     return min(easy, hard), hard
