@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dq.config import CONFIG, runs_root
+from dq.config import CONFIG, IN_SAMPLE, runs_root
 from dq.errors import RunStateError, ValidationError
 from dq.store.writer import RunWriter
 
@@ -32,18 +32,24 @@ def init(
     home: str | Path | None = None,
     *,
     overwrite: bool = False,
+    training_outputs: str = IN_SAMPLE,
 ) -> Path:
     """Start logging a run; returns the directory the finished run will have.
 
     ``labels`` are the class names in model output order (column ``j`` of logits/probs is
-    ``labels[j]``). ``home`` defaults to ``$DQ_HOME`` or ``~/.dq``. An unfinished run that
+    ``labels[j]``). ``home`` defaults to ``$DQ_HOME`` or ``~/.dq``. ``training_outputs`` says how
+    the training split's outputs are produced: ``"in_sample"`` (default: by the model being
+    trained on those samples) or ``"cross_fitted"`` (by models that never saw them, as K-fold
+    training gives); DEP reads the training dynamics of in-sample runs. An unfinished run that
     was open in this process is discarded.
     """
     global _current
     if _current is not None:
         _current.abort()
     target = runs_root(Path(home).expanduser() if home is not None else None) / str(project) / str(run)
-    _current = RunWriter(target, project=project, run=run, labels=labels, overwrite=overwrite)
+    _current = RunWriter(
+        target, project=project, run=run, labels=labels, overwrite=overwrite, training_outputs=training_outputs
+    )
     return target
 
 

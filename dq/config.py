@@ -28,6 +28,14 @@ def _installed_version() -> str:
 #: dq's version (``dq.__version__``), recorded in every run.json.
 VERSION = _installed_version()
 
+#: How a run's training outputs were produced (run.json ``training_outputs``): ``cross_fitted`` by a
+#: model that never saw the sample (dq auto's K-fold heads), ``in_sample`` by the model being trained
+#: on it (the integrations, and the client unless told otherwise), whose late epochs have memorised
+#: the labels, wrong ones included.
+CROSS_FITTED = "cross_fitted"
+IN_SAMPLE = "in_sample"
+TRAINING_OUTPUTS: tuple[str, ...] = (CROSS_FITTED, IN_SAMPLE)
+
 #: The fewest classes a run (and the training split of a dq auto file) must have.
 MIN_CLASSES = 2
 

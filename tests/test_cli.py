@@ -81,6 +81,7 @@ def test_auto_on_real_text_builds_a_run_with_every_epoch(tmp_path, monkeypatch, 
     source = pd.read_csv(data, dtype=str)
     assert run.labels == sorted(source["category"].unique(), key=lambda s: (s.casefold(), s))
     assert run.splits == ["training", "test"]
+    assert run.training_outputs == run.meta["training_outputs"] == "cross_fitted"  # K-fold heads
     assert run.n_samples("training") == (source["split"] == "train").sum() == 240
     assert run.epochs("training") == run.epochs("test") == [0, 1, 2]
     train = run.samples("training")

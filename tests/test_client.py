@@ -352,3 +352,31 @@ def test_log_dataset_from_a_hugging_face_dataset_maps_class_labels(tmp_path):
     frame = Run(dq.finish()).samples("training")
     assert frame["label"].tolist() == ["neutral", "neg", "pos"]
     assert frame["source"].tolist() == ["x", "y", "z"]
+
+
+def _finished(tmp_path, **init_options) -> Run:
+    dq.init(project="p", run="prov", labels=LABELS, home=tmp_path, overwrite=True, **init_options)
+    dq.log_data_samples(texts=["a", "b"], labels=["neg", "pos"], ids=[0, 1], split="training")
+    dq.log_model_outputs(ids=[0, 1], embs=_embs(2), probs=_probs(2), split="training", epoch=0)
+    return Run(dq.finish())
+
+
+def test_a_run_records_how_its_training_outputs_were_produced(tmp_path):
+    run = _finished(tmp_path)
+    assert run.meta["training_outputs"] == run.training_outputs == "in_sample"  # a training loop's own outputs
+    run = _finished(tmp_path, training_outputs="cross_fitted")
+    assert run.meta["training_outputs"] == run.training_outputs == "cross_fitted"
+    with pytest.raises(
+        ValidationError, match=r"'training_outputs' parameter must be one of \['cross_fitted', 'in_sample'\]"
+    ):
+        dq.init(project="p", run="x", labels=LABELS, home=tmp_path, training_outputs="oof")
+
+
+def test_runs_written_before_the_field_existed_are_read_by_their_tool(tmp_path):
+    run = _finished(tmp_path)
+    meta = dict(run.meta)
+    del meta["training_outputs"]
+    run.meta = meta
+    assert run.training_outputs == "in_sample"
+    run.meta = {**meta, "source": {"tool": "dq auto"}}
+    assert run.training_outputs == "cross_fitted"

@@ -370,3 +370,21 @@ def test_no_labeled_sample_flags_nothing() -> None:
 def test_refusals_name_the_parameter(epoch_probs: np.ndarray, labels: list, strictness: float, pattern: str) -> None:
     with pytest.raises(ValidationError, match=pattern):
         compute_dep(epoch_probs, labels, strictness=strictness)
+
+
+def test_in_sample_outputs_pool_every_epoch_so_memorised_wrong_labels_still_stand_out() -> None:
+    # A model trained on these very samples: clean samples are learned at once, the two wrong labels
+    # only in the last epoch (memorised). The last epoch alone fits every label.
+    n, epochs = 40, 5
+    labels = np.arange(n) % 2
+    wrong = np.array([3, 17])
+    p_label = np.full((epochs, n), 0.95)
+    p_label[:, wrong] = [[0.1], [0.15], [0.2], [0.4], [0.97]]
+    probs = np.stack([np.where(np.arange(2) == labels[:, None], p[:, None], 1 - p[:, None]) for p in p_label])
+    cross_fitted = compute_dep(probs, labels)
+    in_sample = compute_dep(probs, labels, in_sample=True)
+    assert combine_views(probs, None, labels).epochs == "last"  # what the log loss picks on memorised outputs
+    assert combine_views(probs, None, labels, in_sample=True).epochs == "all"
+    top = np.argsort(-in_sample.score)[:2]
+    assert set(top.tolist()) == set(wrong.tolist())
+    assert in_sample.score[wrong].min() > 0.5 > cross_fitted.score[wrong].max()

@@ -64,6 +64,7 @@ def test_watch_logs_every_epoch_and_leaves_training_unchanged(dq_home: Path, tmp
     classes = list(watched.model.config.id2label.values())
     run = common.check_run(callback.path, sizes={"training": 100, "validation": 40}, tmp_path=tmp_path, labels=classes)
     assert run.samples("training")["id"].tolist() == list(range(1000, 1100))
+    assert run.training_outputs == "in_sample"  # the outputs of the model being trained on them
     assert run.samples("validation")["id"].tolist() == list(range(40))
     # The embedding is the classifier's input, BERT's pooled [CLS] vector (last epoch = final weights).
     rows = watched.train_dataset.select(range(3)).select_columns(["input_ids", "attention_mask", "token_type_ids"])

@@ -19,7 +19,7 @@ import numpy as np
 from dq.auto.datafile import SampleTable, load_samples
 from dq.auto.embed import EmbedStats, embed_texts_with_stats
 from dq.auto.train import HeadSettings, cross_fit
-from dq.config import CONFIG, cache_root, runs_root
+from dq.config import CONFIG, CROSS_FITTED, cache_root, runs_root
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
 from dq.splits import SPLITS, TRAINING
 from dq.store.reader import read_run_json
@@ -198,7 +198,9 @@ def _build(
         "skipped": table.skipped,
         "tool": "dq auto",
     }
-    writer = RunWriter(target, project=project, run=run_name, labels=labels, extra=source)
+    writer = RunWriter(
+        target, project=project, run=run_name, labels=labels, extra=source, training_outputs=CROSS_FITTED
+    )
     try:
         meta_cols = [c for c in frame.columns if c not in ("id", "text", "label", "split")]
         for split, rows in split_rows.items():

@@ -25,7 +25,7 @@ from dq.store import layout
 from dq.store.reader import Run
 
 #: Bumped whenever the insights computation changes, so old cache entries are not reused.
-INSIGHTS_VERSION = 3  # 2: summaries say n_unlabeled (was n_unlabelled); 3: ties never split across DEP buckets
+INSIGHTS_VERSION = 4  # 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dq.config import IN_SAMPLE
 from dq.insights import alerts as alerts_mod
 from dq.insights.clusters import ClusterModel, assign_clusters, cluster_table, fit_clusters
 from dq.insights.dep import compute_dep, margins
@@ -134,7 +135,13 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         else knn(reference.embs, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
     )
     nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
-    dep = compute_dep(epoch_probs, labels, neighbor_probs=nbr_probs, strictness=settings.mislabel_strictness)
+    dep = compute_dep(
+        epoch_probs,
+        labels,
+        neighbor_probs=nbr_probs,
+        strictness=settings.mislabel_strictness,
+        in_sample=is_training and run.training_outputs == IN_SAMPLE,  # held-out splits never are
+    )
     self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
     texts = samples["text"].tolist()
     dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)

@@ -50,8 +50,16 @@ class Posterior:
     neighbor_weight: float
 
 
-def combine_views(epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, labels: np.ndarray) -> Posterior:
+def combine_views(
+    epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, labels: np.ndarray, *, in_sample: bool = False
+) -> Posterior:
     """Pool the epochs and the neighbor view into one posterior, choosing how by log loss.
+
+    With ``in_sample`` (outputs of the model being trained on these very samples) every epoch is
+    pooled: late epochs have memorised the given labels, wrong ones included, so they would win
+    any log-loss choice against those labels while hiding the errors. The mean over the epochs is
+    the training dynamics (data maps' confidence; its margin is the probability-space twin of the
+    area under the margin): a wrong label is learned late, if at all.
 
     Parameters
     ----------
@@ -69,9 +77,11 @@ def combine_views(epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, la
     'last'
     """
     n_epochs = epoch_probs.shape[0]
-    bases = {"all": epoch_probs.mean(axis=0), "last": epoch_probs[-1]}
-    if n_epochs > 2:
-        bases["late"] = epoch_probs[n_epochs // 2 :].mean(axis=0)
+    bases = {"all": epoch_probs.mean(axis=0)}
+    if not in_sample:
+        bases["last"] = epoch_probs[-1]
+        if n_epochs > 2:
+            bases["late"] = epoch_probs[n_epochs // 2 :].mean(axis=0)
     labeled = np.flatnonzero(labels >= 0)
     y = labels[labeled]
     weights = NEIGHBOR_WEIGHTS if neighbor_probs is not None else (0.0,)
@@ -173,6 +183,7 @@ def compute_dep(
     *,
     neighbor_probs: Any = None,
     strictness: float = DEFAULT_STRICTNESS,
+    in_sample: bool = False,
 ) -> AnalysisResult:
     """DEP, likely-mislabeled flags and suggested labels for one split.
 
@@ -188,6 +199,9 @@ def compute_dep(
     strictness : float in [0, 1]
         The precision/recall knob of the mislabeled flag: 0 flags as many samples as the
         estimated number of label errors, 1 half as many (fewer, surer flags).
+    in_sample : bool
+        The probabilities come from the model being trained on these samples (an integration's
+        run), not from cross-fitted models: every epoch is pooled (see :func:`combine_views`).
 
     Returns
     -------
@@ -218,11 +232,13 @@ def compute_dep(
     if not 0 <= strictness <= 1:
         raise ValidationError(f"The 'strictness' parameter must be in [0, 1]. Got {strictness!r} instead.")
     nbr = None if neighbor_probs is None else np.asarray(neighbor_probs, dtype=np.float32)
-    return _compute_dep(probs, labels, nbr, strictness)
+    return _compute_dep(probs, labels, nbr, strictness, in_sample=bool(in_sample))
 
 
-def _compute_dep(probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, strictness: float) -> AnalysisResult:
-    post = combine_views(probs, nbr, labels)
+def _compute_dep(
+    probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, strictness: float, *, in_sample: bool
+) -> AnalysisResult:
+    post = combine_views(probs, nbr, labels, in_sample=in_sample)
     preds = post.probs.argmax(axis=1)
     labeled = labels >= 0
     judged = np.where(labeled, labels, preds)

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dq.config import RUN_SCHEMA_VERSION, runs_root
+from dq.config import CROSS_FITTED, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, runs_root
 from dq.errors import RunFormatError, UnfinishedRunError, ValidationError
 from dq.splits import SPLITS
 from dq.store import layout
@@ -75,6 +75,18 @@ class Run:
     @property
     def name(self) -> str:
         return str(self.meta["run"])
+
+    @property
+    def training_outputs(self) -> str:
+        """``"cross_fitted"`` or ``"in_sample"``: how the training outputs were produced (see dq.config).
+
+        Runs written before dq recorded it: ``dq auto`` runs were cross-fitted, all others in-sample.
+        """
+        recorded = self.meta.get("training_outputs")
+        if recorded in TRAINING_OUTPUTS:
+            return str(recorded)
+        source = self.meta.get("source")
+        return CROSS_FITTED if isinstance(source, dict) and source.get("tool") == "dq auto" else IN_SAMPLE
 
     @property
     def content_hash(self) -> str:

@@ -32,7 +32,7 @@ from dq._util.validate import (
     examples,
     softmax,
 )
-from dq.config import CONFIG, RUN_SCHEMA_VERSION, VERSION
+from dq.config import CONFIG, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, VERSION
 from dq.errors import RunExistsError, RunStateError, ValidationError
 from dq.splits import INFERENCE, SPLITS, check_split
 from dq.store import layout
@@ -85,6 +85,7 @@ class RunWriter:
         overwrite: bool = False,
         extra: dict[str, Any] | None = None,
         chunk_rows: int = CONFIG.chunk_rows,
+        training_outputs: str = IN_SAMPLE,
     ) -> None:
         for param, value in (("project", project), ("run", run)):
             if not isinstance(value, str) or not value.strip() or "/" in value or value.startswith("."):
@@ -92,6 +93,12 @@ class RunWriter:
                     f"The '{param}' parameter must be a non-empty name without '/' that does not "
                     f"start with '.'. Got {value!r} instead."
                 )
+        if training_outputs not in TRAINING_OUTPUTS:
+            raise ValidationError(
+                f"The 'training_outputs' parameter must be one of {list(TRAINING_OUTPUTS)}. "
+                f"Got {training_outputs!r} instead."
+            )
+        self.training_outputs = training_outputs
         self.target = Path(target)
         self.project, self.run = project, run
         self.labels = as_labels_list(labels)
@@ -317,6 +324,7 @@ class RunWriter:
             "embedding_dim": self._emb_dim,
             "id_type": self._id_type,
             "outputs_logged_as": self._output_kind,
+            "training_outputs": self.training_outputs,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "dq_version": VERSION,
             "source": self.extra,
