@@ -21,7 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from dq._util.validate import as_positive_int, as_texts  # noqa: E402
-from dq.auto.embed_cache import SHARD_ROWS, model_key, read_cache, text_keys, write_shard  # noqa: E402
+from dq.auto.embed_cache import SHARD_ROWS, read_cache, shard_dir, text_keys, write_shard  # noqa: E402
 from dq.config import CONFIG, cache_root  # noqa: E402
 from dq.errors import ModelLoadError, ValidationError  # noqa: E402
 
@@ -197,14 +197,8 @@ def add_to_cache(
             f"Got shape {vectors.shape} instead."
         )
     probe = np.unique(np.linspace(0, len(values) - 1, num=min(n_check, len(values))).astype(np.int64))
-    fresh = loaded.model.encode(
-        [values[i] for i in probe],
-        batch_size=CONFIG.embed_batch_size,
-        show_progress_bar=False,
-        convert_to_numpy=True,
-        normalize_embeddings=True,
-    )
-    gap = float(np.abs(np.asarray(fresh, dtype=np.float32) - vectors[probe]).max()) if len(probe) else 0.0
+    fresh = _encode(loaded, [values[i] for i in probe], batch_size=CONFIG.embed_batch_size)
+    gap = float(np.abs(fresh - vectors[probe]).max()) if len(probe) else 0.0
     if gap > CONFIG.embed_import_atol:
         raise ValidationError(
             f"The 'embs' parameter of add_to_cache must hold the vectors {loaded.identity.split('|')[0]} gives "
@@ -215,13 +209,12 @@ def add_to_cache(
         position.setdefault(text, i)
     unique = list(position)
     keys = text_keys(unique, loaded.identity)
-    shard_dir = Path(cache_dir) if cache_dir is not None else cache_root()
-    shard_dir = shard_dir / "embeddings" / model_key(loaded.identity)
-    found = read_cache(shard_dir, keys, np.zeros((len(unique), dim), dtype=np.float32))
+    shards = shard_dir(Path(cache_dir) if cache_dir is not None else cache_root(), loaded.identity)
+    found = read_cache(shards, keys, np.zeros((len(unique), dim), dtype=np.float32))
     missing = np.flatnonzero(~found)
     if missing.size:
         rows = np.fromiter((position[unique[i]] for i in missing), np.int64, missing.size)
-        write_shard(shard_dir, keys[missing], vectors[rows].astype(np.float32))
+        write_shard(shards, keys[missing], vectors[rows].astype(np.float32))
     return int(missing.size)
 
 
@@ -233,10 +226,10 @@ def _compute_embeddings(
     inverse = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.int64, len(texts))
     unique = list(position)
     keys = text_keys(unique, loaded.identity)
-    shard_dir = root / "embeddings" / model_key(loaded.identity)
+    shards = shard_dir(root, loaded.identity)
 
     vectors = np.zeros((len(unique), dim), dtype=np.float32)
-    found = read_cache(shard_dir, keys, vectors)
+    found = read_cache(shards, keys, vectors)
     missing = np.flatnonzero(~found)
     # Longest first, across all chunks: each encode call then pads to similar lengths, which is
     # what one big call would do (sentence-transformers sorts by length within a call only).
@@ -248,7 +241,7 @@ def _compute_embeddings(
             keys[missing],
             missing,
             vectors,
-            shard_dir,
+            shards,
             batch_size=batch_size,
             progress=progress,
         )
@@ -263,7 +256,7 @@ def _encode_missing(
     keys: np.ndarray,
     rows: np.ndarray,
     out: np.ndarray,
-    shard_dir: Path,
+    shards: Path,
     *,
     batch_size: int,
     progress: bool,
@@ -277,24 +270,25 @@ def _encode_missing(
     try:
         for start in range(0, len(texts), step):
             chunk = texts[start : start + step]
-            encoded = loaded.model.encode(
-                chunk,
-                batch_size=batch_size,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
-            out[rows[start : start + len(chunk)]] = np.asarray(encoded, dtype=np.float32)
+            out[rows[start : start + len(chunk)]] = _encode(loaded, chunk, batch_size=batch_size)
             done = start + len(chunk)
             bar.update(len(chunk))
             if done - pending_from >= SHARD_ROWS:
-                write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
+                write_shard(shards, keys[pending_from:done], out[rows[pending_from:done]])
                 pending_from = done
     finally:
         bar.close()
         # Also on an interrupt: the vectors encoded so far are complete and worth keeping.
         if done > pending_from:
-            write_shard(shard_dir, keys[pending_from:done], out[rows[pending_from:done]])
+            write_shard(shards, keys[pending_from:done], out[rows[pending_from:done]])
+
+
+def _encode(loaded: _Loaded, texts: list[str], *, batch_size: int) -> np.ndarray:
+    """The model's unit-length float32 embeddings of ``texts`` (no cache): what every cached vector is."""
+    encoded = loaded.model.encode(
+        texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True
+    )
+    return np.asarray(encoded, dtype=np.float32)
 
 
 def _load(model: str | os.PathLike[str] | None) -> _Loaded:

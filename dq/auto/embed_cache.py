@@ -31,6 +31,11 @@ def model_key(identity: str) -> str:
     return hashlib.blake2b(identity.encode(), digest_size=KEY_BYTES).hexdigest()
 
 
+def shard_dir(root: Path, identity: str) -> Path:
+    """Where the shards of the model with this identity live under the cache root ``root``."""
+    return root / "embeddings" / model_key(identity)
+
+
 def text_keys(texts: list[str], identity: str) -> np.ndarray:
     seed = hashlib.blake2b(identity.encode() + b"\0", digest_size=KEY_BYTES)
     keys = np.empty((len(texts), KEY_BYTES), dtype=np.uint8)
