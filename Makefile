@@ -11,8 +11,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 PYTEST_ARGS ?=
-PORT ?= 8501
-HOST ?= 127.0.0.1
+# make run PORT=8502 HOST=0.0.0.0: where the console listens (default: dq console's, 127.0.0.1:8501).
+PORT ?=
+HOST ?=
 
 # Every install is exactly requirements.lock (uv pip compile output: core and every extra, Python 3.11,
 # Linux x86-64). uv itself comes from PyPI, pinned, into a folder of its own inside .venv, so that
@@ -36,7 +37,7 @@ export HF_HUB_OFFLINE := 1
 .PHONY: help venv lock chromium demo run test bench clean distclean
 
 help:
-	@echo "make run        set up .venv, build the demo run, open the console (PORT=8501 HOST=127.0.0.1)"
+	@echo "make run        set up .venv, build the demo run, open the console (PORT=, HOST= to listen elsewhere)"
 	@echo "make test       set up .venv and Chromium; ruff, mypy and the doctests, then the whole test suite"
 	@echo "make venv       create .venv with exactly the locked dependencies and dq-studio (editable)"
 	@echo "make lock       re-resolve requirements.lock to the newest versions (then: make test)"
@@ -81,7 +82,7 @@ demo: venv
 
 # dq_console.serve (what `dq console` runs) serves the console with the newest run already loaded.
 run: venv demo
-	$(BIN)/python -m dq_console.serve --port $(PORT) --host $(HOST)
+	$(BIN)/python -m dq_console.serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 # The house first (lint, format, types, the docstrings' examples), cheapest first, one tool a line so
 # that a failure names it; then the suite. DQ_REQUIRE_BROWSER makes the browser tests fail, not

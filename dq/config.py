@@ -36,6 +36,11 @@ CROSS_FITTED = "cross_fitted"
 IN_SAMPLE = "in_sample"
 TRAINING_OUTPUTS: tuple[str, ...] = (CROSS_FITTED, IN_SAMPLE)
 
+#: Where the console listens unless told otherwise (``dq console``, ``python -m dq_console.serve``):
+#: this machine only.
+CONSOLE_HOST = "127.0.0.1"
+CONSOLE_PORT = 8501
+
 #: The fewest classes a run (and the training split of a dq auto file) must have.
 MIN_CLASSES = 2
 

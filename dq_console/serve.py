@@ -26,6 +26,7 @@ import threading
 import tomllib
 from pathlib import Path
 
+from dq.config import CONSOLE_HOST, CONSOLE_PORT
 from dq.insights import has_insights
 from dq.store import Run, list_runs
 from dq_console.data import load_insights, open_run
@@ -33,8 +34,6 @@ from dq_console.data import load_insights, open_run
 ENTRY = Path(__file__).resolve().parent / "streamlit_app.py"
 #: The console's Streamlit settings (theme, no magic, headless); a checkout's .streamlit/config.toml links here.
 CONFIG_FILE = Path(__file__).resolve().parent / "streamlit_config.toml"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8501
 _LOG = logging.getLogger("dq.console")
 PRELOAD_THREAD = "dq-console-preload"
 
@@ -98,10 +97,10 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--home", type=Path, help="dq's files (runs, cart, caches); default $DQ_HOME or ~/.dq")
     parser.add_argument(
         "--host",
-        default=DEFAULT_HOST,
-        help=f"address to listen on (default {DEFAULT_HOST}: this machine only; 0.0.0.0 for every interface)",
+        default=CONSOLE_HOST,
+        help=f"address to listen on (default {CONSOLE_HOST}: this machine only; 0.0.0.0 for every interface)",
     )
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--port", type=int, default=CONSOLE_PORT, help=f"port (default {CONSOLE_PORT})")
     return parser.parse_known_args(argv)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from dq.cli import commands
-from dq.config import DEFAULT_STRICTNESS
+from dq.config import CONSOLE_HOST, CONSOLE_PORT, DEFAULT_STRICTNESS
 
 EXIT_USAGE = 2
 
@@ -90,18 +90,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "console",
-        help="serve the console (the same as make run) on http://127.0.0.1:8501",
+        help=f"serve the console (the same as make run) on http://{CONSOLE_HOST}:{CONSOLE_PORT}",
         formatter_class=fmt,
         description="Serve the dq studio console over the runs under --home. It listens on this machine only "
-        "(127.0.0.1) unless --host names another address; stop it with Ctrl-C.",
+        f"({CONSOLE_HOST}) unless --host names another address; stop it with Ctrl-C.",
         epilog="example:\n  dq demo && dq console --port 8502",
     )
     p.add_argument(
         "--home", type=Path, metavar="DIR", help="dq's files: runs, edits cart, caches (default: $DQ_HOME or ~/.dq)"
     )
-    p.add_argument("--port", type=_port, default=8501, help="port (default: 8501)")
+    p.add_argument("--port", type=_port, default=CONSOLE_PORT, help=f"port (default: {CONSOLE_PORT})")
     p.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 for every interface)"
+        "--host",
+        default=CONSOLE_HOST,
+        help=f"address to listen on (default: {CONSOLE_HOST}; 0.0.0.0 for every interface)",
     )
     p.set_defaults(func=commands.cmd_console)
 
