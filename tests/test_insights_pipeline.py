@@ -19,7 +19,7 @@ from sklearn.metrics import average_precision_score
 
 import dq
 from dq.auto.demo import DATA_DIR as DEMO_DATA
-from dq.insights import InsightSettings, SplitInsights, cache, has_insights, run_insights, split_insights
+from dq.insights import InsightSettings, SplitInsights, cache, compute, has_insights, run_insights, split_insights
 from dq.splits import TRAINING, VALIDATION
 from dq.store import Run
 from dq.store.layout import CACHE_DIR
@@ -229,6 +229,10 @@ def test_frame_shape_and_value_ranges(planted, planted_insights, split):
     result = planted_insights[split]
     frame = result.frame
     assert FRAME_COLUMNS <= set(frame.columns), FRAME_COLUMNS - set(frame.columns)
+    # The library's own list (the console tells metadata apart by it) is the frame's columns in order.
+    own = [c for c in compute.FRAME_COLUMNS if split != TRAINING or c != "is_out_of_coverage"]
+    assert list(frame.columns[: len(own)]) == own
+    assert not set(frame.columns[len(own) :]) & set(compute.FRAME_COLUMNS)  # the rest is metadata
     assert frame["id"].is_unique
     dep = frame["dep"].to_numpy()
     assert np.isfinite(dep).all() and (dep >= 0).all() and (dep <= 1).all()
