@@ -52,10 +52,8 @@ def _choose_backend() -> None:
         return
     installed = [name for name in _BACKENDS if importlib.util.find_spec(name) is not None]
     if not installed:
-        raise MissingExtraError(
-            f"{_INTEGRATION} needs a Keras backend: pip install 'dq-studio[torch]' "
-            "(or tensorflow or jax), or set KERAS_BACKEND"
-        )
+        needs_torch = missing_extra(_INTEGRATION, "a Keras backend", "torch")
+        raise MissingExtraError(f"{needs_torch} (or tensorflow or jax), or set KERAS_BACKEND")
     os.environ["KERAS_BACKEND"] = installed[0]
 
 
