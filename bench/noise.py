@@ -120,14 +120,14 @@ def inject_noise(
     return noisy
 
 
-def lexical_probs(texts: list[str], y: np.ndarray, n_classes: int, *, seed: int) -> np.ndarray:
+def lexical_probs(texts: list[str], y: np.ndarray, n_classes: int, *, seed: int, min_df: int = 1) -> np.ndarray:
     """Out-of-fold probabilities of TF-IDF + logistic regression trained on ``y`` (5 folds): the
-    baseline a practitioner writes first, with cleanlab on top."""
+    baseline a practitioner writes first, with cleanlab on top (``min_df`` as TfidfVectorizer's)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    words = TfidfVectorizer(sublinear_tf=True).fit_transform(texts)
+    words = TfidfVectorizer(min_df=min_df, sublinear_tf=True).fit_transform(texts)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
     probs = cross_val_predict(LogisticRegression(max_iter=1000), words, y, cv=folds, method="predict_proba")
     assert probs.shape[1] == n_classes  # every class has members in every training fold
@@ -138,14 +138,8 @@ def weak_model_probs(ds: Dataset, embs: np.ndarray, *, seed: int = 0) -> np.ndar
     """Out-of-fold probabilities of weak models trained on the clean labels: the mean of a lexical
     one (TF-IDF words + logistic regression) and the dq auto head on the embeddings after one
     epoch. Both views decide who resembles which class, so neither detector's own view is favoured."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
     n_classes = len(ds.classes)
-    words = TfidfVectorizer(min_df=2, sublinear_tf=True).fit_transform(ds.texts)
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    lexical = cross_val_predict(LogisticRegression(max_iter=1000), words, ds.y, cv=folds, method="predict_proba")
+    lexical = lexical_probs(ds.texts, ds.y, n_classes, seed=seed, min_df=2)
     dense = epoch_probs(embs, ds.y, n_classes, seed=seed, settings=HeadSettings(seed=seed, epochs=1))[-1]
     return (lexical + dense) / 2
 
