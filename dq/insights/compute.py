@@ -105,10 +105,13 @@ def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float
     if len(dep) == 0:
         return 0.0, 1.0
     order = np.argsort(dep, kind="stable")
-    bins = np.array_split(order, min(_DEP_BINS, len(dep)))
-    lows = np.array([dep[b].min() for b in bins])
-    highs = np.array([dep[b].max() for b in bins])
-    rates = np.array([is_misclassified[(dep >= lo) & (dep <= hi)].mean() for lo, hi in zip(lows, highs)])
+    ranked = dep[order]
+    bins = np.array_split(np.arange(len(dep)), min(_DEP_BINS, len(dep)))
+    lows, highs = ranked[[b[0] for b in bins]], ranked[[b[-1] for b in bins]]
+    # Each bin's range widened to whole ties: from the first sample at its low to the last at its high.
+    wrong_before = np.concatenate([[0], np.cumsum(is_misclassified[order])])
+    start, stop = np.searchsorted(ranked, lows, side="left"), np.searchsorted(ranked, highs, side="right")
+    rates = (wrong_before[stop] - wrong_before[start]) / (stop - start)
     hard_bins = np.flatnonzero(rates >= _HARD_ERROR_RATE)
     hard = float(lows[hard_bins[0]]) if len(hard_bins) else float(np.quantile(dep, _FALLBACK_HARD_Q))
     if not len(hard_bins) and (dep >= hard).mean() > 2 * (1 - _FALLBACK_HARD_Q):
