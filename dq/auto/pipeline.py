@@ -2,7 +2,9 @@
 
 Steps: read and check the file; embed every text with sentence-transformers (cached by
 content); train K cross-fitted softmax heads over the embeddings for E epochs; log the samples
-and, for every epoch and split, the probabilities and embeddings; finish the run atomically.
+and, for every epoch and split, the probabilities and embeddings; cross-fit a lexical model
+(TF-IDF n-grams + logistic regression, dq.auto.lexical) on the same folds and store its
+probabilities as the run's ``lexical`` view; finish the run atomically.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from dq.auto.datafile import SampleTable, load_samples
 from dq.auto.embed import EmbedStats, embed_texts_with_stats
+from dq.auto.lexical import LEXICAL_MODEL, LEXICAL_VIEW, cross_fit_lexical
 from dq.auto.train import HeadSettings, cross_fit
 from dq.config import CONFIG, CROSS_FITTED, cache_root, runs_root
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
@@ -33,7 +37,8 @@ ProgressFn = Callable[[float, str], None]
 # Shares of the 0..1 progress scale: embedding (slowest on a cold cache) and training; writing
 # the run takes what is left. A callback sees the embedding in about this many steps.
 _EMBED_SHARE = 0.6
-_TRAIN_SHARE = 0.35
+_TRAIN_SHARE = 0.25
+_LEXICAL_SHARE = 0.1
 _EMBED_STEPS = 20
 # Fewer texts than this per embedding call would only add calls and small cache shards.
 _MIN_EMBED_CHUNK = 2048
@@ -51,6 +56,7 @@ class AutoSettings:
     folds: int = CONFIG.auto_folds
     seed: int = CONFIG.auto_seed
     model: str | None = None
+    lexical: bool = True  # also cross-fit the lexical model (a second view for DEP)
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,11 @@ def _build(
             if callable(progress):
                 done = (out.epoch + 1) / head.epochs
                 progress(_EMBED_SHARE + _TRAIN_SHARE * done, f"trained epoch {out.epoch + 1} of {head.epochs}")
+        if settings.lexical:
+            say("training the lexical model (TF-IDF n-grams + logistic regression, cross-fitted)")
+            _add_lexical_view(writer, frame, split_rows, train_y, len(labels), head)
+            if callable(progress):
+                progress(_EMBED_SHARE + _TRAIN_SHARE + _LEXICAL_SHARE, "trained the lexical model")
         path = writer.finish()
     except BaseException:
         # Ctrl-C or any failure: leave nothing half-written behind.
@@ -237,3 +248,28 @@ def _build(
     if callable(progress):
         progress(1.0, f"finished run {project}/{run_name}")
     return AutoResult(path, False, table.skipped, stats.n_encoded, stats.n_cached)
+
+
+def _add_lexical_view(
+    writer: RunWriter,
+    frame: pd.DataFrame,
+    split_rows: dict[str, np.ndarray],
+    train_y: np.ndarray,
+    n_classes: int,
+    head: HeadSettings,
+) -> None:
+    """Cross-fit the lexical model on the head's folds and store its probabilities as a view."""
+    texts = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
+    lexical = cross_fit_lexical(
+        texts[TRAINING],
+        train_y,
+        n_classes,
+        other_texts={s: t for s, t in texts.items() if s != TRAINING},
+        folds=head.folds,
+        seed=head.seed,
+    )
+    for split, rows in split_rows.items():
+        probs = lexical.train_probs if split == TRAINING else lexical.other_probs[split]
+        writer.add_view(
+            LEXICAL_VIEW, ids=frame["id"].iloc[rows].tolist(), probs=probs, split=split, model=LEXICAL_MODEL
+        )

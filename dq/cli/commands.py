@@ -21,6 +21,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
         folds=args.folds,
         seed=args.seed,
         model=args.model,
+        lexical=args.lexical,
     )
     result = auto(
         args.data,

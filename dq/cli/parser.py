@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "auto",
         help="build a run from a CSV/TSV/JSONL/Parquet file",
         formatter_class=fmt,
-        description="Embed the texts, train cross-fitted classifier heads and log every epoch as a run.",
+        description="Embed the texts, train cross-fitted classifier heads and log every epoch as a run, with a "
+        "cross-fitted lexical model beside them.",
         epilog="example:\n  dq auto reviews.csv --text-col review --label-col sentiment --split-col split",
     )
     p.add_argument("data", help="dataset file: .csv, .tsv, .jsonl/.ndjson or .parquet")
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: 0); same seed, same run")
     p.add_argument(
         "--model", help="sentence-transformers model name or local path (default: all-MiniLM-L6-v2, bundled)"
+    )
+    p.add_argument(
+        "--no-lexical",
+        dest="lexical",
+        action="store_false",
+        help="skip the lexical model (TF-IDF n-grams + logistic regression) that DEP weighs in as a second view",
     )
     p.add_argument("--quiet", action="store_true", help="print only the run's path (and errors)")
     p.set_defaults(func=commands.cmd_auto)

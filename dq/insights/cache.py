@@ -25,7 +25,8 @@ from dq.store import layout
 from dq.store.reader import Run
 
 #: Bumped whenever the insights computation changes, so old cache entries are not reused.
-INSIGHTS_VERSION = 4  # 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch
+# 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch; 5: views.
+INSIGHTS_VERSION = 5
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 

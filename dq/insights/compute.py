@@ -144,6 +144,7 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         neighbor_probs=nbr_probs,
         strictness=settings.mislabel_strictness,
         in_sample=is_training and run.training_outputs == IN_SAMPLE,  # held-out splits never are
+        views={view: run.view_probs(view, split) for view, splits in run.views.items() if split in splits},
     )
     self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
     texts = samples["text"].tolist()

@@ -22,7 +22,8 @@ highest-DEP samples (fewer with ``strictness``) whose posterior prefers another 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,8 @@ from dq.insights.base import AnalysisResult
 DEP_SELF_WEIGHT = 0.8
 #: Candidate weights of the neighbor view in the combined posterior.
 NEIGHBOR_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+#: Candidate weights of each further view (another model's probabilities) in the combined posterior.
+VIEW_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 #: Floor on probabilities inside log losses.
 _EPS = 1e-6
 #: A suggested label needs at least this posterior probability, else "no confident suggestion".
@@ -48,12 +51,24 @@ class Posterior:
     probs: np.ndarray  # (n, C) float32
     epochs: str  # "all", "late" or "last"
     neighbor_weight: float
+    view_weights: dict[str, float] = field(default_factory=dict)
 
 
 def combine_views(
-    epoch_probs: np.ndarray, neighbor_probs: np.ndarray | None, labels: np.ndarray, *, in_sample: bool = False
+    epoch_probs: np.ndarray,
+    neighbor_probs: np.ndarray | None,
+    labels: np.ndarray,
+    *,
+    in_sample: bool = False,
+    views: dict[str, np.ndarray] | None = None,
 ) -> Posterior:
-    """Pool the epochs and the neighbor view into one posterior, choosing how by log loss.
+    """Pool the epochs, the neighbor view and any other views into one posterior, choosing how by log loss.
+
+    The posterior is ``(1 - w_n - sum(w_v)) * B + w_n * N + sum(w_v * V)``: ``B`` the pooled
+    epochs, ``N`` the neighbors' labels, ``V`` each further view (another model's probabilities,
+    e.g. dq auto's lexical model). Every choice is the one whose posterior predicts the given
+    labels best (lowest log loss): most labels are right, so a view that predicts them better
+    gets weight, and one that adds nothing gets none.
 
     With ``in_sample`` (outputs of the model being trained on these very samples) every epoch is
     pooled: late epochs have memorised the given labels, wrong ones included, so they would win
@@ -69,12 +84,16 @@ def combine_views(
         Label distribution of each sample's neighbors (rows sum to 1).
     labels : (n,) int array
         Given labels (class indices); ``-1`` (unlabeled) samples are ignored for the choice.
+    views : dict of name -> (n, C) float array, optional
+        Further views' probabilities (cross-fitted, so their fit to the labels is honest).
 
     Examples
     --------
     >>> P = np.array([[[0.6, 0.4], [0.3, 0.7]], [[0.9, 0.1], [0.2, 0.8]]])
     >>> combine_views(P, None, np.array([0, 1])).epochs
     'last'
+    >>> combine_views(P, None, np.array([0, 1]), views={"lexical": np.eye(2)}).view_weights
+    {'lexical': 1.0}
     """
     n_epochs = epoch_probs.shape[0]
     bases = {"all": epoch_probs.mean(axis=0)}
@@ -84,21 +103,30 @@ def combine_views(
             bases["late"] = epoch_probs[n_epochs // 2 :].mean(axis=0)
     labeled = np.flatnonzero(labels >= 0)
     y = labels[labeled]
-    weights = NEIGHBOR_WEIGHTS if neighbor_probs is not None else (0.0,)
-    d_y = neighbor_probs[labeled, y] if neighbor_probs is not None else np.zeros(len(y))
-    best: tuple[float, str, float] | None = None
+    views = views or {}
+    # Only each sample's own-label column enters the log loss, so no (n, C) mix is built here.
+    extra_y = [neighbor_probs[labeled, y] if neighbor_probs is not None else np.zeros(len(y))]
+    extra_y += [v[labeled, y] for v in views.values()]
+    grids = [NEIGHBOR_WEIGHTS if neighbor_probs is not None else (0.0,)] + [VIEW_WEIGHTS] * len(views)
+    best: tuple[float, str, tuple[float, ...]] | None = None
     for name, base in bases.items():
         b_y = base[labeled, y]
-        for w in weights:
-            # Only each sample's own-label column enters the log loss, so no (n, C) mix is built here.
-            loss = float(-np.log(np.clip((1 - w) * b_y + w * d_y, _EPS, 1)).mean()) if len(y) else 0.0
+        for weights in itertools.product(*grids):
+            rest = 1.0 - sum(weights)
+            if rest < -1e-9:
+                continue
+            mix = rest * b_y + sum(w * e for w, e in zip(weights, extra_y))
+            loss = float(-np.log(np.clip(mix, _EPS, 1)).mean()) if len(y) else 0.0
             if best is None or loss < best[0] - 1e-12:
-                best = (loss, name, w)
+                best = (loss, name, weights)
     assert best is not None
-    _, name, w = best
-    # w > 0 only when neighbor_probs was given (else the one weight tried is 0).
-    probs = bases[name] if w == 0 or neighbor_probs is None else (1 - w) * bases[name] + w * neighbor_probs
-    return Posterior(np.asarray(probs, dtype=np.float32), name, float(w))
+    _, name, weights = best
+    probs = max(0.0, 1.0 - sum(weights)) * bases[name]
+    for w, extra in zip(weights, [neighbor_probs, *views.values()]):
+        if w > 0 and extra is not None:  # w > 0 only for views that were given
+            probs = probs + w * extra
+    view_weights = {v: round(float(w), 3) for v, w in zip(views, weights[1:])}
+    return Posterior(np.asarray(probs, dtype=np.float32), name, round(float(weights[0]), 3), view_weights)
 
 
 def margins(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -184,6 +212,7 @@ def compute_dep(
     neighbor_probs: Any = None,
     strictness: float = DEFAULT_STRICTNESS,
     in_sample: bool = False,
+    views: dict[str, Any] | None = None,
 ) -> AnalysisResult:
     """DEP, likely-mislabeled flags and suggested labels for one split.
 
@@ -202,6 +231,8 @@ def compute_dep(
     in_sample : bool
         The probabilities come from the model being trained on these samples (an integration's
         run), not from cross-fitted models: every epoch is pooled (see :func:`combine_views`).
+    views : dict of name -> (n, C) array, optional
+        Other models' probabilities for the same samples (a run's views), weighed in by log loss.
 
     Returns
     -------
@@ -232,13 +263,27 @@ def compute_dep(
     if not 0 <= strictness <= 1:
         raise ValidationError(f"The 'strictness' parameter must be in [0, 1]. Got {strictness!r} instead.")
     nbr = None if neighbor_probs is None else np.asarray(neighbor_probs, dtype=np.float32)
-    return _compute_dep(probs, labels, nbr, strictness, in_sample=bool(in_sample))
+    extra = {}
+    for name, view in (views or {}).items():
+        extra[name] = np.asarray(view, dtype=np.float32)
+        if extra[name].shape != probs.shape[1:]:
+            raise ValidationError(
+                f"The 'views' parameter must hold (samples, classes) = {probs.shape[1:]} arrays. "
+                f"Got {extra[name].shape} for view {name!r} instead."
+            )
+    return _compute_dep(probs, labels, nbr, strictness, in_sample=bool(in_sample), views=extra)
 
 
 def _compute_dep(
-    probs: np.ndarray, labels: np.ndarray, nbr: np.ndarray | None, strictness: float, *, in_sample: bool
+    probs: np.ndarray,
+    labels: np.ndarray,
+    nbr: np.ndarray | None,
+    strictness: float,
+    *,
+    in_sample: bool,
+    views: dict[str, np.ndarray],
 ) -> AnalysisResult:
-    post = combine_views(probs, nbr, labels, in_sample=in_sample)
+    post = combine_views(probs, nbr, labels, in_sample=in_sample, views=views)
     preds = post.probs.argmax(axis=1)
     labeled = labels >= 0
     judged = np.where(labeled, labels, preds)
@@ -252,6 +297,7 @@ def _compute_dep(
     summary = {
         "epochs_pooled": post.epochs,
         "neighbor_weight": post.neighbor_weight,
+        "view_weights": post.view_weights,
         "n_mislabeled": int(flagged.sum()),
         "n_with_suggestion": int((flagged & (suggested >= 0)).sum()),
         "strictness": strictness,

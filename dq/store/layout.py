@@ -14,6 +14,7 @@ RUN_JSON = "run.json"
 IN_PROGRESS = "IN_PROGRESS"
 SAMPLES_DIR = "samples"
 OUTPUTS_DIR = "outputs"
+VIEWS_DIR = "views"
 PARTIAL_INFIX = ".partial-"
 TASK = "text_classification"
 #: Derived data (insights, 2-D maps) cached inside a run; not part of its content hash.
@@ -28,6 +29,11 @@ def samples_dir(run_dir: Path, split: str) -> Path:
 def outputs_dir(run_dir: Path, split: str, epoch: int) -> Path:
     """Directory of the Parquet parts holding a split's model outputs at one epoch."""
     return run_dir / OUTPUTS_DIR / split / f"epoch={epoch}"
+
+
+def view_dir(run_dir: Path, view: str, split: str) -> Path:
+    """Directory of the Parquet part holding a second model's probabilities for a split (a view)."""
+    return run_dir / VIEWS_DIR / view / split
 
 
 def part_name(index: int) -> str:

@@ -117,6 +117,21 @@ class Run:
         """Only the (n, embedding_dim) embeddings of ``split`` at ``epoch`` (default: the last)."""
         return self._read_outputs(split, epoch, ("emb",))["emb"]
 
+    @property
+    def views(self) -> dict[str, list[str]]:
+        """Second models' probabilities stored in the run: view name -> the splits it covers."""
+        views = self.meta.get("views") or {}
+        return {str(v): [s for s in SPLITS if s in entry.get("splits", [])] for v, entry in views.items()}
+
+    def view_probs(self, view: str, split: str) -> np.ndarray:
+        """The (n, n_labels) probabilities of ``view`` for ``split``, row-aligned with ``samples(split)``."""
+        if split not in self.views.get(view, []):
+            raise ValidationError(
+                f"The 'view' parameter must name a view stored for split '{split}' "
+                f"({[v for v, s in self.views.items() if split in s]}). Got {view!r} instead."
+            )
+        return self._read_rows(layout.view_dir(self.path, view, split), split, ("probs",), f"view '{view}'")["probs"]
+
     def _read_outputs(self, split: str, epoch: int | None, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
         epochs = self.epochs(split)
         epoch = epochs[-1] if epoch is None else epoch
@@ -125,14 +140,18 @@ class Run:
                 f"The 'epoch' parameter must be one of the epochs logged for split '{split}' "
                 f"({epochs}). Got {epoch!r} instead."
             )
+        return self._read_rows(layout.outputs_dir(self.path, split, epoch), split, columns, f"epoch {epoch}")
+
+    def _read_rows(self, directory: Path, split: str, columns: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+        """Matrix columns of the parts in ``directory``, placed by their ``row`` column."""
         # Fill preallocated arrays batch by batch: peak memory is the result plus a few hundred MB
         # of decoding buffers at 1M x 384, not (as with concatenating every part first) about
         # three copies of the embeddings.
-        parts = _part_paths(layout.outputs_dir(self.path, split, epoch))
+        parts = _part_paths(directory)
         n = self.n_samples(split)
         n_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
         if n_rows != n:
-            raise RunFormatError(f"{self.path}: epoch {epoch} of split '{split}' holds {n_rows} rows, expected {n}.")
+            raise RunFormatError(f"{self.path}: {what} of split '{split}' holds {n_rows} rows, expected {n}.")
         schema = pq.read_schema(parts[0])
         out = {c: np.empty((n, schema.field(c).type.list_size), dtype=np.float32) for c in columns}
         for part in parts:

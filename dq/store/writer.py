@@ -47,6 +47,7 @@ from dq.store.parts import (
     rows_of,
     write_parquet,
 )
+from dq.store.views import check_view_name, write_view
 
 
 class RunWriter:
@@ -112,6 +113,7 @@ class RunWriter:
         self._id_type: str | None = None
         self._emb_dim: int | None = None
         self._output_kind: str | None = None
+        self._views: dict[str, dict[str, Any]] = {}
         self._finished = False
         self.staging = layout.staging_dir(self.target, uuid.uuid4().hex[:12])
         self.staging.mkdir(parents=True)
@@ -256,6 +258,24 @@ class RunWriter:
         if ep.buffered_rows >= self.chunk_rows:
             self._flush_outputs(split, epoch, ep)
 
+    # ----------------------------------------------------------------- views
+    def add_view(self, view: str, *, ids: Any, probs: Any, split: str, model: str = "") -> None:
+        """Store an independent model's probabilities for every sample of ``split`` (see dq.store.views).
+
+        One call per view and split, after that split's samples; ``model`` says what the view is.
+        """
+        self._check_open()
+        view, split = check_view_name(view), check_split(split)
+        state = self._splits.get(split)
+        if state is None or not state.index:
+            raise RunStateError(f"A view of split '{split}' was logged before any of its samples.")
+        entry = self._views.setdefault(view, {"model": str(model), "splits": []})
+        if split in entry["splits"]:
+            raise ValidationError(f"The view '{view}' of split '{split}' was already logged.")
+        ids_arr, _ = as_ids(ids, id_type=self._id_type)
+        write_view(self.staging, view, ids=ids_arr, probs=probs, split=split, state=state, labels=self.labels)
+        entry["splits"].append(split)
+
     # ----------------------------------------------------------------- finish
     def check_complete(self) -> None:
         """Raise ``ValidationError`` unless every logged sample has outputs at every epoch of its split."""
@@ -325,6 +345,7 @@ class RunWriter:
             "id_type": self._id_type,
             "outputs_logged_as": self._output_kind,
             "training_outputs": self.training_outputs,
+            **({"views": self._views} if self._views else {}),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "dq_version": VERSION,
             "source": self.extra,
