@@ -7,6 +7,7 @@ class report comes from ``dq.insights.metrics.class_report`` over the frame so i
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import Any
 
@@ -198,6 +199,20 @@ def test_rule_mislabeled_fires(frame, n_flagged, severity):
     assert alert.count == n_flagged
     assert f"{n_flagged / len(frame):.1%}" in alert.message
     np.testing.assert_array_equal(_selects(ctx, alert), planted)
+
+
+@pytest.mark.parametrize(
+    ("estimate", "expected"),
+    [
+        ((1900, 1500, 2300), "About 1,900 labels (1,500–2,300) look wrong; the 6 surest are flagged"),
+        ((6, 6, 6), "About 6 labels look wrong; they are flagged"),
+    ],
+)
+def test_rule_mislabeled_says_the_estimate_and_its_range(frame, estimate, expected):
+    _plant(frame, "is_mislabeled", np.arange(6))
+    ctx = dataclasses.replace(_context(frame), estimated_errors=estimate)
+    [alert] = alerts.rule_mislabeled(ctx)
+    assert alert.message.startswith(expected) and alert.count == 6
 
 
 # --- rule_duplicates ------------------------------------------------------------------------------

@@ -131,14 +131,16 @@ def test_one_strong_rival_scores_higher_than_the_same_mass_spread_out() -> None:
 def test_suggestion_is_the_most_probable_other_class_when_it_is_confident() -> None:
     probs = np.array(
         [
-            [0.05, 0.9, 0.05],  # clear flip: labeled 0, the model says 1
-            [0.3, 0.35, 0.35],  # no other class reaches SUGGESTION_MIN_PROB
-            [0.8, 0.1, 0.1],  # labeled 0 and right: the best other class is far from confident
-            [0.0, SUGGESTION_MIN_PROB, 1 - SUGGESTION_MIN_PROB],  # labeled 2, rival exactly at the bar
+            [0.05, 0.85, 0.05, 0.05],  # clear flip: labeled 0, the model says 1
+            [0.1, 0.3, 0.3, 0.3],  # the label is doubted, but no rival holds 0.4 of the others' mass
+            [0.8, 0.1, 0.05, 0.05],  # labeled 0 and right: no suggestion however the rest is spread
+            [0.3, 0.35, 0.35, 0.0],  # two rivals split the doubt: each holds half of it (a coin flip)
+            [0.0, 0.3, 0.0, 0.7],  # labeled 3, the model agrees: nothing to suggest
+            [0.45, 0.45, 0.1, 0.0],  # labeled 0, a rival as probable as the label, 0.82 of the rest
         ]
     )
-    got = suggest_labels(probs, np.array([0, 0, 0, 2]))
-    assert got.dtype == np.int64 and got.tolist() == [1, -1, -1, 1]
+    got = suggest_labels(probs, np.array([0, 0, 0, 0, 3, 0]))
+    assert got.dtype == np.int64 and got.tolist() == [1, -1, -1, 1, -1, 1]
 
 
 @settings(max_examples=60, deadline=None)
@@ -148,7 +150,10 @@ def test_suggestion_is_never_the_given_label_and_is_confident(case: tuple[np.nda
     got = suggest_labels(probs, labels)
     has = got >= 0
     assert np.all(got[has] != labels[has])
-    assert np.all(probs[np.flatnonzero(has), got[has]] >= SUGGESTION_MIN_PROB)
+    rows = np.flatnonzero(has)
+    rival, own = probs[rows, got[has]], probs[rows, labels[has]]
+    assert np.all(rival >= own)  # only where the posterior prefers another class
+    assert np.all(rival >= SUGGESTION_MIN_PROB * (1 - own) - 1e-9)  # ... and that class holds enough of the rest
     assert np.all(got[~has] == -1)
 
 

@@ -70,6 +70,8 @@ class AlertContext:
     #: class reports of the other splits of the run (for training vs evaluation rules)
     other_reports: dict[str, pd.DataFrame] = field(default_factory=dict)
     thresholds: AlertThresholds = AlertThresholds()
+    #: (estimate, low, high) of how many labels are wrong (dq.insights.dep.estimate_error_range)
+    estimated_errors: tuple[int, int, int] | None = None
 
 
 def _share_severity(share: float, high: float, medium: float) -> str:
@@ -86,11 +88,17 @@ def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
         return []
     t = ctx.thresholds
     share = n / len(ctx.frame)
+    message = f"{n:,} samples ({share:.1%}) are likely mislabeled; see their suggested labels."
+    if ctx.estimated_errors is not None:
+        estimate, low, high = ctx.estimated_errors
+        span = f" ({low:,}–{high:,})" if high > low else ""
+        surest = "they are flagged" if n >= estimate else f"the {n:,} surest are flagged"
+        message = f"About {estimate:,} labels{span} look wrong; {surest}: see their suggested labels."
     return [
         Alert(
             "likely_mislabeled",
             _share_severity(share, t.mislabeled_high_share, t.mislabeled_medium_share),
-            f"{n:,} samples ({share:.1%}) are likely mislabeled; see their suggested labels.",
+            message,
             "is_mislabeled: DEP ranks them high and the combined posterior prefers another label",
             {"is_mislabeled": True},
             n,

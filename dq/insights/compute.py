@@ -235,5 +235,15 @@ def attach_alerts(results: dict[str, SplitInsights]) -> None:
             clusters=r.clusters,
             macro_f1=r.summary["metrics"].get("macro_f1"),
             other_reports={s: rep for s, rep in reports.items() if s != split},
+            estimated_errors=_estimated_errors(r.summary),
         )
         r.alerts = alerts_mod.find_alerts(ctx)
+
+
+def _estimated_errors(summary: dict[str, Any]) -> tuple[int, int, int] | None:
+    """The DEP analysis's (estimate, low, high) count of wrong labels, when the split has one."""
+    dep = summary.get("analyses", {}).get("mislabeled", {})
+    if "estimated_errors_range" not in dep:
+        return None
+    low, high = dep["estimated_errors_range"]
+    return int(dep["estimated_errors"]), int(low), int(high)
