@@ -63,6 +63,8 @@ class Config:
     auto_batch_size: int = 256
     auto_learning_rate: float = 0.05
     auto_weight_decay: float = 1e-4
+    #: dq auto --fine-tune: epochs of end-to-end fine-tuning (each a pass through the transformer).
+    fine_tune_epochs: int = 3
     #: Texts embedded per batch by the sentence-transformers model.
     embed_batch_size: int = 64
     #: Texts encoded afresh to check vectors imported into the embedding cache (the demo's shipped ones).

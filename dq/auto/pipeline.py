@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from dq.auto.datafile import SampleTable, load_samples
-from dq.auto.embed import EmbedStats, embed_texts_with_stats
+from dq.auto.embed import EmbedStats, embed_texts_with_stats, model_location
+from dq.auto.finetune import FineTuneSettings, fine_tune
 from dq.auto.lexical import LEXICAL_MODEL, LEXICAL_VIEW, cross_fit_lexical
-from dq.auto.train import HeadSettings, cross_fit
-from dq.config import CONFIG, CROSS_FITTED, cache_root, runs_root
+from dq.auto.train import EpochOutputs, HeadSettings, cross_fit
+from dq.config import CONFIG, CROSS_FITTED, IN_SAMPLE, cache_root, runs_root
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
 from dq.splits import SPLITS, TRAINING
 from dq.store.reader import read_run_json
@@ -57,6 +58,7 @@ class AutoSettings:
     seed: int = CONFIG.auto_seed
     model: str | None = None
     lexical: bool = True  # also cross-fit the lexical model (a second view for DEP)
+    fine_tune: bool = False  # fine-tune the encoder end to end (in sample) instead of heads on frozen embeddings
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,6 @@ def _build(
     train_rows = split_rows[TRAINING]
     train_y = np.array([label_index[v] for v in frame["label"].iloc[train_rows]], dtype=np.int64)
     head = HeadSettings(epochs=settings.epochs, folds=settings.folds, seed=settings.seed)
-    others = {s: embs[rows] for s, rows in split_rows.items() if s != TRAINING}
     source = {
         "data": str(data.resolve()),
         "fingerprint": fp,
@@ -205,7 +206,12 @@ def _build(
         "tool": "dq auto",
     }
     writer = RunWriter(
-        target, project=project, run=run_name, labels=labels, extra=source, training_outputs=CROSS_FITTED
+        target,
+        project=project,
+        run=run_name,
+        labels=labels,
+        extra=source,
+        training_outputs=IN_SAMPLE if settings.fine_tune else CROSS_FITTED,
     )
     try:
         meta_cols = [c for c in frame.columns if c not in ("id", "text", "label", "split")]
@@ -218,15 +224,7 @@ def _build(
                 split=split,
                 meta={c: part[c].tolist() for c in meta_cols} or None,
             )
-        say(f"training {head.folds} cross-fitted heads for {head.epochs} epochs")
-        for out in cross_fit(
-            embs[train_rows],
-            train_y,
-            len(labels),
-            other_embs=others,
-            settings=head,
-            progress=bool(progress) and not callable(progress),
-        ):
+        for out in _train(frame, embs, split_rows, train_y, len(labels), settings, head, progress=progress, say=say):
             for split, rows in split_rows.items():
                 probs = out.train_probs if split == TRAINING else out.other_probs[split]
                 writer.add_outputs(
@@ -248,6 +246,38 @@ def _build(
     if callable(progress):
         progress(1.0, f"finished run {project}/{run_name}")
     return AutoResult(path, False, table.skipped, stats.n_encoded, stats.n_cached)
+
+
+def _train(
+    frame: pd.DataFrame,
+    embs: np.ndarray,
+    split_rows: dict[str, np.ndarray],
+    train_y: np.ndarray,
+    n_classes: int,
+    settings: AutoSettings,
+    head: HeadSettings,
+    *,
+    progress: bool | ProgressFn,
+    say: Callable[[str], None],
+) -> Iterator[EpochOutputs]:
+    """Every epoch's outputs: of the cross-fitted heads, or (``fine_tune``) of the fine-tuned encoder."""
+    bars = bool(progress) and not callable(progress)
+    train_rows = split_rows[TRAINING]
+    if settings.fine_tune:
+        texts = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
+        return fine_tune(
+            texts[TRAINING],
+            train_y,
+            n_classes,
+            model_path=model_location(settings.model),
+            other_texts={s: t for s, t in texts.items() if s != TRAINING},
+            settings=FineTuneSettings(epochs=settings.epochs, seed=settings.seed),
+            progress=bars,
+            say=say,
+        )
+    say(f"training {head.folds} cross-fitted heads for {head.epochs} epochs")
+    others = {s: embs[rows] for s, rows in split_rows.items() if s != TRAINING}
+    return cross_fit(embs[train_rows], train_y, n_classes, other_embs=others, settings=head, progress=bars)
 
 
 def _add_lexical_view(

@@ -21,7 +21,8 @@ __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
 def _fill_auto_defaults(args: argparse.Namespace) -> None:
     from dq.config import CONFIG
 
-    for name, default in (("epochs", CONFIG.auto_epochs), ("folds", CONFIG.auto_folds), ("seed", CONFIG.auto_seed)):
+    epochs = CONFIG.fine_tune_epochs if getattr(args, "fine_tune", False) else CONFIG.auto_epochs
+    for name, default in (("epochs", epochs), ("folds", CONFIG.auto_folds), ("seed", CONFIG.auto_seed)):
         if getattr(args, name, 0) is None:
             setattr(args, name, default)
 

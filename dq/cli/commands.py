@@ -22,6 +22,7 @@ def cmd_auto(args: argparse.Namespace) -> int:
         seed=args.seed,
         model=args.model,
         lexical=args.lexical,
+        fine_tune=args.fine_tune,
     )
     result = auto(
         args.data,

@@ -33,7 +33,7 @@ RUNNING, DONE, FAILED = "running", "done", "failed"
 #: Hex digits of the data fingerprint in a retrained run's default name.
 _NAME_HASH_CHARS = 8
 # Settings copied from a dq auto run; the column roles are set by the file retrain writes.
-_COPIED_SETTINGS = ("epochs", "folds", "seed", "model", "lexical")
+_COPIED_SETTINGS = ("epochs", "folds", "seed", "model", "lexical", "fine_tune")
 _AUTO_TOOL = "dq auto"
 _CACHE_SUBDIR = "retrain"
 
