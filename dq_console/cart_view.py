@@ -102,7 +102,8 @@ def _undo_all(key: str, split: str) -> None:
 
 def _undo_rows(table_key: str, edit_ids: list[int]) -> None:
     cart = EditsCart()
-    chosen = [edit_ids[r] for r in st.session_state[table_key].selection.rows]
+    # The positions refer to the list the user saw when ticking: ``edit_ids`` is that list.
+    chosen = [edit_ids[r] for r in st.session_state[table_key].selection.rows if r < len(edit_ids)]
     for edit_id in chosen:
         cart.undo(edit_id)
     st.toast(f"Undid {plural(len(chosen), 'edit')}.", icon=":material/undo:")
@@ -153,7 +154,11 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         + ". Tick edits to undo them."
     )
     shown = shown.head(HISTORY_ROWS)
-    key = f"cart_list_{len(history)}_{hash((tuple(chosen), tuple(statuses), query))}"
+    # Streamlit keeps a table's ticks as row positions under its key. Keyed by the edits listed (and
+    # their status), the table starts unticked whenever the list changes, e.g. after an undo: a
+    # tick never slides onto an edit the user did not choose.
+    listed = tuple(zip(shown["edit_id"].astype(int), shown["status"]))
+    key = f"cart_list_{hash((listed, tuple(chosen), tuple(statuses), query))}"
     columns = ["created_at", "action", "sample_id", "text", "old_value", "new_value", "author", "status"]
     selection = st.dataframe(
         shown[columns],
@@ -164,7 +169,7 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         selection_mode="multi-row",
         height=min(420, 38 + 35 * len(shown)),
     )
-    ticked = [int(shown["edit_id"].iloc[r]) for r in selection.selection.rows]
+    ticked = [int(shown["edit_id"].iloc[r]) for r in selection.selection.rows if r < len(shown)]
     st.button(
         f"Undo {plural(len(ticked), 'ticked edit')}",
         icon=":material/undo:",
