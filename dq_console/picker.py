@@ -6,6 +6,7 @@ import streamlit as st
 
 from dq.insights import SplitInsights
 from dq.store import Run, list_runs
+from dq.store.reader import RunEntry
 from dq_console.data import load_insights, open_run
 from dq_console.state import clear_filters, init_state
 
@@ -31,8 +32,60 @@ def _on_change_view() -> None:
     clear_filters()
 
 
+def _pick(key: str, box: str) -> None:
+    """A box changed: pin its choice (``project`` / ``run``) and start the new view unfiltered."""
+    st.session_state[key] = st.session_state[box]
+    if key == "project":
+        st.session_state["run"] = None  # the new project's newest run
+    clear_filters()
+
+
+def _open_run(project: str, run: str) -> None:
+    st.session_state["project"], st.session_state["run"] = project, run
+    clear_filters()
+
+
+def _dismiss_newer(project: str, names: list[str]) -> None:
+    st.session_state["runs_seen"] = sorted({*st.session_state["runs_seen"], *(f"{project}/{n}" for n in names)})
+
+
+def _pinned_box(label: str, key: str, options: list[str]) -> None:
+    """A selectbox showing the pinned ``st.session_state[key]``.
+
+    The pinned value lives under its own key, not the widget's, and the widget's key names the
+    value it opened on: a box whose options changed (a new run appeared) never falls back to its
+    first option, and a run opened from elsewhere (a button) shows at once.
+    """
+    pinned = st.session_state[key]
+    box = f"{key}_box_{pinned}"
+    st.selectbox(label, options, index=options.index(pinned), key=box, on_change=_pick, args=(key, box))
+
+
+def _announce_newer(runs: list[RunEntry], current: RunEntry) -> None:
+    """Say so when a run newer than the open one appeared in its project since the user chose it."""
+    seen = set(st.session_state["runs_seen"])
+    # run.json's created is ISO 8601 UTC in one format, so the strings sort as the times do.
+    newer = [e for e in runs if f"{e.project}/{e.run}" not in seen and e.created > current.created]
+    if not newer:
+        return
+    newest = newer[0]  # list_runs: newest first
+    st.info(
+        f"A newer run **{newest.run}** exists in this project; you are on **{current.run}**.",
+        icon=":material/fiber_new:",
+    )
+    go, stay, _ = st.columns([1, 1, 3])
+    go.button(f"Open {newest.run}", key="open_newer", on_click=_open_run, args=(newest.project, newest.run))
+    stay.button(
+        "Stay on this run", key="dismiss_newer", on_click=_dismiss_newer, args=(newest.project, [e.run for e in newer])
+    )
+
+
 def pick_run() -> tuple[Run, str, SplitInsights]:
-    """Render the picker; return the run, the split and its insights (or stop the page)."""
+    """Render the picker; return the run, the split and its insights (or stop the page).
+
+    The project and run stay what the user chose until the user changes them; a run that appears
+    later is announced, never opened by itself.
+    """
     # The first request to a fresh server runs a deep-linked page without streamlit_app.py (Streamlit's
     # pages/-folder mode lasts until st.navigation first runs), so the state may not be set up yet.
     init_state()
@@ -42,18 +95,23 @@ def pick_run() -> tuple[Run, str, SplitInsights]:
     projects = sorted({e.project for e in entries})
     state = st.session_state
     if state["project"] not in projects:
-        state["project"] = entries[0].project
+        state["project"], state["run"] = entries[0].project, None
+    runs = [e for e in entries if e.project == state["project"]]
+    names = [e.run for e in runs]
+    if state["run"] not in names:
+        state["run"] = names[0]
+    if state["runs_seen_for"] != (state["project"], state["run"]):
+        # What existed when this run was chosen: only runs that appear later are announced.
+        state["runs_seen"] = [f"{e.project}/{e.run}" for e in entries]
+        state["runs_seen_for"] = (state["project"], state["run"])
+    entry = runs[names.index(state["run"])]
     with st.sidebar:
-        st.selectbox("Project", projects, key="project", on_change=_on_change_view)
-        runs = [e for e in entries if e.project == state["project"]]
-        names = [e.run for e in runs]
-        if state["run"] not in names:
-            state["run"] = names[0]
-        st.selectbox("Run", names, key="run", on_change=_on_change_view)
-        entry = runs[names.index(state["run"])]
+        _pinned_box("Project", "project", projects)
+        _pinned_box("Run", "run", names)
         run = open_run(entry)
         if state["split"] not in run.splits:
             state["split"] = run.splits[0]  # training first
         st.selectbox("Split", run.splits, key="split", on_change=_on_change_view)
+    _announce_newer(runs, entry)
     insights = load_insights(str(run.path), run.content_hash)
     return run, state["split"], insights[state["split"]]

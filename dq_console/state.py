@@ -36,6 +36,8 @@ _FLOAT_KEYS = {"dep_min", "dep_max"}
 #: Keys that stay in the session only.
 SESSION_DEFAULTS: dict[str, Any] = {
     "run_dir": None,
+    "runs_seen": [],  # "project/run" of the runs that existed when the open run was chosen
+    "runs_seen_for": None,  # (project, run) those were recorded for
     "selected_ids": None,  # ids chosen on the map (box/lasso); None = no map selection
     "page_number": 1,
     "sample_id": None,  # id of the sample opened on the Dataset page; None = none open
