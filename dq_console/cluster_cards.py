@@ -51,7 +51,14 @@ def show_in_dataset(cluster: int) -> None:
     st.switch_page(page_path("dataset"))
 
 
-def _card(row: pd.Series, *, split_dep: float | None, texts: list[str], settings: SummarySettings | None) -> None:
+def _card(
+    row: pd.Series,
+    *,
+    split_dep: float | None,
+    split_f1: float | None,
+    texts: list[str],
+    settings: SummarySettings | None,
+) -> None:
     cluster = int(row["cluster"])
     words = [str(w) for w in (row.get("top_words") if row.get("top_words") is not None else [])]
     with st.container(border=True):
@@ -63,10 +70,15 @@ def _card(row: pd.Series, *, split_dep: float | None, texts: list[str], settings
         dep_col.metric("Avg DEP", _number(avg_dep, ".2f"), delta=dep_delta, delta_color="inverse",
                        help="Average Data Error Potential (higher = more likely data errors); "
                             "the arrow compares it with the whole split.")  # fmt: skip
+        f1 = row.get("macro_f1")
+        f1_delta = None if split_f1 is None or f1 is None or pd.isna(f1) else f"{f1 - split_f1:+.2f}"
         f1_col.metric(
             "F1",
-            _number(row.get("macro_f1"), ".2f"),
-            help="Macro F1 of the model over the classes present in the cluster.",
+            _number(f1, ".2f"),
+            delta=f1_delta,
+            delta_description=None if f1_delta is None else f"vs {split_f1:.2f} (split)",
+            help="Macro F1 of the model over the classes present in the cluster; below it, the difference "
+            "from the whole split's macro F1.",
         )
         label = row.get("top_label")
         if label is not None and not pd.isna(label):
@@ -77,7 +89,12 @@ def _card(row: pd.Series, *, split_dep: float | None, texts: list[str], settings
 
 
 def show_cluster_cards(
-    table: pd.DataFrame, frame: pd.DataFrame, *, split_dep: float | None, settings: SummarySettings | None
+    table: pd.DataFrame,
+    frame: pd.DataFrame,
+    *,
+    split_dep: float | None,
+    settings: SummarySettings | None,
+    split_f1: float | None = None,
 ) -> None:
     """A grid of cards for the rows of ``table`` in their order (GPT summaries when ``settings``)."""
     texts = cluster_texts(frame) if settings is not None and settings.api_key else {}
@@ -86,7 +103,13 @@ def show_cluster_cards(
         columns = st.columns(CARDS_PER_ROW)
         for column, (_, row) in zip(columns, rows[start : start + CARDS_PER_ROW]):
             with column:
-                _card(row, split_dep=split_dep, texts=texts.get(int(row["cluster"]), []), settings=settings)
+                _card(
+                    row,
+                    split_dep=split_dep,
+                    split_f1=split_f1,
+                    texts=texts.get(int(row["cluster"]), []),
+                    settings=settings,
+                )
 
 
 def mean_dep(frame: pd.DataFrame) -> float | None:

@@ -5,17 +5,20 @@ filters; a click on a bar filters further).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
+from dq.insights.filters import SampleFilter
 from dq.insights.metrics import METRIC_NAMES, metric_value
 from dq.store import Run
 from dq_console import charts
 from dq_console.filter_bar import escape_markdown, mirror
-from dq_console.filters import alert_key, view_key
+from dq_console.filters import alert_key, state_filter, view_key
 from dq_console.state import clear_filters
 
 METRIC_LABELS = {"f1": "F1", "accuracy": "Accuracy", "precision": "Precision", "recall": "Recall"}
@@ -49,18 +52,19 @@ def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFr
         **mirror("metric", resets_page=False),
     )
     metric = s["metric"]
-    value = metric_value(metric, arrays.labels[positions], arrays.preds[positions], len(run.labels))
-    overall = insights.summary["metrics"].get(SUMMARY_KEYS[metric])
     size_col, metric_col = st.columns(2)
     size_col.metric("Samples", f"{len(rows):,}", help=f"of {len(insights.frame):,} in {split}", border=True)
+    labels, preds = arrays.labels[positions], arrays.preds[positions]
+    label, value, help_text = _metric_shown(metric, split, insights, rows, labels, preds, len(run.labels))
+    overall = insights.summary["metrics"].get(SUMMARY_KEYS[metric])
     compared = value is not None and overall is not None and len(rows) != len(insights.frame)
     metric_col.metric(
-        METRIC_LABELS[metric],
+        label,
         "–" if value is None else f"{value:.3f}",
         border=True,
         delta=f"{value - overall:+.3f}" if compared else None,
         delta_description=f"vs {split}" if compared else None,
-        help="Macro average over the classes present in the filtered rows" if metric != "accuracy" else None,
+        help=help_text,
     )
     # Only the open tab runs (on_change="rerun"): the charts cost nothing until someone looks.
     alerts_tab, metrics_tab = st.tabs(
@@ -72,6 +76,51 @@ def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFr
     if metrics_tab.open:
         with metrics_tab:
             metrics_charts(run, split, insights, rows, arrays, positions, metric)
+
+
+def single_class(flt: SampleFilter, map_selected: bool) -> str | None:
+    """The class a filter singles out: exactly one ground-truth and/or predicted class and nothing else.
+
+    >>> single_class({"label": ["billing"]}, False), single_class({"label": ["a"], "dep": {"min": 0.5}}, False)
+    ('billing', None)
+    """
+    if map_selected or not flt or set(flt) - {"label", "pred"}:
+        return None
+    classes = {c for column in ("label", "pred") for c in flt.get(column, [])}
+    lists_of_one = all(len(flt[column]) == 1 for column in flt)
+    return classes.pop() if lists_of_one and len(classes) == 1 else None
+
+
+def _metric_shown(
+    metric: str, split: str, insights: SplitInsights, rows: pd.DataFrame, labels: Any, preds: Any, n_classes: int
+) -> tuple[str, float | None, str]:
+    """The metric box's label, value and help: what the number is, said plainly.
+
+    One class filtered (by ground truth or prediction): that class's own one-vs-rest score on the
+    whole split, not a macro average over whatever classes the filtered rows happen to hold.
+    """
+    name = METRIC_LABELS[metric]
+    if len(rows) == len(insights.frame):
+        help_text = "Accuracy of the split" if metric == "accuracy" else f"Macro {name} over the classes of the split"
+        return name, metric_value(metric, labels, preds, n_classes), help_text
+    cls = single_class(state_filter(insights), st.session_state["selected_ids"] is not None)
+    report = insights.class_report.set_index("label")
+    if cls is not None and metric != "accuracy" and cls in report.index:
+        value = report.loc[cls, metric]
+        return (
+            f"{name} of {cls}",
+            None if pd.isna(value) else float(value),
+            f"The class's own {name.lower()}, one-vs-rest over all of {split} (not only the rows shown).",
+        )
+    value = metric_value(metric, labels, preds, n_classes)
+    if metric == "accuracy":
+        return "Accuracy of these rows", value, f"Share of these {len(rows):,} rows predicted as their ground truth."
+    return (
+        f"{name} of these rows",
+        value,
+        f"Macro {name.lower()} over the classes present in these {len(rows):,} rows, each class scored "
+        "one-vs-rest within them.",
+    )
 
 
 def alert_list(alerts: list[Alert]) -> None:

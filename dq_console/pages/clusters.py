@@ -26,6 +26,10 @@ st.caption(
     "Show in Dataset adds the cluster to the Dataset page's current filters."
 )
 show_cluster_cards(
-    sort_clusters(insights.clusters, order), insights.frame, split_dep=mean_dep(insights.frame), settings=settings
+    sort_clusters(insights.clusters, order),
+    insights.frame,
+    split_dep=mean_dep(insights.frame),
+    split_f1=insights.summary["metrics"].get("macro_f1"),
+    settings=settings,
 )
 sync_url()
