@@ -117,6 +117,8 @@ def evaluate(name: str, kind: str, rate: float, seed: int, embs: np.ndarray, ds,
         ("abl_neighbors_only", 1 - nbr_probs[rows_, noisy]),
         ("abl_no_lexical", dep_from_posterior(mixed, noisy)),
         ("abl_lexical_only", dep_from_posterior(views[LEXICAL_VIEW], noisy)),
+        ("abl_self_only", 1 - combined[rows_, noisy]),
+        ("abl_margin_02", (1 - combined[rows_, noisy]) ** 0.8 * ((1 - margins(combined, noisy)) / 2) ** 0.2),
     ):
         row[key] = ap_and_pk(is_error, score)[0]
     row["lexical_weight"] = result.summary["view_weights"][LEXICAL_VIEW]
@@ -335,14 +337,15 @@ def render(table, seeds: int, counts) -> str:
         "",
         "Ablation (AP; each column adds one part of DEP, see docs/dep.md):",
         "",
-        "| dataset | noise | last epoch, 1 − p(label) | + epochs pooled | + neighbors | margin instead of 1 − p | neighbors alone | DEP without the lexical view | lexical view alone (DEP formula) | lexical weight chosen | **DEP** |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | noise | last epoch, 1 − p(label) | + epochs pooled | + neighbors | margin instead of 1 − p | neighbors alone | DEP without the lexical view | lexical view alone (DEP formula) | lexical weight chosen | + lexical view, 1 − p only | + lexical view, margin weight 0.2 | **DEP** (margin weight 0.1) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, kind, m in table:
         lines.append(
             f"| {name} | {kind.replace('_', '-')} | {m['abl_last_self']:.3f} | {m['abl_pooled_self']:.3f} | "
             f"{m['abl_mixed_self']:.3f} | {m['abl_mixed_margin']:.3f} | {m['abl_neighbors_only']:.3f} | "
-            f"{m['abl_no_lexical']:.3f} | {m['abl_lexical_only']:.3f} | {m['lexical_weight']:.2f} | **{m['dep_ap']:.3f}** |"
+            f"{m['abl_no_lexical']:.3f} | {m['abl_lexical_only']:.3f} | {m['lexical_weight']:.2f} | "
+            f"{m['abl_self_only']:.3f} | {m['abl_margin_02']:.3f} | **{m['dep_ap']:.3f}** |"
         )
     return "\n".join(lines)
 
