@@ -401,11 +401,17 @@ def test_rule_high_dep_clusters_ignores_small_clusters(frame):
 def test_rule_hard_fires(frame):
     hard = _plant(frame, "dep_bucket", np.arange(0, 200, 9), "hard")  # 23 = 11.5%
     frame.loc[frame.index[[1, 2]], "dep_bucket"] = "ambiguous"
+    frame.loc[frame.index[np.arange(0, 200, 9)[:15]], "is_misclassified"] = True  # 15 of the 23 wrong
     ctx = _context(frame)
     [alert] = alerts.rule_hard(ctx)
     _check_alert(alert, "hard_for_model", "medium")
-    assert alert.count == 23
+    assert alert.count == 23 and "it gets 65% of them wrong" in alert.message
     np.testing.assert_array_equal(_selects(ctx, alert), hard)
+
+
+def test_rule_hard_is_quiet_when_the_model_gets_the_hard_samples_right(frame):
+    _plant(frame, "dep_bucket", np.arange(0, 200, 9), "hard")  # 11.5% "hard", but the model is right on them
+    assert alerts.rule_hard(_context(frame)) == []
 
 
 def test_rule_hard_below_its_share_is_quiet(frame):
@@ -503,6 +509,13 @@ def test_find_alerts_lists_high_first_then_rule_order(frame):
     ]
     ranks = [SEVERITIES.index(a.severity) for a in found]
     assert ranks == sorted(ranks)
+
+
+def test_likely_mislabeled_comes_first_whatever_its_severity(frame):
+    _plant(frame, "is_mislabeled", [5])  # one sample: low severity
+    _plant(frame, "n_words", [22], 0)  # empty sample: high
+    _plant(frame, "is_near_duplicate", [20, 21])  # low
+    assert [a.kind for a in find_alerts(_context(frame))] == ["likely_mislabeled", "empty_samples", "near_duplicates"]
 
 
 def test_alerts_round_trip_through_to_dict(frame):

@@ -160,6 +160,15 @@ def test_keywords_tokens_bigrams_and_empty_vocabulary() -> None:
     assert cluster_keywords(["the and", "it is"], [0, 1], top_n=2) == {0: [], 1: []}
 
 
+def test_keywords_leave_out_contraction_fragments_and_filler() -> None:
+    texts = ["why hasn't my transfer arrived", "my transfer didn't arrive, does it take long"] * 3
+    texts += ["I don't know my card pin", "card pin doesn't work, hello"] * 3
+    keywords = cluster_keywords(texts, [0, 0] * 3 + [1, 1] * 3, top_n=6)
+    found = set(keywords[0]) | set(keywords[1])
+    assert not found & {"hasn", "didn", "don", "doesn", "does", "hello"}
+    assert {"transfer", "card", "pin"} <= found
+
+
 def test_keywords_refuse_mismatched_inputs() -> None:
     with pytest.raises(ValidationError, match="'clusters'"):
         cluster_keywords(["a b", "c d"], [0], top_n=2)

@@ -420,9 +420,15 @@ def test_dep_buckets_never_split_a_tie() -> None:
     # make the whole tie hard either.
     easy, hard = dep_thresholds(np.full(100, 0.03), np.arange(100) < 10)
     assert hard == float("inf") and easy == 0.03
-    # Without ties the thresholds are those of positional bins: the bottom is easy, the top hard.
+    # Without ties: the bottom is easy, the top hard, and "hard" starts where a sliding window of
+    # a bin's width is first wrong half the time, at one sample's score (not on the bin grid).
     rng = np.random.default_rng(0)
     scores = rng.random(2_000)
-    easy, hard = dep_thresholds(scores, rng.random(2_000) < scores**3)
-    assert 0 < easy < hard < 1
-    assert np.isclose(hard, np.sort(scores)[np.searchsorted(np.sort(scores), hard)])  # a bin's lowest score
+    wrong = rng.random(2_000) < scores**3
+    easy, hard = dep_thresholds(scores, wrong)
+    assert 0 < easy < hard < 1 and hard in set(scores.tolist())
+    ranked_wrong = wrong[np.argsort(scores)]
+    start = int(np.searchsorted(np.sort(scores), hard))
+    assert ranked_wrong[start : start + 100].mean() >= 0.5  # the window from there is wrong half the time
+    assert all(ranked_wrong[i : i + 100].mean() < 0.5 for i in range(start))  # ... and none before it
+    assert (scores >= hard).sum() % 100 != 0  # the share is the data's, not a multiple of the bin width

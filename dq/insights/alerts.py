@@ -15,6 +15,10 @@ from dq.insights.filters import SampleFilter
 from dq.splits import TRAINING
 
 SEVERITIES = ("high", "medium", "low")
+#: Alerts that come first whatever their severity: wrong labels are what the user came to fix.
+FIRST_KINDS = ("likely_mislabeled", "conflicting_duplicates")
+#: The model must get at least this share of the "hard" samples wrong for the hard alert to fire.
+HARD_ERROR_RATE = 0.5
 
 
 @dataclass(frozen=True)
@@ -124,16 +128,23 @@ def rule_misclassified(ctx: AlertContext) -> list[Alert]:
 
 
 def rule_hard(ctx: AlertContext) -> list[Alert]:
-    n = int((ctx.frame["dep_bucket"] == "hard").sum()) if "dep_bucket" in ctx.frame else 0
+    hard = (ctx.frame["dep_bucket"] == "hard").to_numpy() if "dep_bucket" in ctx.frame else np.zeros(0, bool)
+    n = int(hard.sum())
     share = n / max(len(ctx.frame), 1)
     if share < ctx.thresholds.hard_share:
+        return []
+    # Only when it is true of these samples: the model gets most of them wrong (the bucket falls back
+    # to the top DEP decile where no stretch of DEP is wrong half the time; that says nothing).
+    wrong = float(ctx.frame["is_misclassified"].to_numpy()[hard].mean()) if "is_misclassified" in ctx.frame else 0.0
+    if wrong < HARD_ERROR_RATE:
         return []
     return [
         Alert(
             "hard_for_model",
             "medium",
-            f"{n:,} samples ({share:.1%}) are hard for the model (high DEP).",
-            f"share of dep_bucket == 'hard' >= {ctx.thresholds.hard_share:.0%}",
+            f"{n:,} samples ({share:.1%}) are hard for the model: it gets {wrong:.0%} of them wrong.",
+            f"share of dep_bucket == 'hard' >= {ctx.thresholds.hard_share:.0%} and the model wrong on "
+            f"at least {HARD_ERROR_RATE:.0%} of them",
             {"dep_bucket": "hard"},
             n,
         )
@@ -391,10 +402,10 @@ RULES: tuple[Callable[[AlertContext], list[Alert]], ...] = (
 
 
 def find_alerts(ctx: AlertContext) -> list[Alert]:
-    """Run every rule of :data:`RULES`; high severity first, then in rule order."""
+    """Run every rule of :data:`RULES`; :data:`FIRST_KINDS` first, then high severity first, then in rule order."""
     alerts = [alert for rule in RULES for alert in rule(ctx)]
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(alerts, key=lambda a: order[a.severity])
+    return sorted(alerts, key=lambda a: (a.kind not in FIRST_KINDS, order[a.severity]))
 
 
 def word_counts(texts: pd.Series) -> np.ndarray:

@@ -25,8 +25,9 @@ from dq.store import layout
 from dq.store.reader import Run
 
 #: Bumped whenever the insights computation changes, so old cache entries are not reused.
-# 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch; 5: views.
-INSIGHTS_VERSION = 5
+# 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch; 5: views;
+# 6: "hard" from a sliding window, keywords without contraction fragments.
+INSIGHTS_VERSION = 6
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 

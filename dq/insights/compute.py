@@ -92,12 +92,14 @@ def build_reference(run: Run, settings: InsightSettings) -> Reference:
 def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float, float]:
     """(easy, hard) DEP thresholds derived from the data: "hard" is ``dep >= hard``, "easy" ``dep < easy``.
 
-    Samples are cut into DEP quantile bins; "hard" starts at the first bin where the model is
-    wrong at least half the time, "easy" ends at the last bin (counting up from the bottom)
-    where it is wrong less than 5% of the time. Quantiles 0.5 / 0.9 stand in when a rate is
-    never crossed. Samples with the same DEP always share a bucket: a bin's error rate counts
-    every sample whose DEP lies in the bin's range (a tie is never split by position), and a
-    threshold that would put a tie straddling it into "hard" moves above the tie.
+    Samples are cut into DEP quantile bins; "easy" ends at the last bin (counting up from the
+    bottom) where the model is wrong less than 5% of the time. "Hard" starts at the lowest DEP
+    from which a window of a bin's width is wrong at least half the time; the window slides one
+    sample at a time, so the hard share follows the data rather than the bin grid. Quantiles 0.5 /
+    0.9 stand in when a rate is never crossed. Samples with the same DEP always share a bucket: a
+    window's or bin's error rate counts every sample whose DEP lies in its range (a tie is never
+    split by position), and a threshold that would put a tie straddling it into "hard" moves
+    above the tie.
 
     >>> dep_thresholds(np.full(100, 0.03), np.arange(100) < 10)  # all tied: nothing is hard
     (0.03, inf)
@@ -108,13 +110,19 @@ def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float
     ranked = dep[order]
     bins = np.array_split(np.arange(len(dep)), min(_DEP_BINS, len(dep)))
     lows, highs = ranked[[b[0] for b in bins]], ranked[[b[-1] for b in bins]]
-    # Each bin's range widened to whole ties: from the first sample at its low to the last at its high.
+    # Each range widened to whole ties: from the first sample at its low to the last at its high.
     wrong_before = np.concatenate([[0], np.cumsum(is_misclassified[order])])
-    start, stop = np.searchsorted(ranked, lows, side="left"), np.searchsorted(ranked, highs, side="right")
-    rates = (wrong_before[stop] - wrong_before[start]) / (stop - start)
-    hard_bins = np.flatnonzero(rates >= _HARD_ERROR_RATE)
-    hard = float(lows[hard_bins[0]]) if len(hard_bins) else float(np.quantile(dep, _FALLBACK_HARD_Q))
-    if not len(hard_bins) and (dep >= hard).mean() > 2 * (1 - _FALLBACK_HARD_Q):
+
+    def tie_widened_rates(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        start, stop = np.searchsorted(ranked, lo, side="left"), np.searchsorted(ranked, hi, side="right")
+        return (wrong_before[stop] - wrong_before[start]) / (stop - start)
+
+    rates = tie_widened_rates(lows, highs)
+    width = len(bins[0])
+    window_rates = tie_widened_rates(ranked[: len(ranked) - width + 1], ranked[width - 1 :])
+    hard_starts = np.flatnonzero(window_rates >= _HARD_ERROR_RATE)
+    hard = float(ranked[hard_starts[0]]) if len(hard_starts) else float(np.quantile(dep, _FALLBACK_HARD_Q))
+    if not len(hard_starts) and (dep >= hard).mean() > 2 * (1 - _FALLBACK_HARD_Q):
         # The fallback quantile sits inside a tie that holds far more than its share: the tie is not hard.
         above = dep[dep > hard]
         hard = float(above.min()) if above.size else float("inf")

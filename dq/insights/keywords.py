@@ -22,6 +22,15 @@ KEYWORD_MIN_DF = 2
 KEYWORD_MAX_FEATURES = 50_000
 #: Tokens are runs of at least two letters (no digits, no underscores).
 KEYWORD_TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+#: Dropped besides scikit-learn's English stop words: what the token pattern leaves of contractions
+#: ("hasn't" -> "hasn", "don't" -> "don") and their apostrophe-less spellings, auxiliaries the list
+#: lacks, and chat filler. None of them says what a cluster is about.
+EXTRA_STOP_WORDS = frozenset(
+    "aren couldn didn doesn don hadn hasn haven isn mustn needn shan shouldn wasn weren won wouldn ain ll ve re "
+    "dont doesnt didnt cant wont isnt arent wasnt werent havent hasnt hadnt shouldnt couldnt wouldnt im ive id "
+    "youre theyre thats whats does did doing having just really ok okay hi hello hey thanks thank pls plz "
+    "ya yes yeah".split()
+)
 
 
 def cluster_keywords(texts: Sequence[str], clusters: Any, *, top_n: int, bigrams: bool = False) -> dict[int, list[str]]:
@@ -29,7 +38,8 @@ def cluster_keywords(texts: Sequence[str], clusters: Any, *, top_n: int, bigrams
 
     For term ``t`` and cluster ``c``: ``tf(t, c) / words(c) * log(1 + A / f(t))``, where
     ``words(c)`` is the number of counted words in the cluster, ``A`` the mean of ``words(c)`` over
-    clusters and ``f(t)`` the count of ``t`` over all clusters. English stop words are removed;
+    clusters and ``f(t)`` the count of ``t`` over all clusters. English stop words are removed
+    (scikit-learn's, plus :data:`EXTRA_STOP_WORDS`: contraction fragments and filler);
     tokens are runs of two or more letters, lower-cased; a term must occur in at least
     :data:`KEYWORD_MIN_DF` texts (when there are that many).
 
@@ -84,10 +94,10 @@ def _compute_keywords(texts: list[str], clusters: np.ndarray, top_n: int, bigram
     result: dict[int, list[str]] = {int(c): [] for c in present}
     # Imported here: scikit-learn costs about a second to import, and the console reads cached
     # insights without it.
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     vectorizer = CountVectorizer(
-        lowercase=True, stop_words="english", token_pattern=KEYWORD_TOKEN_PATTERN,
+        lowercase=True, stop_words=sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS), token_pattern=KEYWORD_TOKEN_PATTERN,
         ngram_range=(1, 2 if bigrams else 1), min_df=min(KEYWORD_MIN_DF, max(len(texts), 1)),
         max_features=KEYWORD_MAX_FEATURES, dtype=np.int64,
     )  # fmt: skip
