@@ -185,6 +185,37 @@ def test_find_alerts_is_empty_on_clean_input(frame):
     assert find_alerts(_context(frame)) == []
 
 
+# --- rule_weak_model ------------------------------------------------------------------------------
+
+
+def test_rule_weak_model_fires(frame):
+    blind = _misclassify(frame, "security", 50, "billing")  # a whole class never recognised
+    ctx = _context(frame)
+    [alert] = alerts.rule_weak_model(ctx)
+    _check_alert(alert, "weak_model", "high")
+    assert "'security' is recognised in 0% of its 50 samples" in alert.message and "--epochs" in alert.message
+    np.testing.assert_array_equal(_selects(ctx, alert), blind)
+    assert find_alerts(ctx)[0].kind == "weak_model"  # said first, before anything it may explain
+
+
+def test_rule_weak_model_fires_near_the_majority_rate():
+    # 180 "ham", 20 "spam", spam mostly predicted ham: accuracy 0.92 looks fine, but always
+    # predicting "ham" scores 0.90 (seen on 300 SMS rows: DEP then ranked every spam as an error).
+    frame = _clean_frame()
+    frame["label"] = np.where(np.arange(len(frame)) < 180, "ham", "spam")
+    frame["pred"] = frame["label"]
+    spam = np.flatnonzero(frame["label"].to_numpy() == "spam")[:16]
+    frame.loc[frame.index[spam], "pred"] = "ham"
+    frame.loc[frame.index[spam], "is_misclassified"] = True
+    [alert] = alerts.rule_weak_model(_context(frame))
+    assert "accuracy 0.92 against 0.90 for always predicting 'ham'" in alert.message
+
+
+def test_rule_weak_model_is_quiet_for_a_model_that_learnt(frame):
+    _misclassify(frame, "security", 10, "billing")  # recall 0.8: learnt, with errors
+    assert alerts.rule_weak_model(_context(frame)) == []
+
+
 # --- rule_mislabeled ------------------------------------------------------------------------------
 
 

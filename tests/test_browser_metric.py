@@ -19,7 +19,11 @@ pytestmark = pytest.mark.browser
 
 
 def test_one_class_shows_its_own_scores_and_other_filters_say_what_the_number_is(
-    dq_home: Path, streamlit_server, browser_page, wait_idle, screenshot  # noqa: ANN001
+    dq_home: Path,
+    streamlit_server,
+    browser_page,
+    wait_idle,
+    screenshot,  # noqa: ANN001
 ) -> None:
     from playwright.sync_api import expect
 

@@ -383,3 +383,21 @@ def test_in_chromium_a_row_opens_inert_and_a_bar_click_filters(
     n = int((tiny.frame["label"] == clicked.group(1)).sum())
     expect(page.get_by_text(re.compile(rf"of {n} samples"))).to_be_visible()
     screenshot(page, "dataset-bar-click")
+
+
+def test_a_weak_model_is_said_at_the_top_of_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A "model" blind to one class (every 'security' sample predicted 'billing'): its DEP ranks that
+    # whole class as label errors, and the page must say so before anything else.
+    labels = ["billing", "delivery", "security"]
+    true = np.repeat(np.arange(3), 30)
+    probs = np.eye(3)[np.where(true == 2, 0, true)] * 0.9 + 0.1 / 3
+    dq.init(project="weak", run="r1", labels=labels, home=tmp_path)
+    texts = [f"text {i}" for i in range(90)]
+    dq.log_data_samples(texts=texts, labels=[labels[t] for t in true], ids=range(90), split=TRAINING)
+    dq.log_model_outputs(ids=range(90), embs=np.eye(90, 8), probs=probs, split=TRAINING, epoch=0)
+    dq.finish()
+    dq.client._current = None
+    monkeypatch.setenv("DQ_HOME", str(tmp_path))
+    at = open_page()
+    assert at.warning and "The model is too weak for DEP to mean much" in at.warning[0].value
+    assert "'security' is recognised in 0% of its 30 samples" in at.warning[0].value

@@ -1,81 +1,26 @@
 """Alerts: typed findings with a severity, a one-line explanation, the rule that fired and the
-sample filter they stand for. Rules run in the explicit order of :data:`RULES`.
+sample filter they stand for. Rules run in the explicit order of :data:`RULES`; the types they
+return and read are in :mod:`dq.insights.alert_types`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dq.insights.filters import SampleFilter
+from dq.insights.alert_types import (
+    FIRST_KINDS,
+    HARD_ERROR_RATE,
+    SEVERITIES,
+    Alert,
+    AlertContext,
+    AlertThresholds,
+)
 from dq.splits import TRAINING
 
-SEVERITIES = ("high", "medium", "low")
-#: Alerts that come first whatever their severity: wrong labels are what the user came to fix.
-FIRST_KINDS = ("likely_mislabeled", "conflicting_duplicates")
-#: The model must get at least this share of the "hard" samples wrong for the hard alert to fire.
-HARD_ERROR_RATE = 0.5
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One finding about a split."""
-
-    kind: str
-    severity: str  # "high", "medium" or "low"
-    message: str  # one line
-    rule: str  # the condition that fired, in words
-    filter: SampleFilter  # the samples it stands for
-    count: int  # how many samples match
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class AlertThresholds:
-    """The numbers the rules compare against (named, in one place)."""
-
-    mislabeled_high_share: float = 0.05
-    mislabeled_medium_share: float = 0.01
-    misclassified_share: float = 0.05
-    hard_share: float = 0.10
-    low_f1_gap: float = 0.15  # class F1 this far below the split's macro F1 fires ...
-    low_f1_floor: float = 0.6  # ... with high severity when also below this (and twice the gap)
-    min_support: int = 5  # classes with fewer samples are not judged on F1
-    imbalance_ratio: float = 0.25  # support below this share of the median class support
-    overlap_min: float = 0.15
-    max_items: int = 5  # per-class / per-pair / per-cluster alerts kept (highest first)
-    duplicate_share: float = 0.0  # any duplicate group fires
-    outlier_min: int = 1
-    cluster_dep_ratio: float = 1.5  # cluster mean DEP vs split mean DEP
-    cluster_min_size: int = 10
-    uncertain_share: float = 0.05
-    overfit_gap: float = 0.15  # training F1 - evaluation F1
-    underfit_f1: float = 0.6  # both training and evaluation F1 below this
-    short_words: int = 2
-    long_words: int = 200  # about the 256-token window of MiniLM: longer texts are truncated
-
-
-@dataclass(frozen=True)
-class AlertContext:
-    """Everything the rules look at, for one split."""
-
-    split: str
-    frame: pd.DataFrame  # per-sample insights
-    class_report: pd.DataFrame  # label, precision, recall, f1, support, n_predicted
-    overlap: pd.DataFrame  # class_a, class_b, overlap, n_confused
-    clusters: pd.DataFrame  # cluster, size, avg_dep, ...
-    macro_f1: float | None
-    #: class reports of the other splits of the run (for training vs evaluation rules)
-    other_reports: dict[str, pd.DataFrame] = field(default_factory=dict)
-    thresholds: AlertThresholds = AlertThresholds()
-    #: (estimate, low, high) of how many labels are wrong (dq.insights.dep.estimate_error_range)
-    estimated_errors: tuple[int, int, int] | None = None
+__all__ = ["RULES", "SEVERITIES", "Alert", "AlertContext", "AlertThresholds", "find_alerts", "word_counts"]
 
 
 def _share_severity(share: float, high: float, medium: float) -> str:
@@ -84,6 +29,40 @@ def _share_severity(share: float, high: float, medium: float) -> str:
 
 def _count(ctx: AlertContext, column: str) -> int:
     return int(ctx.frame[column].sum()) if column in ctx.frame.columns else 0
+
+
+def rule_weak_model(ctx: AlertContext) -> list[Alert]:
+    """A model too weak for its DEP to mean much: barely better than always predicting the
+    majority class, or blind to a whole class. DEP then ranks that class's samples as errors."""
+    t = ctx.thresholds
+    report = ctx.class_report
+    if report.empty or "support" not in report or report["support"].sum() == 0:
+        return []
+    support = report["support"].to_numpy(dtype=float)
+    total = support.sum()
+    accuracy = float((report["recall"].fillna(0).to_numpy() * support).sum() / total)
+    majority = float(support.max() / total)
+    skill = (accuracy - majority) / (1 - majority) if majority < 1 else 1.0
+    blind = report[(report["support"] >= t.weak_min_support) & (report["recall"].fillna(0) <= t.weak_class_recall)]
+    if skill >= t.weak_skill and blind.empty:
+        return []
+    top = str(report.loc[report["support"].idxmax(), "label"])
+    reasons = [f"accuracy {accuracy:.2f} against {majority:.2f} for always predicting {top!r}"]
+    for row in blind.head(3).itertuples():
+        reasons.append(f"{row.label!r} is recognised in {row.recall:.0%} of its {int(row.support):,} samples")
+    n = _count(ctx, "is_misclassified")
+    return [
+        Alert(
+            "weak_model",
+            "high",
+            "The model is too weak for DEP to mean much: " + "; ".join(reasons) + ". High DEP may be the "
+            "model's fault, not the label's: train longer (dq auto --epochs 20) or with more data, then look again.",
+            f"(accuracy - majority rate) / (1 - majority rate) < {t.weak_skill}, or a class with support >= "
+            f"{t.weak_min_support} and recall <= {t.weak_class_recall}",
+            {"is_misclassified": True},
+            n,
+        )
+    ]
 
 
 def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
@@ -386,6 +365,7 @@ def rule_lengths(ctx: AlertContext) -> list[Alert]:
 
 #: The rules, in the order their alerts are listed (then sorted by severity, stably).
 RULES: tuple[Callable[[AlertContext], list[Alert]], ...] = (
+    rule_weak_model,
     rule_mislabeled,
     rule_duplicates,
     rule_low_performing_classes,
@@ -405,7 +385,8 @@ def find_alerts(ctx: AlertContext) -> list[Alert]:
     """Run every rule of :data:`RULES`; :data:`FIRST_KINDS` first, then high severity first, then in rule order."""
     alerts = [alert for rule in RULES for alert in rule(ctx)]
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    return sorted(alerts, key=lambda a: (a.kind not in FIRST_KINDS, order[a.severity]))
+    first = {kind: i for i, kind in enumerate(FIRST_KINDS)}
+    return sorted(alerts, key=lambda a: (first.get(a.kind, len(first)), order[a.severity]))
 
 
 def word_counts(texts: pd.Series) -> np.ndarray:

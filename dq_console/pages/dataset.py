@@ -19,6 +19,9 @@ require_entry_script()
 run, split, insights = pick_run()
 filter_bar(run, insights)
 st.title("Dataset")
+for alert in insights.alerts:
+    if alert.kind == "weak_model":  # said before anything else: it changes what every DEP means
+        st.warning(alert.message, icon=":material/warning:")
 
 try:
     rows = filtered(insights)
