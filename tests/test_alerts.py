@@ -193,8 +193,9 @@ def test_rule_weak_model_fires(frame):
     ctx = _context(frame)
     [alert] = alerts.rule_weak_model(ctx)
     _check_alert(alert, "weak_model", "high")
-    assert "'security' is recognised in 0% of its 50 samples" in alert.message and "--epochs" in alert.message
-    np.testing.assert_array_equal(_selects(ctx, alert), blind)
+    assert alert.message.startswith("The model barely recognises some classes: 'security' is recognised in 0%")
+    assert "--epochs" in alert.message
+    np.testing.assert_array_equal(_selects(ctx, alert), blind)  # the class's samples
     assert find_alerts(ctx)[0].kind == "weak_model"  # said first, before anything it may explain
 
 
@@ -208,7 +209,7 @@ def test_rule_weak_model_fires_near_the_majority_rate():
     frame.loc[frame.index[spam], "pred"] = "ham"
     frame.loc[frame.index[spam], "is_misclassified"] = True
     [alert] = alerts.rule_weak_model(_context(frame))
-    assert "accuracy 0.92 against 0.90 for always predicting 'ham'" in alert.message
+    assert alert.message.startswith("The model is too weak for DEP to mean much: accuracy 0.92 against 0.90 for")
 
 
 def test_rule_weak_model_is_quiet_for_a_model_that_learnt(frame):

@@ -399,5 +399,5 @@ def test_a_weak_model_is_said_at_the_top_of_the_page(tmp_path: Path, monkeypatch
     dq.client._current = None
     monkeypatch.setenv("DQ_HOME", str(tmp_path))
     at = open_page()
-    assert at.warning and "The model is too weak for DEP to mean much" in at.warning[0].value
+    assert at.warning and "The model barely recognises some classes" in at.warning[0].value
     assert "'security' is recognised in 0% of its 30 samples" in at.warning[0].value

@@ -6,6 +6,7 @@ return and read are in :mod:`dq.insights.alert_types`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,20 +48,33 @@ def rule_weak_model(ctx: AlertContext) -> list[Alert]:
     if skill >= t.weak_skill and blind.empty:
         return []
     top = str(report.loc[report["support"].idxmax(), "label"])
-    reasons = [f"accuracy {accuracy:.2f} against {majority:.2f} for always predicting {top!r}"]
-    for row in blind.head(3).itertuples():
-        reasons.append(f"{row.label!r} is recognised in {row.recall:.0%} of its {int(row.support):,} samples")
-    n = _count(ctx, "is_misclassified")
+    blind_says = [
+        f"{row.label!r} is recognised in {row.recall:.0%} of its {int(row.support):,} samples"
+        for row in blind.head(3).itertuples()
+    ]
+    advice = "train longer (dq auto --epochs 20) or with more data, then look again."
+    if skill < t.weak_skill:
+        said = [f"accuracy {accuracy:.2f} against {majority:.2f} for always predicting {top!r}", *blind_says]
+        message = (
+            f"The model is too weak for DEP to mean much: {'; '.join(said)}. "
+            f"High DEP may be the model's fault, not the label's: {advice}"
+        )
+        flt: dict[str, Any] = {"is_misclassified": True}
+    else:
+        message = (
+            f"The model barely recognises some classes: {'; '.join(blind_says)}. "
+            f"High DEP on their samples may be the model's fault, not the label's: {advice}"
+        )
+        flt = {"label": [str(x) for x in blind["label"]]}
     return [
         Alert(
             "weak_model",
             "high",
-            "The model is too weak for DEP to mean much: " + "; ".join(reasons) + ". High DEP may be the "
-            "model's fault, not the label's: train longer (dq auto --epochs 20) or with more data, then look again.",
+            message,
             f"(accuracy - majority rate) / (1 - majority rate) < {t.weak_skill}, or a class with support >= "
             f"{t.weak_min_support} and recall <= {t.weak_class_recall}",
-            {"is_misclassified": True},
-            n,
+            flt,
+            _count(ctx, "is_misclassified") if skill < t.weak_skill else int(blind["support"].sum()),
         )
     ]
 
