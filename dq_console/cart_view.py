@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dq.edits import EditsCart, fix, labelers_frame, run_key
+from dq.edits import EditsCart, fix, fix_all, labelers_frame, run_key
 from dq.edits.compare import compare
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
 from dq.edits.model import ACTIONS
@@ -186,6 +186,15 @@ def fixed_bytes(run: Run, split: str, mode: str | None, fmt: str, insights: pd.D
     return dataset_bytes(fix(run, split, auto_fix=mode, insights=insights).frame, fmt)
 
 
+def fixed_all_bytes(run: Run, mode: str | None, fmt: str, strictness: float | None) -> bytes:
+    """The "all splits" download: every split fixed in one file, the input file's split values kept
+    (``dq export --split all``); an auto-fix at ``strictness`` (None: the default) in every split."""
+    insights = None
+    if mode is not None and strictness is not None:
+        insights = {s: _insights_at(str(run.path), run.content_hash, s, strictness) for s in run.splits}
+    return dataset_bytes(fix_all(run, auto_fix=mode, insights=insights).frame, fmt)
+
+
 @st.cache_resource(show_spinner="Finding the likely-mislabeled samples at this strictness (once)...", max_entries=8)
 def _insights_at(path: str, content_hash: str, split: str, strictness: float) -> pd.DataFrame:
     settings = replace(InsightSettings(), mislabel_strictness=strictness)
@@ -241,6 +250,19 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         icon=":material/download:",
         key="download_fixed",
     )
+    if len(run.splits) > 1:
+        custom = st.session_state.get("cart_autofix_strictness")
+        strictness = None if mode is None or custom in (None, DEFAULT_STRICTNESS) else float(custom)
+        st.download_button(
+            f"Download fixed, all {len(run.splits)} splits in one file ({label})",
+            partial(fixed_all_bytes, run, mode, fmt, strictness),
+            file_name=f"{run.name}-all-fixed{suffix}.{ext}",
+            mime=mime,
+            icon=":material/download:",
+            key="download_fixed_all",
+            help="A drop-in replacement for the input file: every split, with a split column (for dq auto runs, "
+            "the file's own split values). Same as `dq export RUN --split all`.",
+        )
 
     st.subheader("Send to labelers")
     flagged = st.toggle(

@@ -58,3 +58,21 @@ def test_undo_ticked_undoes_exactly_the_ticked_edit_and_leaves_nothing_ticked(
     assert _active_ids(cart) == ["11"]
     expect(page.get_by_role("button", name="Undo 0 ticked edits")).to_be_disabled()
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_all_splits_download_in_one_file(dq_home: Path, streamlit_server, browser_page, wait_idle) -> None:  # noqa: ANN001
+    import io
+
+    import pandas as pd
+
+    run = Run(log_tiny_run(dq_home))
+    dq.client._current = None
+    EditsCart().add(run, "test", [Change("4", "remove")], author="test")
+    page = browser_page
+    page.goto(streamlit_server(dq_home) + "/edits_cart")
+    wait_idle(page, timeout_ms=FIRST_VISIT_MS)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download fixed, all 2 splits in one file (CSV)").click()
+    fixed = pd.read_csv(io.BytesIO(Path(info.value.path()).read_bytes()), dtype={"id": str})
+    assert fixed["split"].value_counts().to_dict() == {"training": 90, "test": 29}  # one test row removed
+    assert "4" not in set(fixed.loc[fixed["split"] == "test", "id"])

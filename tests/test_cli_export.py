@@ -196,3 +196,35 @@ def test_labelers_errors_are_one_line_and_write_nothing(run, tmp_path, capsys, a
     line = _one_line_error(capsys, "labelers")
     assert all(w in line for w in words), line
     assert list(tmp_path.iterdir()) == []
+
+
+# --- dq export --split all: a drop-in replacement for the input file ------------------------------
+
+
+def test_export_all_splits_gives_back_the_input_file_with_its_split_values(tmp_path, capsys):
+    from dq.auto.pipeline import AutoSettings, auto
+
+    parts = ["train"] * 3 + ["dev", "test"]
+    rows = [(f"refund my money {i}", "refund", parts[i % 5]) for i in range(20)]
+    rows += [(f"my card arrived {i}", "card", parts[i % 5]) for i in range(20)]
+    source = pd.DataFrame(rows, columns=["utterance", "intent", "part"]).assign(row_id=[f"u{i}" for i in range(40)])
+    data = tmp_path / "intents.csv"
+    source.to_csv(data, index=False)
+    settings = AutoSettings(text="utterance", label="intent", id="row_id", split="part", epochs=2, folds=2)
+    run = Run(auto(data, settings, home=tmp_path, progress=False, log=lambda _m: None).path)
+    capsys.readouterr()  # the model's loading bar
+    db = tmp_path / "edits.db"
+    EditsCart(db).add(run, "validation", [Change("u3", "relabel", "refund", "card")], author="ana")
+    out = tmp_path / "fixed.csv"
+    assert main(["export", str(run.path), "--split", "all", "--out", str(out), "--db", str(db)]) == 0
+    assert _ok(capsys, out).endswith("40 rows kept, 0 removed, 1 relabeled, 0 text edits")
+    fixed = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(fixed.columns) == ["row_id", "utterance", "intent", "part"]
+    assert sorted(fixed["part"].unique()) == ["dev", "test", "train"]  # the file's values, not training/test
+    merged = source.merge(fixed, on="row_id", suffixes=("", "_fixed"))
+    assert len(merged) == 40 and (merged["part"] == merged["part_fixed"]).all()
+    changed = merged[merged["intent"] != merged["intent_fixed"]]
+    assert changed["row_id"].tolist() == ["u3"] and changed["intent_fixed"].tolist() == ["card"]
+    one = tmp_path / "train.csv"
+    assert main(["export", str(run.path), "--split", "training", "--out", str(one), "--db", str(db)]) == 0
+    assert set(pd.read_csv(one, dtype=str)["part"]) == {"train"}

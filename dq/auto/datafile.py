@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,11 +47,16 @@ class SampleTable:
         reasons that skipped nothing are absent.
     source_sha256 : str
         SHA-256 hex digest of the file's raw bytes.
+    split_values : dict of str to str
+        Canonical split name to the file's own spelling of it (the most frequent one, when several
+        spellings name one split), so a fixed dataset can give the file's values back; empty
+        without a split column.
     """
 
     frame: pd.DataFrame
     skipped: dict[str, int]
     source_sha256: str
+    split_values: dict[str, str] = field(default_factory=dict)
 
 
 def load_samples(
@@ -114,7 +119,8 @@ def load_samples(
     _check_columns(frame, roles, file)
     samples, skipped = _compute_samples(frame, roles, file)
     digest = hashlib.sha256(raw).hexdigest()
-    return SampleTable(frame=samples, skipped=skipped, source_sha256=digest)
+    spellings = _split_spellings(frame[roles["split"]]) if "split" in roles else {}
+    return SampleTable(frame=samples, skipped=skipped, source_sha256=digest, split_values=spellings)
 
 
 # ---------------------------------------------------------------------------- checking the roles
@@ -210,6 +216,17 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 def _blank(values: pd.Series) -> pd.Series:
     return values.isna() | values.str.strip().eq("")
+
+
+def _split_spellings(values: pd.Series) -> dict[str, str]:
+    """Canonical split name -> the most frequent spelling of it in ``values`` (``{"training": "train"}``)."""
+    counts = _as_text(values).dropna().value_counts(sort=False)
+    best: dict[str, tuple[int, str]] = {}
+    for raw, count in counts.items():
+        name = normalize_split(str(raw))
+        if name is not None and (name not in best or count > best[name][0]):
+            best[name] = (int(count), str(raw))
+    return {name: raw for name, (_, raw) in best.items()}
 
 
 def _canonical_splits(rows: pd.DataFrame, column: str | None, file: Path) -> np.ndarray:

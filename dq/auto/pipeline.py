@@ -203,6 +203,7 @@ def _build(
         "fingerprint": fp,
         "settings": asdict(settings),
         "skipped": table.skipped,
+        "split_values": table.split_values,
         "tool": "dq auto",
     }
     writer = RunWriter(

@@ -141,17 +141,23 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from dq._util.fileio import check_out_path
-    from dq.edits import EditsCart, fix
-    from dq.edits.export import write_dataset
+    from dq.edits import EditsCart, fix, fix_all
+    from dq.edits.export import ALL_SPLITS, write_dataset
     from dq.insights import split_insights
     from dq.store import Run
 
     check_out_path(args.out)  # fail fast, before reading the run or computing insights
     run = Run(args.run_dir)
+    splits = run.splits if args.split == ALL_SPLITS else [args.split]
     insights = None
     if args.auto_fix is not None and args.strictness is not None:
-        insights = split_insights(run, args.split, settings=_insight_settings(args)).frame
-    result = fix(run, args.split, cart=EditsCart(args.db), auto_fix=args.auto_fix, insights=insights)
+        insights = {s: split_insights(run, s, settings=_insight_settings(args)).frame for s in splits}
+    cart = EditsCart(args.db)
+    if args.split == ALL_SPLITS:
+        result = fix_all(run, cart=cart, auto_fix=args.auto_fix, insights=insights)
+    else:
+        split_frame = insights[args.split] if insights else None
+        result = fix(run, args.split, cart=cart, auto_fix=args.auto_fix, insights=split_frame)
     path = write_dataset(result.frame, args.out)
     print(f"{path}: {result.describe()}", file=sys.stderr)
     print(path)

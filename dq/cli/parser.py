@@ -36,10 +36,12 @@ def _positive(value: str) -> int:
     return number
 
 
-def _add_cart_arguments(p: argparse.ArgumentParser, *, out_help: str) -> None:
+def _add_cart_arguments(
+    p: argparse.ArgumentParser, *, out_help: str, split_help: str = "split (default: training)"
+) -> None:
     """The arguments of the commands that read the edits cart: run, split, output file, database."""
     p.add_argument("run_dir", help="run directory")
-    p.add_argument("--split", default="training", help="split (default: training)")
+    p.add_argument("--split", default="training", help=split_help)
     p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--db", type=Path, metavar="PATH", help="edits cart database (default: $DQ_HOME/edits.db)")
 
@@ -174,10 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply the edits cart (relabels, removals, text edits) to a split and write it with the "
         "original columns, removed rows dropped. --auto-fix also fixes the likely-mislabeled samples "
         "the cart does not touch: relabel (to the suggested label, where there is a confident one) "
-        "or remove.",
-        epilog="example:\n  dq export ~/.dq/runs/demo/banking77 --split training --out fixed.csv --auto-fix relabel",
+        "or remove. --split all writes every split in one file (a drop-in replacement for the input file: "
+        "dq auto's split column keeps the file's own values).",
+        epilog="example:\n  dq export ~/.dq/runs/demo/banking77 --split training --out fixed.csv --auto-fix relabel\n"
+        "  dq export ~/.dq/runs/auto/reviews --split all --out reviews-fixed.csv",
     )
-    _add_cart_arguments(p, out_help="output file: .csv, .parquet or .jsonl")
+    _add_cart_arguments(
+        p, out_help="output file: .csv, .parquet or .jsonl", split_help="split, or all (default: training)"
+    )
     p.add_argument(
         "--auto-fix",
         choices=["relabel", "remove"],

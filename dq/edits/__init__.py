@@ -15,7 +15,7 @@ Pure library: no streamlit. See docs/edits.md.
 from __future__ import annotations
 
 from dq.edits import actions
-from dq.edits.apply import FixedDataset, current_samples, fix, labelers_frame
+from dq.edits.apply import FixedDataset, current_samples, fix, fix_all, labelers_frame
 from dq.edits.model import ACTIONS, Change, default_author, run_key
 from dq.edits.store import SCHEMA_VERSION, EditsCart
 
@@ -29,6 +29,7 @@ __all__ = [
     "current_samples",
     "default_author",
     "fix",
+    "fix_all",
     "labelers_frame",
     "run_key",
 ]

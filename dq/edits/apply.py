@@ -80,9 +80,9 @@ def fix(
 
     Columns are the original ones: for a run built by ``dq auto``, the text, label and id columns
     carry the names they had in the source file (a run built without ``--id-col`` keeps the row
-    number as ``id``), the split column is added back under its name with the canonical split
-    name, and the other columns follow in their stored order; for a logged run, id, text, label
-    and the metadata columns.
+    number as ``id``), the split column is added back under its name with the file's own split
+    values (``train`` stays ``train``), and the other columns follow in their stored order; for a
+    logged run, id, text, label and the metadata columns.
 
     Examples
     --------
@@ -114,6 +114,38 @@ def fix(
         n_relabeled=int((kept & _differs(frame["label"], samples["label"])).sum()),
         n_text_edits=int((kept & _differs(frame["text"], samples["text"])).sum()),
         n_auto_fixed=len(auto),
+    )
+
+
+def fix_all(
+    run: Run,
+    *,
+    cart: EditsCart | None = None,
+    auto_fix: str | None = None,
+    insights: dict[str, pd.DataFrame] | None = None,
+) -> FixedDataset:
+    """Every split of the run fixed (as :func:`fix`) in one frame, split after split, counts summed.
+
+    The frame is a drop-in replacement for the input file: for a ``dq auto`` run read with a split
+    column, that column holds the file's own values; otherwise a ``split`` column names each row's
+    split (when the run has more than one). ``insights`` maps a split to its insights frame.
+    """
+    cart = cart if cart is not None else EditsCart()
+    parts = [
+        fix(run, split, cart=cart, auto_fix=auto_fix, insights=(insights or {}).get(split)) for split in run.splits
+    ]
+    frames = [p.frame for p in parts]
+    settings = (run.meta.get("source") or {}).get("settings") or {}
+    has_split_column = (run.meta.get("source") or {}).get("tool") == AUTO_TOOL and settings.get("split")
+    if len(frames) > 1 and not has_split_column:
+        frames = [f.assign(split=split) for f, split in zip(frames, run.splits)]
+    return FixedDataset(
+        frame=pd.concat(frames, ignore_index=True),
+        n_kept=sum(p.n_kept for p in parts),
+        n_removed=sum(p.n_removed for p in parts),
+        n_relabeled=sum(p.n_relabeled for p in parts),
+        n_text_edits=sum(p.n_text_edits for p in parts),
+        n_auto_fixed=sum(p.n_auto_fixed for p in parts),
     )
 
 
@@ -191,7 +223,9 @@ def _original_columns(frame: pd.DataFrame, run: Run, split: str) -> pd.DataFrame
         names["id"] = settings["id"]
     out = frame.rename(columns=names)
     if settings.get("split"):
-        out.insert(out.columns.get_loc(names["label"]) + 1, settings["split"], split)
+        # The file's own spelling of the split ("train"), recorded by dq auto; canonical for older runs.
+        spelled = (source.get("split_values") or {}).get(split, split)
+        out.insert(out.columns.get_loc(names["label"]) + 1, settings["split"], spelled)
     # dq auto kept a file column named like a sample column as meta_<name>; give it its name back
     # where no output column holds that name now.
     restore = {}

@@ -28,6 +28,9 @@ LABELERS_COLUMNS: tuple[str, ...] = ("id", "text", "label", "suggested_label", "
 #: Extensions ``write_labelers`` accepts: Label Studio JSON, or the CSV.
 LABELERS_FORMATS: tuple[str, ...] = (".json", ".csv")
 
+#: ``dq export --split all``: every split of the run in one file.
+ALL_SPLITS = "all"
+
 
 def write_dataset(frame: pd.DataFrame, out: str | os.PathLike[str]) -> Path:
     """Write a dataset atomically as .csv, .parquet or .jsonl (by the extension of ``out``), UTF-8.
