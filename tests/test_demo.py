@@ -76,4 +76,5 @@ def test_the_demo_builds_from_the_shipped_vectors(tmp_path: Path) -> None:
     assert not any("not used" in line for line in lines)
     run = Run(result.path)
     assert (run.project, run.name) == (DEMO_PROJECT, DEMO_RUN)
-    assert run.n_samples("training") == 10_003 and run.n_samples("test") == 3_080
+    assert run.splits == ["training", "validation", "test"]
+    assert (run.n_samples("training"), run.n_samples("validation"), run.n_samples("test")) == (9_038, 965, 3_080)

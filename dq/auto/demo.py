@@ -1,4 +1,4 @@
-"""The bundled demo: BANKING77 (CC BY 4.0, Casanueva et al. 2020), training and test splits.
+"""The bundled demo: BANKING77 (CC BY 4.0, Casanueva et al. 2020), training, validation and test splits.
 
 The demo ships the embeddings of its 13,083 texts (``data/banking77/embeddings.npz``, computed by
 the bundled all-MiniLM-L6-v2 with :func:`write_demo_embeddings`), so building it takes seconds, not
@@ -27,13 +27,19 @@ DATA_DIR = Path(__file__).parent / "data" / "banking77"
 EMBEDDINGS_FILE = DATA_DIR / "embeddings.npz"
 
 
+#: Every this-many-th training text of each class (the 10th, 20th, ...) is the demo's validation split,
+#: so the cross-split alerts (classes the model overfits or underfits) have something to compare.
+VALIDATION_EVERY = 10
+
+
 def demo_frame() -> pd.DataFrame:
-    """The bundled BANKING77 files as one frame with columns text, category, split."""
-    parts = []
-    for name, split in (("train.csv", "training"), ("test.csv", "test")):
-        part = pd.read_csv(DATA_DIR / name, dtype=str, keep_default_na=False)
-        parts.append(part.assign(split=split))
-    return pd.concat(parts, ignore_index=True)
+    """The bundled BANKING77 files as one frame with columns text, category, split (training,
+    validation: every 10th training text of each class, test), in the files' row order."""
+    train = pd.read_csv(DATA_DIR / "train.csv", dtype=str, keep_default_na=False)
+    nth = train.groupby("category", sort=False).cumcount() % VALIDATION_EVERY == VALIDATION_EVERY - 1
+    train["split"] = np.where(nth, "validation", "training")
+    test = pd.read_csv(DATA_DIR / "test.csv", dtype=str, keep_default_na=False).assign(split="test")
+    return pd.concat([train, test], ignore_index=True)
 
 
 def build_demo(
