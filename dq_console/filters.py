@@ -118,7 +118,10 @@ def _filtered_rows(
 
 
 def filter_summary(insights: SplitInsights) -> str:
-    text = describe_filter(state_filter(insights))
-    if st.session_state.get("selected_ids") is not None:
-        text += f" and one of the {len(st.session_state['selected_ids']):,} samples selected on the map"
-    return text
+    """The filters in words, the map selection included ("the 559 samples selected on the map")."""
+    flt = state_filter(insights)
+    selected = st.session_state.get("selected_ids")
+    if selected is None:
+        return describe_filter(flt)
+    on_map = f"the {len(selected):,} samples selected on the map"
+    return on_map if not flt else f"{describe_filter(flt)}, among {on_map}"
