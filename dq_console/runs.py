@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -45,13 +46,39 @@ def run_listing(home: Path | None = None) -> RunListing:
     )
 
 
+def parent_of(entry: RunEntry) -> str:
+    """The run a retrain was trained from ("project/run"), or "" for a run that is no retrain."""
+    source = (entry.meta or {}).get("source")
+    return str(source.get("parent") or "") if isinstance(source, dict) else ""
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def headline(path: str, content_hash: str) -> tuple[str, float | None]:
+    """(what, value): the last epoch's accuracy on the run's first evaluation split (validation, else
+    test, else training). Read from the run's files, once per run content."""
+    from dq.store import Run
+
+    run = Run(path)
+    split = next((s for s in ("validation", "test") if s in run.splits), run.splits[0])
+    names = run.samples(split, columns=["label"])["label"]
+    index = {name: i for i, name in enumerate(run.labels)}
+    labels = np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in names])
+    preds = run.probs(split).argmax(axis=1)
+    labeled = labels >= 0
+    return split, float((preds[labeled] == labels[labeled]).mean()) if labeled.any() else None
+
+
 def finished_table(runs: list[RunEntry]) -> pd.DataFrame:
     """One row a finished run, every cell plain text or a number (shown by ``st.dataframe``)."""
+    metrics = [headline(str(r.path), str((r.meta or {}).get("content_hash", ""))) for r in runs]
     return pd.DataFrame(
         [
             {
                 "project": r.project,
                 "run": r.run,
+                "parent": parent_of(r),
+                "accuracy": value,
+                "on": split,
                 "created": _format_created(r.created),
                 "samples": sum(r.n_samples.values()),
                 "splits": " · ".join(
@@ -59,9 +86,9 @@ def finished_table(runs: list[RunEntry]) -> pd.DataFrame:
                 ),
                 "labels": r.n_labels,
             }
-            for r in runs
+            for r, (split, value) in zip(runs, metrics)
         ],
-        columns=["project", "run", "created", "samples", "splits", "labels"],
+        columns=["project", "run", "parent", "accuracy", "on", "created", "samples", "splits", "labels"],
     )
 
 
@@ -77,6 +104,11 @@ def unfinished_table(runs: list[RunEntry]) -> pd.DataFrame:
 FINISHED_COLUMNS = {
     "project": "Project",
     "run": "Run",
+    "parent": st.column_config.TextColumn("Retrain of", help="The run whose fixed data this run was trained on"),
+    "accuracy": st.column_config.NumberColumn(
+        "Accuracy", format="%.3f", help="Last epoch's accuracy on the split named beside it"
+    ),
+    "on": "On split",
     "created": "Created",
     "samples": st.column_config.NumberColumn("Samples", format="localized"),
     "splits": "Splits (samples, epochs logged)",

@@ -54,6 +54,10 @@ def test_finished_and_unfinished_runs_are_listed_apart(dq_home: Path) -> None:
     assert finished["samples"].tolist() == [150]
     assert finished["splits"].tolist() == ["training 120 (2 epochs) · test 30 (2 epochs)"]
     assert finished["labels"].tolist() == [len(LABELS)]
+    assert finished["parent"].tolist() == [""] and finished["on"].tolist() == ["test"]
+    run = Run(baseline)
+    labels = run.samples("test")["label"].map(run.labels.index).to_numpy()
+    assert finished["accuracy"].tolist() == [pytest.approx(float((run.probs("test").argmax(1) == labels).mean()))]
     # run.json's ISO timestamp, shown to the minute
     created = datetime.fromisoformat(Run(baseline).meta["created"])
     assert finished["created"].tolist() == [created.strftime("%Y-%m-%d %H:%M")]

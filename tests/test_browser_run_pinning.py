@@ -6,6 +6,7 @@ newest run) at the next page change, and the user went on working in another run
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,23 @@ def test_a_newer_run_is_announced_and_the_picked_run_stays(
     expect(_run_box(page)).to_match_aria_snapshot('- combobox "Run": r2')
     expect(page.get_by_test_id("stAlert").filter(has_text="A newer run")).to_have_count(0)
     assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_the_runs_page_opens_a_run(dq_home: Path, streamlit_server, browser_page, wait_idle) -> None:  # noqa: ANN001
+    from playwright.sync_api import expect
+
+    from tests.test_browser_edits import _tick_rows
+
+    log_tiny_run(dq_home, run="r1")
+    log_tiny_run(dq_home, run="r2", seed=1)
+    dq.client._current = None
+    page = browser_page
+    page.goto(streamlit_server(dq_home) + "/runs")
+    wait_idle(page, timeout_ms=FIRST_VISIT_MS)
+    _tick_rows(page, [1], wait_idle)  # the second row: whichever run it lists
+    button = page.get_by_role("button", name=re.compile(r"^Open tiny.r[12]$"))
+    picked = button.inner_text().strip().rsplit("/", 1)[1]
+    button.click()
+    wait_idle(page, timeout_ms=FIRST_VISIT_MS)
+    expect(page.get_by_role("heading", name="Dataset")).to_be_visible()
+    expect(_run_box(page)).to_match_aria_snapshot(f'- combobox "Run": {picked}')

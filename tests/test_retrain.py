@@ -76,6 +76,7 @@ def test_retrain_trains_on_the_fixed_rows_and_copies_the_other_splits(base: Run,
     assert not result.reused and (result.path / "run.json").exists()
     assert new.project == "bank" and new.name.startswith("base-fixed-") and len(new.name) == len("base-fixed-") + 8
     assert new.path.parent == base.path.parent
+    assert new.meta["source"]["parent"] == "bank/base"  # the Runs page shows what it retrains
     settings = new.meta["source"]["settings"]
     assert (settings["epochs"], settings["folds"], settings["seed"]) == (2, 2, 3)
     assert (settings["text"], settings["label"], settings["split"]) == ("utterance", "intent", "part")

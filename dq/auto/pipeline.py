@@ -88,8 +88,12 @@ def auto(
     home: Path | None = None,
     progress: bool | ProgressFn = True,
     log: Callable[[str], None] | None = None,
+    parent: str | None = None,
 ) -> AutoResult:
     """Build a run from a dataset file; return where it is.
+
+    ``parent`` ("project/run") names the run this one retrains on fixed data (recorded in run.json's
+    ``source.parent``; the console's Runs page shows it).
 
     The run goes to ``out`` when given, else ``<home>/runs/<project>/<run>``. A target that already
     holds the run of the same file and settings is reused; one holding a different run is refused.
@@ -127,7 +131,7 @@ def auto(
         return AutoResult(target, True, table.skipped, 0, 0)
     return _build(
         table, settings, fp, data, project=project, run_name=run_name, target=target, home=home,
-        progress=progress, say=say,
+        progress=progress, say=say, parent=parent,
     )  # fmt: skip
 
 
@@ -184,6 +188,7 @@ def _build(
     home: Path | None,
     progress: bool | ProgressFn,
     say: Callable[[str], None],
+    parent: str | None = None,
 ) -> AutoResult:
     frame = table.frame
     labeled = frame["label"].notna()
@@ -205,6 +210,7 @@ def _build(
         "skipped": table.skipped,
         "split_values": table.split_values,
         "tool": "dq auto",
+        **({"parent": parent} if parent else {}),
     }
     writer = RunWriter(
         target,

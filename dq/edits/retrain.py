@@ -138,6 +138,7 @@ def _compute_retrain(
             home=home,
             progress=progress if progress is not None else False,
             log=log,
+            parent=f"{run.project}/{run.name}",
         )
 
 

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from dq_console.entry import page_path
 from dq_console.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, run_listing, unfinished_table
-from dq_console.state import require_entry_script
+from dq_console.state import clear_filters, require_entry_script
 
 DEMO_COMMANDS = """\
 make run      # set up, build the demo run, open this console
@@ -22,7 +23,21 @@ if listing.is_empty:
 
 st.subheader("Finished runs")
 if listing.finished:
-    st.dataframe(finished_table(listing.finished), hide_index=True, column_config=FINISHED_COLUMNS)
+    st.caption("Tick a run to open it.")
+    picked = st.dataframe(
+        finished_table(listing.finished),
+        hide_index=True,
+        column_config=FINISHED_COLUMNS,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs_table",
+    )
+    if picked.selection.rows:
+        entry = listing.finished[picked.selection.rows[0]]
+        if st.button(f"Open {entry.project}/{entry.run}", type="primary", icon=":material/open_in_new:"):
+            st.session_state["project"], st.session_state["run"] = entry.project, entry.run
+            clear_filters()
+            st.switch_page(page_path("dataset"))
 else:
     st.info("No finished run yet. Build the demo run with `dq demo`.")
     st.code(DEMO_COMMANDS, language="bash")
