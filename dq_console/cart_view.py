@@ -56,6 +56,13 @@ COMPARE_CONFIG = {
     "before": st.column_config.NumberColumn("Before", format="%.4f"),
     "after": st.column_config.NumberColumn("After (fixed data)", format="%.4f"),
     "change": st.column_config.NumberColumn("Change", format="%+.4f"),
+    "change_low": st.column_config.NumberColumn(
+        "95% interval from", format="%+.4f", help="Paired bootstrap over the split's rows: the change could be this low"
+    ),
+    "change_high": st.column_config.NumberColumn("to", format="%+.4f", help="... or this high"),
+    "beyond_noise": st.column_config.CheckboxColumn(
+        "Beyond noise", help="The 95% interval excludes 0: the change is unlikely to be chance"
+    ),
 }
 #: Rows of the edit list drawn at most (the counts above it cover all).
 HISTORY_ROWS = 2000
@@ -303,7 +310,14 @@ def retrain_job_key(run: Run, split: str) -> str:
 
 def _start_retrain(run: Run, split: str, mode: str | None, insights: pd.DataFrame | None) -> None:
     fixed = fix(run, split, auto_fix=mode, insights=insights).frame
-    start_job(retrain_job_key(run, split), run, fixed, split=split)
+    key = retrain_job_key(run, split)
+    start_job(key, run, fixed, split=split)
+    # What the cart held when this retrain started: a result is stale once the cart moves on.
+    st.session_state["retrain_cart"] = {**st.session_state["retrain_cart"], key: _cart_state(run, split, mode)}
+
+
+def _cart_state(run: Run, split: str, mode: str | None) -> tuple[Any, ...]:
+    return (*EditsCart().version(run_key(run), split), mode)
 
 
 def retrain_section(run: Run, split: str) -> None:
@@ -336,7 +350,8 @@ def retrain_section(run: Run, split: str) -> None:
     elif job.state == "failed":
         st.error(f"Retraining failed: {job.error}", icon=":material/error:")
     else:
-        _job_result(run, job.result)
+        started = st.session_state["retrain_cart"].get(retrain_job_key(run, split))
+        _job_result(run, job.result, stale=started is not None and started != _cart_state(run, split, mode))
 
 
 @st.fragment(run_every=1.0)
@@ -353,8 +368,14 @@ def _compare(before: str, before_hash: str, after: str, after_hash: str) -> pd.D
     return compare(Run(before), Run(after))
 
 
-def _job_result(run: Run, result: Any) -> None:
+def _job_result(run: Run, result: Any, *, stale: bool) -> None:
     after = Run(result.path)
+    if stale:
+        st.warning(
+            "The cart (or the auto-fix choice) changed since this retrain: the result below is for the data as "
+            "it was then. Retrain to see the effect of the current edits.",
+            icon=":material/history:",
+        )
     st.success(
         f"Retrained into run {after.project}/{after.name}"
         + (" (this fixed data was trained before: reused)" if result.reused else "")
@@ -365,5 +386,8 @@ def _job_result(run: Run, result: Any) -> None:
     if table.empty:
         st.caption("No validation or test split in both runs to compare on.")
         return
-    st.caption("The evaluation splits are not edited: both models are scored against the same labels.")
+    st.caption(
+        "The evaluation splits are not edited: both models are scored against the same labels. A change whose "
+        "95% interval (paired bootstrap over the split's rows) holds 0 is within the noise of this split's size."
+    )
     st.dataframe(table, hide_index=True, column_config=COMPARE_CONFIG)

@@ -44,6 +44,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "ticked_ids": [],  # ids ticked in the Dataset table (the actions' targets)
     "ticked_key": None,  # the table (view and page) those ticks belong to
     "last_batch": None,  # batch id of this session's last action in the edits cart ("Undo last action")
+    "retrain_cart": {},  # retrain job key -> (cart version, auto-fix) when this session started it
     "openai_enabled": False,
     "openai_model": "",  # "" = the model from DQ_OPENAI_MODEL / secrets / the default
     "openai_base_url": "",  # "" = OPENAI_BASE_URL / secrets / OpenAI itself

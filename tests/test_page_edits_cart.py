@@ -176,9 +176,17 @@ def test_retrain_and_compare_runs_in_the_background(run: Run) -> None:
     assert after.n_samples("training") == run.n_samples("training") - 1
     assert "14" not in set(after.samples("training")["id"].astype(str))
     compare = page.dataframe[-1].value
-    assert list(compare.columns) == ["split", "metric", "before", "after", "change"]
+    assert list(compare.columns)[:5] == ["split", "metric", "before", "after", "change"]
+    assert {"change_low", "change_high", "beyond_noise"} <= set(compare.columns)
     assert set(compare["split"]) == {"test"}
     assert set(LABELS) == set(after.labels)
+    assert not [w for w in page.warning if "changed since this retrain" in w.value]
+    # The cart moves on: the result on the page is marked as stale.
+    at.session_state["sample_id"] = 15
+    at.run()
+    at.button(key="sample_remove").click().run()
+    page.run()
+    assert [w for w in page.warning if "changed since this retrain" in w.value]
 
 
 def _auto_fix_choice_app(run_path: str) -> None:

@@ -181,9 +181,9 @@ def test_job_registry_keeps_one_running_job_per_key(base: Run, home: Path):
 # --- compare on hand-made runs --------------------------------------------------------------------
 
 
-def _log(home: Path, name: str, labels: list[str], preds: dict[str, list[str]]) -> Run:
-    """A logged run whose last-epoch predictions on each split are exactly ``preds``."""
-    truth = {"training": ["a", "b", "c", "a"], "test": ["a", "a", "b", "b", "c", "c"], "validation": ["a", "b"]}
+def _log(home: Path, name: str, labels: list[str], preds: dict[str, list[str]], test: list[str] | None = None) -> Run:
+    """A logged run whose last-epoch predictions on each split are exactly ``preds`` (``test``: its labels)."""
+    truth = {"training": ["a", "b", "c", "a"], "test": test or ["a", "a", "b", "b", "c", "c"], "validation": ["a", "b"]}
     dq.init(project="cmp", run=name, labels=labels, home=home)
     for split, y in truth.items():
         ids = list(range(len(y)))
@@ -205,7 +205,9 @@ def test_compare_scores_the_last_epoch_with_classes_matched_by_name(tmp_path: Pa
     # Other class order and an extra class: columns must be matched by name, not position.
     after = _log(tmp_path, "after", ["c", "d", "a", "b"], {"test": ["a", "a", "b", "b", "c", "d"]})
     table = compare(before, after)
-    assert list(table.columns) == ["split", "metric", "before", "after", "change"]
+    assert list(table.columns) == [
+        "split", "metric", "before", "after", "change", "change_low", "change_high", "beyond_noise"
+    ]  # fmt: skip
     assert table["split"].tolist() == [VALIDATION] * 4 + [TEST] * 4
     assert table["metric"].tolist() == ["accuracy", "macro_f1", "macro_precision", "macro_recall"] * 2
     got = table[table["split"] == TEST].set_index("metric")
@@ -223,6 +225,22 @@ def test_compare_scores_the_last_epoch_with_classes_matched_by_name(tmp_path: Pa
     val = table[table["split"] == VALIDATION]
     assert (val["before"] == 1.0).all() and (val["after"] == 1.0).all() and (val["change"] == 0).all()
     assert compare(before, after, splits=[TEST])["split"].unique().tolist() == [TEST]
+    # six test rows, one more right and none worse: resamples without that row change nothing, so
+    # the paired interval starts at 0 and the gain is not beyond the noise
+    assert (got["change_low"] <= got["change"]).all() and (got["change"] <= got["change_high"]).all()
+    assert got.loc["accuracy", "change_low"] == 0 < got.loc["accuracy", "change_high"]
+    assert not got.loc["accuracy", "beyond_noise"]
+
+
+def test_compare_tells_a_real_gain_from_noise(tmp_path: Path):
+    truth = ["a", "b"] * 100
+    before_preds = ["a"] * 200  # right on half
+    after_preds = truth[:180] + ["a"] * 20  # right on 190
+    before = _log(tmp_path, "before", ["a", "b", "c"], {"test": before_preds}, test=truth)
+    after = _log(tmp_path, "after", ["a", "b", "c"], {"test": after_preds}, test=truth)
+    row = compare(before, after, splits=[TEST]).set_index("metric").loc["accuracy"]
+    assert row["change"] == pytest.approx(0.45)
+    assert 0.3 < row["change_low"] < 0.45 < row["change_high"] < 0.6 and row["beyond_noise"]
 
 
 def test_compare_refuses_splits_it_cannot_score(tmp_path: Path):
