@@ -16,11 +16,36 @@ from dq_console.state import sync_url
 
 #: The sort control: choice -> (column, ascending). Each puts the clusters worth a look first.
 SORT_CHOICES: dict[str, tuple[str, bool]] = {
-    "Size": ("size", False),
     "Average DEP": ("avg_dep", False),
+    "Size": ("size", False),
     "F1": ("macro_f1", True),
 }
-SORT_HELP = "Size: largest first. Average DEP: most likely errors first. F1: weakest model quality first."
+SORT_HELP = "Average DEP: most likely errors first. Size: largest first. F1: weakest model quality first."
+#: The compact view: one row per cluster.
+TABLE_CONFIG = {
+    "cluster": st.column_config.NumberColumn("Cluster", format="%d"),
+    "size": st.column_config.NumberColumn("Samples", format="localized"),
+    "share": st.column_config.NumberColumn("Share", format="percent"),
+    "avg_dep": st.column_config.ProgressColumn("Avg DEP", min_value=0.0, max_value=1.0, format="%.2f"),
+    "macro_f1": st.column_config.NumberColumn("F1", format="%.2f"),
+    "top_words": st.column_config.ListColumn("Top words"),
+    "top_label": "Top label",
+}
+
+
+def cluster_table_view(table: pd.DataFrame) -> None:
+    """All clusters in one table, in ``table``'s order; ticking one opens it in the Dataset page."""
+    columns = [c for c in TABLE_CONFIG if c in table.columns]
+    picked = st.dataframe(
+        table[columns], hide_index=True, column_config=TABLE_CONFIG, on_select="rerun",
+        selection_mode="single-row", key="cluster_table", height=min(38 + 35 * len(table), 700),
+    )  # fmt: skip
+    if picked.selection.rows:
+        cluster = int(table["cluster"].iloc[picked.selection.rows[0]])
+        if st.button(f"Show cluster {cluster} in Dataset", icon=":material/table_rows:", key="cluster_table_show"):
+            show_in_dataset(cluster)
+
+
 CARDS_PER_ROW = 3
 
 

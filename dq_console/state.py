@@ -49,7 +49,8 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "openai_model": "",  # "" = the model from DQ_OPENAI_MODEL / secrets / the default
     "openai_base_url": "",  # "" = OPENAI_BASE_URL / secrets / OpenAI itself
     "map_color": "DEP",
-    "cluster_sort": "Size",
+    "cluster_sort": "Average DEP",
+    "cluster_view": "Table",
 }
 
 

@@ -64,11 +64,12 @@ def chat_server() -> Iterator[dict[str, Any]]:
     httpd.server_close()
 
 
-def open_clusters(**secrets: str) -> AppTest:
+def open_clusters(view: str = "Cards", **secrets: str) -> AppTest:
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=RUN_TIMEOUT_S)
     for name, value in secrets.items():
         at.secrets[name] = value
     at.run()
+    at.session_state["cluster_view"] = view
     at.switch_page("pages/clusters.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -118,13 +119,25 @@ def test_sorting_changes_the_order(tiny_run: Path) -> None:
     by_f1 = table.sort_values(["macro_f1", "cluster"], ascending=[True, True])["cluster"].tolist()
     assert by_dep != by_size and by_f1 != by_size  # the data tells the orders apart
 
-    assert at.radio(key="cluster_sort").value == "Size"
-    assert card_order(at) == by_size
-    at.radio(key="cluster_sort").set_value("Average DEP").run()
+    assert at.radio(key="cluster_sort").value == "Average DEP"  # the likeliest errors first by default
     assert card_order(at) == by_dep
+    at.radio(key="cluster_sort").set_value("Size").run()
+    assert card_order(at) == by_size
     at.radio(key="cluster_sort").set_value("F1").run()
     assert card_order(at) == by_f1
     assert not at.exception
+
+
+def test_the_compact_table_lists_every_cluster_by_average_dep(tiny_run: Path) -> None:
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=RUN_TIMEOUT_S)
+    at.run()
+    at.switch_page("pages/clusters.py").run()
+    table = cluster_table(tiny_run)
+    assert at.session_state["cluster_view"] == "Table" and not card_order(at)  # the default view
+    shown = at.dataframe[0].value
+    by_dep = table.sort_values(["avg_dep", "cluster"], ascending=[False, True])["cluster"].tolist()
+    assert shown["cluster"].tolist() == by_dep
+    assert {"size", "avg_dep", "macro_f1", "top_words"} <= set(shown.columns)
 
 
 def test_show_in_dataset_sets_the_cluster_filter(tiny_run: Path) -> None:

@@ -3,7 +3,8 @@
 Clusters are fitted on the training split (:func:`fit_clusters`) and other splits are assigned to
 the same centroids (:func:`assign_clusters`), so a cluster id means the same topic in every split;
 their keywords are in ``dq.insights.keywords``.
-Cluster ids are renumbered by size, largest first (0 = the largest cluster of the fitted split).
+Cluster ids follow the k-means starting rows, which are chosen by content: the same data gets the
+same numbers, and a retrain on slightly changed data keeps nearly all of them.
 
 Scale: k-means trains on seeded samples of at most ``n_clusters x TRAIN_POINTS_PER_CLUSTER``
 rows, so its cost does not grow with the split; assigning is one exact inner-product search
@@ -39,9 +40,10 @@ AUTO_CLUSTERS_DIVISOR = 2
 AUTO_CLUSTERS_MIN = 2
 #: More clusters than this stop being readable as a list of topics in the console.
 AUTO_CLUSTERS_MAX = 50
-#: k-means runs from this many seeded random starts on a small sample (this many rows per cluster;
-#: the best objective wins), then refines the winner on a larger sample. One start on unequal
-#: blobs ends merged-and-split (a local optimum) about a third of the time; eight almost never.
+#: k-means runs from this many starts on a small sample (this many rows per cluster; the best
+#: objective wins), then refines the winner on a larger sample. Each start is k rows picked by
+#: content (``_content_order``), never by position. One start on unequal blobs ends
+#: merged-and-split (a local optimum) about a third of the time; eight almost never.
 KMEANS_RESTARTS = 8
 RESTART_POINTS_PER_CLUSTER = 64
 KMEANS_ITERATIONS = 20
@@ -65,7 +67,7 @@ class ClusterModel:
     Attributes
     ----------
     centroids : (c, d) float32 array
-        Unit-length cluster centres; row ``j`` is cluster ``j``, ordered by size (0 = largest).
+        Unit-length cluster centres; row ``j`` is cluster ``j``.
     labels : (n,) int64 array
         Cluster of each fitted row, in ``0 .. c - 1``.
     """
@@ -105,7 +107,9 @@ def fit_clusters(embs: Any, *, n_clusters: int | None = None, seed: int = 0) -> 
     Returns
     -------
     ClusterModel
-        Centroids and the cluster of every row, renumbered by size (0 = largest).
+        Centroids and the cluster of every row. Numbers follow the starting rows (chosen by
+        content, not position), so they stay the same for the same data and nearly the same when
+        a few rows are added or removed.
 
     Examples
     --------
@@ -159,22 +163,44 @@ def assign_clusters(embs: Any, model: ClusterModel) -> np.ndarray:
     return _compute_assign(embs, np.ascontiguousarray(model.centroids, dtype=np.float32))
 
 
+def _content_order(embs: np.ndarray, seed: int) -> np.ndarray:
+    """Rows in an order that looks random but follows each row's content, not its position.
+
+    A permutation of positions changes completely when one row is added or removed (a retrain on
+    fixed data), and so would the k-means training sample and every cluster. Ranking rows by a
+    pseudo-random function of their values keeps the sample, and the clusters, nearly the same.
+    """
+    direction = np.random.default_rng(seed).standard_normal(embs.shape[1]).astype(np.float32)
+    key = (embs @ direction).astype(np.float64) * 1e4
+    return np.argsort(key - np.floor(key), kind="stable")
+
+
 def _compute_clusters(embs: np.ndarray, n_clusters: int, seed: int) -> ClusterModel:
     # Samples drawn here (not by faiss) keep training cost and determinism independent of n; the
     # restart sample is the head of the refinement sample.
-    order = np.random.default_rng(seed).permutation(embs.shape[0])
+    order = _content_order(embs, seed)
     train = embs[np.sort(order[: n_clusters * TRAIN_POINTS_PER_CLUSTER])]
     starts = embs[np.sort(order[: n_clusters * RESTART_POINTS_PER_CLUSTER])]
-    centroids = _kmeans(starts, n_clusters, seed, KMEANS_ITERATIONS, KMEANS_RESTARTS, None)
+    # Each start is the first rows of a content order (not faiss's draw over positions), so a few
+    # rows more or less leave the starts, the winner and the clusters nearly where they were.
+    best: tuple[float, np.ndarray] | None = None
+    for restart in range(KMEANS_RESTARTS):
+        first = embs[order[:n_clusters]] if restart == 0 else embs[_content_order(embs, seed + restart)[:n_clusters]]
+        fitted = _kmeans(starts, n_clusters, seed, KMEANS_ITERATIONS, 1, first)
+        score = _similarity(starts, fitted)
+        if best is None or score > best[0] + 1e-6:
+            best = (score, fitted)
+    assert best is not None
+    centroids = best[1]
     if train.shape[0] > starts.shape[0]:
         centroids = _kmeans(train, n_clusters, seed, REFINE_ITERATIONS, 1, centroids)
     labels = _compute_assign(embs, centroids)
-    sizes = np.bincount(labels, minlength=n_clusters)
-    by_size = np.argsort(-sizes, kind="stable")
-    by_size = by_size[sizes[by_size] > 0]
+    # Cluster j is the one grown from the j-th starting row (content order), so its number stays
+    # when the data changes a little; clusters left empty are dropped and the rest close ranks.
+    kept = np.flatnonzero(np.bincount(labels, minlength=n_clusters) > 0)
     new_id = np.full(n_clusters, -1, dtype=np.int64)
-    new_id[by_size] = np.arange(by_size.size)
-    return ClusterModel(centroids=np.ascontiguousarray(centroids[by_size]), labels=new_id[labels])
+    new_id[kept] = np.arange(kept.size)
+    return ClusterModel(centroids=np.ascontiguousarray(centroids[kept]), labels=new_id[labels])
 
 
 def _kmeans(rows: np.ndarray, k: int, seed: int, iterations: int, restarts: int, init: np.ndarray | None) -> np.ndarray:
@@ -184,6 +210,14 @@ def _kmeans(rows: np.ndarray, k: int, seed: int, iterations: int, restarts: int,
     )  # fmt: skip
     kmeans.train(np.ascontiguousarray(rows), init_centroids=init)
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
+
+
+def _similarity(rows: np.ndarray, centroids: np.ndarray) -> float:
+    """Spherical k-means objective: summed cosine similarity of each row to its nearest centroid (higher = better)."""
+    index = faiss.IndexFlatIP(centroids.shape[1])
+    index.add(centroids)
+    scores, _ = index.search(np.ascontiguousarray(rows), 1)
+    return float(scores.sum())
 
 
 def _compute_assign(embs: np.ndarray, centroids: np.ndarray) -> np.ndarray:

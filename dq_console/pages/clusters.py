@@ -3,7 +3,14 @@ the Dataset page filtered to its cluster. GPT summaries (a title and a paragraph
 
 import streamlit as st
 
-from dq_console.cluster_cards import SORT_CHOICES, SORT_HELP, mean_dep, show_cluster_cards, sort_clusters
+from dq_console.cluster_cards import (
+    SORT_CHOICES,
+    SORT_HELP,
+    cluster_table_view,
+    mean_dep,
+    show_cluster_cards,
+    sort_clusters,
+)
 from dq_console.gpt import gpt_controls
 from dq_console.picker import pick_run
 from dq_console.state import require_entry_script, sync_url
@@ -20,16 +27,22 @@ if insights.clusters.empty:
     st.stop()
 
 settings = gpt_controls()
-order = st.radio("Sort by", list(SORT_CHOICES), key="cluster_sort", horizontal=True, help=SORT_HELP)
+sort_col, view_col = st.columns([3, 2])
+order = sort_col.radio("Sort by", list(SORT_CHOICES), key="cluster_sort", horizontal=True, help=SORT_HELP)
+view = view_col.segmented_control("View", ["Table", "Cards"], key="cluster_view", required=True)
 st.caption(
     f"{len(insights.clusters)} clusters over {len(insights.frame):,} samples of {split}. "
     "Show in Dataset adds the cluster to the Dataset page's current filters."
 )
-show_cluster_cards(
-    sort_clusters(insights.clusters, order),
-    insights.frame,
-    split_dep=mean_dep(insights.frame),
-    split_f1=insights.summary["metrics"].get("macro_f1"),
-    settings=settings,
-)
+ordered = sort_clusters(insights.clusters, order)
+if view == "Table":
+    cluster_table_view(ordered)
+else:
+    show_cluster_cards(
+        ordered,
+        insights.frame,
+        split_dep=mean_dep(insights.frame),
+        split_f1=insights.summary["metrics"].get("macro_f1"),
+        settings=settings,
+    )
 sync_url()
