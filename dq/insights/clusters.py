@@ -170,7 +170,7 @@ def _content_order(embs: np.ndarray, seed: int) -> np.ndarray:
     fixed data), and so would the k-means training sample and every cluster. Ranking rows by a
     pseudo-random function of their values keeps the sample, and the clusters, nearly the same.
     """
-    direction = np.random.default_rng(seed).standard_normal(embs.shape[1]).astype(np.float32)
+    direction = np.random.default_rng(seed).standard_normal(size=embs.shape[1], dtype=np.float32)
     key = np.asarray(embs @ direction, dtype=np.float64) * 1e4
     return np.argsort(key - np.floor(key), kind="stable")
 
