@@ -18,6 +18,7 @@ BANKING77 texts for one epoch, timed (the default three epochs cost three such e
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -36,11 +37,13 @@ from bench_in_sample import best_cleanlab, subset  # noqa: E402
 from noise import embeddings, inject_noise, load_dataset, model_confusion, weak_model_probs  # noqa: E402
 
 from dq.auto.pipeline import AutoSettings, auto  # noqa: E402
-from dq.config import CONFIG  # noqa: E402
+from dq.config import CONFIG, cache_root  # noqa: E402
 from dq.insights import run_insights  # noqa: E402
 from dq.store import Run  # noqa: E402
 
 NOISES = (("class_conditional", 0.10), ("instance", 0.10))
+#: Rows measured so far (dataset|noise|rate|seed|n -> figures), reused unless --fresh.
+RESULTS = cache_root() / "bench" / "finetune.json"
 
 
 def build(
@@ -91,7 +94,8 @@ def evaluate(ds, rows: np.ndarray, kind: str, rate: float, seed: int, confusion,
 def time_full_size(n: int) -> tuple[float, int]:
     """Seconds of one fine-tuning epoch (plus scoring) on ``n`` BANKING77 training texts."""
     ds = load_dataset("banking77")
-    rows = subset(ds, n)
+    # A stratified subset needs every class on both sides; near the full size, take every text.
+    rows = np.arange(len(ds.y)) if n >= len(ds.y) - len(ds.classes) else subset(ds, n)
     frame = pd.DataFrame(
         {"id": np.arange(len(rows)), "text": [ds.texts[i] for i in rows], "label": [ds.classes[ds.y[i]] for i in rows]}
     )
@@ -112,7 +116,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--time-n", type=int, default=10_000)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--fresh", action="store_true", help="measure everything again (else reuse kept rows)")
     args = parser.parse_args()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    done = json.loads(RESULTS.read_text()) if RESULTS.exists() and not args.fresh else {}
     table = []
     for name in args.datasets:
         ds = load_dataset(name)
@@ -121,7 +128,13 @@ def main() -> None:
         weak = weak_model_probs(ds, embs, seed=0)
         rows = subset(ds, args.n)
         for kind, rate in NOISES:
-            results = [evaluate(ds, rows, kind, rate, seed, confusion, weak) for seed in range(args.seeds)]
+            results = []
+            for seed in range(args.seeds):
+                key = f"{name}|{kind}|{rate}|{seed}|{len(rows)}"
+                if key not in done:  # measured rows are kept, so a failure later costs only what is left
+                    done[key] = evaluate(ds, rows, kind, rate, seed, confusion, weak)
+                    RESULTS.write_text(json.dumps(done, indent=1))
+                results.append(done[key])
             mean = {k: statistics.fmean(r[k] for r in results) for k in results[0]}
             table.append((name, f"{kind} {rate:.0%}", len(rows), mean))
             print(name, kind, {k: round(v, 3) for k, v in mean.items()}, flush=True)
