@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fine-tune",
         action="store_true",
         help="fine-tune the encoder end to end (in sample, 3 epochs by default) instead of heads on frozen "
-        "embeddings: a stronger model, on a GPU when present; on 2 CPU cores about 25 min for 10k short texts",
+        "embeddings: a stronger model, on a GPU when present; on 2 CPU cores about 15 min for 10k short texts",
     )
     p.add_argument(
         "--no-lexical",
