@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dq.auto.demo import EMBEDDINGS_FILE, build_demo, demo_frame, seed_demo_embeddings, texts_sha256
+from dq.auto.demo import DATA_DIR, EMBEDDINGS_FILE, build_demo, demo_frame, seed_demo_embeddings, texts_sha256
 from dq.auto.embed import embed_texts_with_stats, model_identity
 from dq.config import DEMO_PROJECT, DEMO_RUN
 from dq.store import Run
@@ -77,4 +77,8 @@ def test_the_demo_builds_from_the_shipped_vectors(tmp_path: Path) -> None:
     run = Run(result.path)
     assert (run.project, run.name) == (DEMO_PROJECT, DEMO_RUN)
     assert run.splits == ["training", "validation", "test"]
+    # The lexical view came from the shipped file (its name is its content key), not from a fit.
+    (shipped,) = DATA_DIR.glob("lexical-*.npz")
+    with np.load(shipped) as data:
+        np.testing.assert_array_equal(run.view_probs("lexical", "test"), data["test"])
     assert (run.n_samples("training"), run.n_samples("validation"), run.n_samples("test")) == (9_038, 965, 3_080)

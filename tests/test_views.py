@@ -155,3 +155,22 @@ def test_dq_auto_stores_the_lexical_view_unless_told_not_to(tmp_path, lexical):
         assert run.view_probs(LEXICAL_VIEW, "test").shape == (12, 2)
     else:
         assert run.views == {}
+
+
+def test_the_lexical_view_is_kept_by_content_and_a_damaged_file_is_refit(tmp_path, monkeypatch):
+    import dq.auto.lexical as lexical
+
+    texts = [f"refund my money {i}" for i in range(12)] + [f"card arrived {i}" for i in range(12)]
+    y = np.array([0] * 12 + [1] * 12)
+    args = {"other_texts": {"test": ["refund", "card"]}, "folds": 3, "seed": 0, "cache_dir": tmp_path}
+    first = lexical.cached_cross_fit_lexical(texts, y, 2, **args)
+    (stored,) = (tmp_path / lexical.LEXICAL_CACHE_DIR).glob("*.npz")
+    fits = []
+    monkeypatch.setattr(lexical, "cross_fit_lexical", lambda *a, **k: fits.append(1) or first)
+    again = lexical.cached_cross_fit_lexical(texts, y, 2, **args)  # same content: read, not fitted
+    assert fits == [] and np.array_equal(again.train_probs, first.train_probs)
+    lexical.cached_cross_fit_lexical(texts, 1 - y, 2, **args)  # other labels: another key, a fit
+    assert fits == [1]
+    stored.write_bytes(b"not an npz")  # damaged: refused and fitted again
+    lexical.cached_cross_fit_lexical(texts, y, 2, **args)
+    assert fits == [1, 1]

@@ -10,6 +10,7 @@ and the texts' hash must match, and a few texts are encoded afresh and compared
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -19,12 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dq.auto.lexical import LEXICAL_CACHE_DIR
 from dq.auto.pipeline import AutoResult, AutoSettings, auto
 from dq.config import DEMO_PROJECT, DEMO_RUN, cache_root
 from dq.errors import ValidationError
 
 DATA_DIR = Path(__file__).parent / "data" / "banking77"
 EMBEDDINGS_FILE = DATA_DIR / "embeddings.npz"
+#: The shipped lexical view of the demo: ``lexical-<content key>.npz`` (see :func:`seed_demo_lexical`).
+LEXICAL_PREFIX = "lexical-"
 
 
 #: Every this-many-th training text of each class (the 10th, 20th, ...) is the demo's validation split,
@@ -57,6 +61,7 @@ def build_demo(
     reason = seed_demo_embeddings(frame["text"].tolist(), home=home)
     if reason is not None:
         say(f"the shipped demo embeddings were not used ({reason}); embedding the texts")
+    seed_demo_lexical(home=home)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "banking77.csv"
         frame.to_csv(data, index=False)
@@ -92,6 +97,43 @@ def seed_demo_embeddings(texts: list[str], *, home: Path | None = None, path: Pa
     except ValidationError as exc:
         return str(exc)
     return None
+
+
+def seed_demo_lexical(*, home: Path | None = None, data_dir: Path = DATA_DIR) -> int:
+    """Put the shipped lexical outputs (``lexical-<key>.npz``) into the lexical cache; how many.
+
+    The file's name is its content key (texts, labels, splits, settings, model, scikit-learn
+    version: ``dq.auto.lexical.lexical_key``), so dq auto uses it only when it would compute
+    exactly that; otherwise it fits the model as usual. A damaged file is refused when read.
+    """
+    target = cache_root(home) / LEXICAL_CACHE_DIR
+    copied = 0
+    for shipped in sorted(data_dir.glob(f"{LEXICAL_PREFIX}*.npz")):
+        dest = target / shipped.name.removeprefix(LEXICAL_PREFIX)
+        if not dest.exists():
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shipped, dest)
+            copied += 1
+    return copied
+
+
+def write_demo_lexical(data_dir: Path = DATA_DIR) -> Path:
+    """Fit the demo's lexical view afresh (a demo build into an empty home) and ship its cache file.
+
+    Run it with :func:`write_demo_embeddings` when the demo's data, the lexical model or
+    scikit-learn change (about a minute):
+
+    >>> write_demo_lexical()  # doctest: +SKIP
+    PosixPath('.../dq/auto/data/banking77/lexical-3f2a....npz')
+    """
+    for old in data_dir.glob(f"{LEXICAL_PREFIX}*.npz"):
+        old.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        build_demo(home=Path(tmp), progress=False, log=lambda _msg: None)
+        (fitted,) = (Path(tmp) / "cache" / LEXICAL_CACHE_DIR).glob("*.npz")
+        path = data_dir / f"{LEXICAL_PREFIX}{fitted.name}"
+        shutil.copyfile(fitted, path)
+    return path
 
 
 def write_demo_embeddings(path: Path = EMBEDDINGS_FILE) -> Path:

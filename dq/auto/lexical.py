@@ -11,8 +11,12 @@ probabilities come from a model that never saw it, and other splits get the fold
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +29,8 @@ from dq.errors import ValidationError
 LEXICAL_VIEW = "lexical"
 #: What run.json says the view is.
 LEXICAL_MODEL = "TF-IDF word 1-2-grams + char_wb 2-5-grams, logistic regression (C=4), cross-fitted"
+#: Subdirectory of the dq cache holding fitted lexical outputs, keyed by content.
+LEXICAL_CACHE_DIR = "lexical"
 #: n-gram ranges and the minimum document frequency of a kept n-gram.
 _WORD_NGRAMS = (1, 2)
 _CHAR_NGRAMS = (2, 5)
@@ -75,6 +81,73 @@ def cross_fit_lexical(
             f"({len(train_y)}). Got {folds} instead."
         )
     return _compute_lexical(train_texts, np.asarray(train_y, dtype=np.int64), n_classes, other_texts or {}, folds, seed)
+
+
+def lexical_key(
+    train_texts: list[str],
+    train_y: np.ndarray,
+    n_classes: int,
+    other_texts: dict[str, list[str]],
+    folds: int,
+    seed: int,
+) -> str:
+    """What the lexical outputs are a function of: texts, labels, splits, settings, the model and scikit-learn."""
+    import sklearn
+
+    digest = hashlib.sha256(f"{LEXICAL_MODEL}|{sklearn.__version__}|{n_classes}|{folds}|{seed}".encode())
+    digest.update(np.asarray(train_y, dtype=np.int64).tobytes())
+    for name, texts in [("training", train_texts), *sorted(other_texts.items())]:
+        digest.update(f"\0split {name} {len(texts)}\0".encode())
+        for text in texts:
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def cached_cross_fit_lexical(
+    train_texts: list[str],
+    train_y: np.ndarray,
+    n_classes: int,
+    *,
+    other_texts: dict[str, list[str]],
+    folds: int,
+    seed: int,
+    cache_dir: Path,
+) -> LexicalOutputs:
+    """:func:`cross_fit_lexical`, kept under ``cache_dir/lexical/<key>.npz`` (content-keyed: the same
+    texts, labels and settings give the same outputs, so a rerun or the demo's shipped file skip the fit)."""
+    key = lexical_key(train_texts, train_y, n_classes, other_texts, folds, seed)
+    path = Path(cache_dir) / LEXICAL_CACHE_DIR / f"{key}.npz"
+    shapes = {"training": len(train_texts), **{s: len(t) for s, t in other_texts.items()}}
+    loaded = read_lexical(path, shapes, n_classes)
+    if loaded is not None:
+        return loaded
+    out = cross_fit_lexical(train_texts, train_y, n_classes, other_texts=other_texts, folds=folds, seed=seed)
+    write_lexical(path, out)
+    return out
+
+
+def read_lexical(path: Path, shapes: dict[str, int], n_classes: int) -> LexicalOutputs | None:
+    """The outputs stored at ``path`` when it is whole and of the expected shapes, else None (refit)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in shapes}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    if any(arrays[s].shape != (n, n_classes) or not np.isfinite(arrays[s]).all() for s, n in shapes.items()):
+        return None
+    return LexicalOutputs(
+        train_probs=arrays["training"].astype(np.float32),
+        other_probs={s: a.astype(np.float32) for s, a in arrays.items() if s != "training"},
+    )
+
+
+def write_lexical(path: Path, out: LexicalOutputs) -> None:
+    """Store outputs atomically (a temporary file renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as fh:
+        arrays: dict[str, Any] = {"training": out.train_probs, **out.other_probs}
+        np.savez_compressed(fh, **arrays)
+    os.replace(fh.name, path)
 
 
 def _features(train_texts: list[str], all_texts: list[list[str]]) -> tuple[object, list[object]]:

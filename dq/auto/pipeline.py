@@ -22,7 +22,7 @@ import pandas as pd
 from dq.auto.datafile import SampleTable, load_samples
 from dq.auto.embed import EmbedStats, embed_texts_with_stats, model_location
 from dq.auto.finetune import FineTuneSettings, fine_tune
-from dq.auto.lexical import LEXICAL_MODEL, LEXICAL_VIEW, cross_fit_lexical
+from dq.auto.lexical import LEXICAL_MODEL, LEXICAL_VIEW, cached_cross_fit_lexical
 from dq.auto.train import EpochOutputs, HeadSettings, cross_fit
 from dq.config import CONFIG, CROSS_FITTED, IN_SAMPLE, cache_root, runs_root
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
@@ -242,7 +242,7 @@ def _build(
                 progress(_EMBED_SHARE + _TRAIN_SHARE * done, f"trained epoch {out.epoch + 1} of {head.epochs}")
         if settings.lexical:
             say("training the lexical model (TF-IDF n-grams + logistic regression, cross-fitted)")
-            _add_lexical_view(writer, frame, split_rows, train_y, len(labels), head)
+            _add_lexical_view(writer, frame, split_rows, train_y, len(labels), head, cache_root(home))
             if callable(progress):
                 progress(_EMBED_SHARE + _TRAIN_SHARE + _LEXICAL_SHARE, "trained the lexical model")
         path = writer.finish()
@@ -294,16 +294,18 @@ def _add_lexical_view(
     train_y: np.ndarray,
     n_classes: int,
     head: HeadSettings,
+    cache_dir: Path,
 ) -> None:
-    """Cross-fit the lexical model on the head's folds and store its probabilities as a view."""
+    """Cross-fit the lexical model on the head's folds (or reuse it from the cache) and store it as a view."""
     texts = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
-    lexical = cross_fit_lexical(
+    lexical = cached_cross_fit_lexical(
         texts[TRAINING],
         train_y,
         n_classes,
         other_texts={s: t for s, t in texts.items() if s != TRAINING},
         folds=head.folds,
         seed=head.seed,
+        cache_dir=cache_dir,
     )
     for split, rows in split_rows.items():
         probs = lexical.train_probs if split == TRAINING else lexical.other_probs[split]
