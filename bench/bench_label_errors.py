@@ -189,6 +189,13 @@ def count_only(kind: str, rate: float, embs: np.ndarray, ds, confusion, weak, *,
     return count_row(noisy != ds.y, result.summary, probs, noisy, nbr_probs, views)
 
 
+def prepared(name: str):  # noqa: ANN201
+    """A dataset, its embeddings, and what its noise is drawn from (a model's confusion, weak-model probabilities)."""
+    ds = load_dataset(name)
+    embs = embeddings(ds)
+    return ds, embs, model_confusion(embs, ds.y, len(ds.classes), seed=0), weak_model_probs(ds, embs, seed=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["banking77", "trec", "trec_fine", "sms_spam", "mr"])
@@ -203,10 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     table: list[tuple[str, str, dict[str, float]]] = []
     for name in args.datasets:
-        ds = load_dataset(name)
-        embs = embeddings(ds)
-        confusion = model_confusion(embs, ds.y, len(ds.classes), seed=0)
-        weak = weak_model_probs(ds, embs, seed=0)
+        ds, embs, confusion, weak = prepared(name)
         for kind, rate in NOISES:
             rows = [evaluate(name, kind, rate, seed, embs, ds, confusion, weak) for seed in range(args.seeds)]
             mean = {k: statistics.fmean(r[k] for r in rows) for k in rows[0] if k != "choice"}
@@ -226,10 +230,7 @@ def main() -> None:
             )
     counts: list[tuple[str, str, dict[str, float]]] = []
     for name in args.count_datasets:
-        ds = load_dataset(name)
-        embs = embeddings(ds)
-        confusion = model_confusion(embs, ds.y, len(ds.classes), seed=0)
-        weak = weak_model_probs(ds, embs, seed=0)
+        ds, embs, confusion, weak = prepared(name)
         for kind in COUNT_KINDS:
             if kind == "class_conditional" and len(ds.classes) == 2:
                 continue  # the same as uniform with two classes

@@ -15,7 +15,7 @@ from dq.edits import EditsCart
 from dq.edits.model import Change
 from dq.store import Run
 from tests.test_browser_edits import FIRST_VISIT_MS, _tick_rows
-from tests.tiny_runs import log_tiny_run
+from tests.tiny_runs import fresh_tiny_run
 
 pytestmark = pytest.mark.browser
 
@@ -34,8 +34,7 @@ def test_undo_ticked_undoes_exactly_the_ticked_edit_and_leaves_nothing_ticked(
 ) -> None:
     from playwright.sync_api import expect
 
-    run = Run(log_tiny_run(dq_home))
-    dq.client._current = None
+    run = fresh_tiny_run(dq_home)
     cart = EditsCart()
     for sample_id in ("10", "11", "12"):  # three batches: newest (12) listed first
         cart.add(run, "training", [Change(sample_id, "remove")], author="test")
@@ -65,8 +64,7 @@ def test_all_splits_download_in_one_file(dq_home: Path, streamlit_server, browse
 
     import pandas as pd
 
-    run = Run(log_tiny_run(dq_home))
-    dq.client._current = None
+    run = fresh_tiny_run(dq_home)
     EditsCart().add(run, "test", [Change("4", "remove")], author="test")
     page = browser_page
     page.goto(streamlit_server(dq_home) + "/edits_cart")

@@ -13,7 +13,7 @@ import dq.client
 from dq.insights import run_insights
 from dq.store import Run
 from tests.test_browser_edits import FIRST_VISIT_MS
-from tests.tiny_runs import log_tiny_run
+from tests.tiny_runs import fresh_tiny_run
 
 pytestmark = pytest.mark.browser
 
@@ -27,8 +27,7 @@ def test_one_class_shows_its_own_scores_and_other_filters_say_what_the_number_is
 ) -> None:
     from playwright.sync_api import expect
 
-    run = Run(log_tiny_run(dq_home))
-    dq.client._current = None
+    run = fresh_tiny_run(dq_home)
     report = run_insights(run)["training"].class_report.set_index("label")
     page = browser_page
     url = streamlit_server(dq_home)

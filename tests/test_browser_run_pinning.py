@@ -13,7 +13,7 @@ import pytest
 
 import dq.client
 from tests.test_browser_edits import FIRST_VISIT_MS
-from tests.tiny_runs import log_tiny_run
+from tests.tiny_runs import fresh_tiny_run
 
 pytestmark = pytest.mark.browser
 
@@ -31,15 +31,13 @@ def test_a_newer_run_is_announced_and_the_picked_run_stays(
 ) -> None:
     from playwright.sync_api import expect
 
-    log_tiny_run(dq_home, run="r1")
-    dq.client._current = None
+    fresh_tiny_run(dq_home, run="r1")
     page = browser_page
     page.goto(streamlit_server(dq_home) + "/?label=billing")
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
     expect(_run_box(page)).to_match_aria_snapshot('- combobox "Run": r1')
 
-    log_tiny_run(dq_home, run="r2", seed=1)  # a newer run lands in the same project
-    dq.client._current = None
+    fresh_tiny_run(dq_home, run="r2", seed=1)  # a newer run lands in the same project
     nav = page.get_by_test_id("stSidebarNav")
     nav.locator("a", has_text="Edits cart").first.click()
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
@@ -63,9 +61,8 @@ def test_the_runs_page_opens_a_run(dq_home: Path, streamlit_server, browser_page
 
     from tests.test_browser_edits import _tick_rows
 
-    log_tiny_run(dq_home, run="r1")
-    log_tiny_run(dq_home, run="r2", seed=1)
-    dq.client._current = None
+    fresh_tiny_run(dq_home, run="r1")
+    fresh_tiny_run(dq_home, run="r2", seed=1)
     page = browser_page
     page.goto(streamlit_server(dq_home) + "/runs")
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import dq
+import dq.client
+from dq.store import Run
 
 LABELS = ["billing", "delivery", "login"]
 WORDS = {"billing": "invoice charge refund", "delivery": "parcel courier arrive", "login": "password account locked"}
@@ -46,3 +49,10 @@ def log_tiny_run(
             probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
             dq.log_model_outputs(ids=ids, embs=embs, probs=probs, split=split, epoch=epoch)
     return dq.finish()
+
+
+def fresh_tiny_run(home: Path, **kwargs: Any) -> Run:
+    """:func:`log_tiny_run`, opened, with the client's current run cleared (as a new process would have it)."""
+    path = log_tiny_run(home, **kwargs)
+    dq.client._current = None
+    return Run(path)
