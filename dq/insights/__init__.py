@@ -20,7 +20,7 @@ A run of 60 support questions in three topics, two of them labeled wrongly on pu
 7   where is my parcel #7    login        delivery
 11  reset my password #11  billing           login
 >>> result.alerts[0].message
-'2 samples (3.3%) are likely mislabeled; see their suggested labels.'
+'About 2 labels look wrong; they are flagged: see their suggested labels.'
 
 Results are cached beside the run (see ``dq.insights.cache``): the first call computes, later
 calls read. Pure library: no streamlit.
