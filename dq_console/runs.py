@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dq.config import runs_root
+from dq.errors import DQError
 from dq.store import RunEntry, list_runs
 from dq_console.text import plural
 
@@ -60,10 +61,13 @@ def headline(path: str, content_hash: str) -> tuple[str, float | None]:
 
     run = Run(path)
     split = next((s for s in ("validation", "test") if s in run.splits), run.splits[0])
-    names = run.samples(split, columns=["label"])["label"]
+    try:
+        names = run.samples(split, columns=["label"])["label"]
+        preds = run.probs(split).argmax(axis=1)
+    except DQError:  # a damaged split: the run is still listed, its metric is not known
+        return split, None
     index = {name: i for i, name in enumerate(run.labels)}
     labels = np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in names])
-    preds = run.probs(split).argmax(axis=1)
     labeled = labels >= 0
     return split, float((preds[labeled] == labels[labeled]).mean()) if labeled.any() else None
 

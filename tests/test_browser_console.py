@@ -136,8 +136,12 @@ def test_console_end_to_end(
     screenshot(page, "embeddings")
     _assert_clean(page, dialogs)
 
-    # Clusters: a card opens the Dataset page filtered to its cluster.
+    # Clusters: the table view by default; a card opens the Dataset page filtered to its cluster.
     _nav(page, "Clusters")
+    wait_idle(page)
+    page.get_by_test_id("stDataFrame").first.wait_for(state="visible")
+    screenshot(page, "clusters-table")
+    page.get_by_test_id("stButtonGroup").get_by_text("Cards", exact=True).first.click()
     wait_idle(page)
     show = page.get_by_role("button", name=re.compile("Show in Dataset")).first
     show.wait_for(state="visible")
