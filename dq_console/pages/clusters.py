@@ -30,9 +30,10 @@ settings = gpt_controls()
 sort_col, view_col = st.columns([3, 2])
 order = sort_col.radio("Sort by", list(SORT_CHOICES), key="cluster_sort", horizontal=True, help=SORT_HELP)
 view = view_col.segmented_control("View", ["Table", "Cards"], key="cluster_view", required=True)
+how = "Tick a cluster, then Show" if view == "Table" else "Show in Dataset"
 st.caption(
     f"{len(insights.clusters)} clusters over {len(insights.frame):,} samples of {split}. "
-    "Show in Dataset adds the cluster to the Dataset page's current filters."
+    f"{how} adds the cluster to the Dataset page's current filters."
 )
 ordered = sort_clusters(insights.clusters, order)
 if view == "Table":
