@@ -35,6 +35,8 @@ VERSION = _installed_version()
 CROSS_FITTED = "cross_fitted"
 IN_SAMPLE = "in_sample"
 TRAINING_OUTPUTS: tuple[str, ...] = (CROSS_FITTED, IN_SAMPLE)
+#: run.json ``source.tool`` of the runs ``dq auto`` builds (their ``source`` also holds its settings).
+AUTO_TOOL = "dq auto"
 
 #: Where the console listens unless told otherwise (``dq console``, ``python -m dq_console.serve``):
 #: this machine only.

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dq.auto.embed_cache import update_with_texts
 from dq.auto.lexical import LEXICAL_CACHE_DIR
 from dq.auto.pipeline import AutoResult, AutoSettings, auto
 from dq.config import DEMO_PROJECT, DEMO_RUN, cache_root
@@ -72,8 +73,7 @@ def build_demo(
 def texts_sha256(texts: list[str]) -> str:
     """A hash of the texts in order (what the shipped embeddings are rows of)."""
     digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    update_with_texts(digest, texts)
     return digest.hexdigest()
 
 

@@ -18,6 +18,7 @@ import uuid
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +46,18 @@ def text_keys(texts: list[str], identity: str) -> np.ndarray:
         h.update(text.encode("utf-8", "surrogatepass"))
         keys[i] = np.frombuffer(h.digest(), dtype=np.uint8)
     return keys
+
+
+def update_with_texts(digest: Any, texts: list[str]) -> None:
+    """Feed ``texts`` in order into ``digest`` (a hashlib object), each ended by a NUL byte.
+
+    surrogatepass, as in :func:`text_keys`: text decoded with errors="surrogateescape" hashes too.
+
+    >>> h = hashlib.sha256(); update_with_texts(h, ["a", "b"]); h.hexdigest() == hashlib.sha256(b"a\\0b\\0").hexdigest()
+    True
+    """
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
 
 
 def _prefix(keys: np.ndarray) -> np.ndarray:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from dq._util.fileio import atomic_path
+from dq.auto.embed_cache import update_with_texts
 from dq.auto.train import fold_assignment
 from dq.config import CONFIG
 from dq.errors import ValidationError
@@ -98,8 +99,7 @@ def lexical_key(
     digest.update(np.asarray(train_y, dtype=np.int64).tobytes())
     for name, texts in [("training", train_texts), *sorted(other_texts.items())]:
         digest.update(f"\0split {name} {len(texts)}\0".encode())
-        for text in texts:
-            digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+        update_with_texts(digest, texts)
     return digest.hexdigest()
 
 
@@ -142,12 +142,12 @@ def read_lexical(path: Path, shapes: dict[str, int], n_classes: int) -> LexicalO
 
 
 def write_lexical(path: Path, out: LexicalOutputs) -> None:
-    """Store outputs atomically (a temporary file renamed into place)."""
+    """Store outputs atomically (a temporary file renamed into place, removed on failure)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as fh:
-        arrays: dict[str, Any] = {"training": out.train_probs, **out.other_probs}
+    arrays: dict[str, Any] = {"training": out.train_probs, **out.other_probs}
+    # An open file, not a name: np.savez would append ".npz" to the temporary name.
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.savez_compressed(fh, **arrays)
-    os.replace(fh.name, path)
 
 
 def _features(train_texts: list[str], all_texts: list[list[str]]) -> tuple[object, list[object]]:

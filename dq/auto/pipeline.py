@@ -17,14 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from dq.auto.datafile import SampleTable, load_samples
 from dq.auto.embed import EmbedStats, embed_texts_with_stats, model_location
 from dq.auto.finetune import FineTuneSettings, fine_tune
 from dq.auto.lexical import LEXICAL_MODEL, LEXICAL_VIEW, cached_cross_fit_lexical
 from dq.auto.train import EpochOutputs, HeadSettings, cross_fit
-from dq.config import CONFIG, CROSS_FITTED, IN_SAMPLE, cache_root, runs_root
+from dq.config import AUTO_TOOL, CONFIG, CROSS_FITTED, IN_SAMPLE, cache_root, runs_root
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
 from dq.splits import SPLITS, TRAINING
 from dq.store.reader import read_run_json
@@ -209,7 +208,7 @@ def _build(
         "settings": asdict(settings),
         "skipped": table.skipped,
         "split_values": table.split_values,
-        "tool": "dq auto",
+        "tool": AUTO_TOOL,
         **({"parent": parent} if parent else {}),
     }
     writer = RunWriter(
@@ -231,7 +230,10 @@ def _build(
                 split=split,
                 meta={c: part[c].tolist() for c in meta_cols} or None,
             )
-        for out in _train(frame, embs, split_rows, train_y, len(labels), settings, head, progress=progress, say=say):
+        texts_by_split = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
+        for out in _train(
+            texts_by_split, embs, split_rows, train_y, len(labels), settings, head, progress=progress, say=say
+        ):
             for split, rows in split_rows.items():
                 probs = out.train_probs if split == TRAINING else out.other_probs[split]
                 writer.add_outputs(
@@ -242,7 +244,8 @@ def _build(
                 progress(_EMBED_SHARE + _TRAIN_SHARE * done, f"trained epoch {out.epoch + 1} of {head.epochs}")
         if settings.lexical:
             say("training the lexical model (TF-IDF n-grams + logistic regression, cross-fitted)")
-            _add_lexical_view(writer, frame, split_rows, train_y, len(labels), head, cache_root(home))
+            ids = {s: frame["id"].iloc[rows].tolist() for s, rows in split_rows.items()}
+            _add_lexical_view(writer, texts_by_split, ids, train_y, len(labels), head, cache_root(home))
             if callable(progress):
                 progress(_EMBED_SHARE + _TRAIN_SHARE + _LEXICAL_SHARE, "trained the lexical model")
         path = writer.finish()
@@ -256,7 +259,7 @@ def _build(
 
 
 def _train(
-    frame: pd.DataFrame,
+    texts: dict[str, list[str]],
     embs: np.ndarray,
     split_rows: dict[str, np.ndarray],
     train_y: np.ndarray,
@@ -271,7 +274,6 @@ def _train(
     bars = bool(progress) and not callable(progress)
     train_rows = split_rows[TRAINING]
     if settings.fine_tune:
-        texts = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
         return fine_tune(
             texts[TRAINING],
             train_y,
@@ -289,15 +291,14 @@ def _train(
 
 def _add_lexical_view(
     writer: RunWriter,
-    frame: pd.DataFrame,
-    split_rows: dict[str, np.ndarray],
+    texts: dict[str, list[str]],
+    ids: dict[str, list[object]],
     train_y: np.ndarray,
     n_classes: int,
     head: HeadSettings,
     cache_dir: Path,
 ) -> None:
     """Cross-fit the lexical model on the head's folds (or reuse it from the cache) and store it as a view."""
-    texts = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
     lexical = cached_cross_fit_lexical(
         texts[TRAINING],
         train_y,
@@ -307,8 +308,6 @@ def _add_lexical_view(
         seed=head.seed,
         cache_dir=cache_dir,
     )
-    for split, rows in split_rows.items():
+    for split, split_ids in ids.items():
         probs = lexical.train_probs if split == TRAINING else lexical.other_probs[split]
-        writer.add_view(
-            LEXICAL_VIEW, ids=frame["id"].iloc[rows].tolist(), probs=probs, split=split, model=LEXICAL_MODEL
-        )
+        writer.add_view(LEXICAL_VIEW, ids=split_ids, probs=probs, split=split, model=LEXICAL_MODEL)

@@ -17,8 +17,6 @@ from dq.edits.store import EditsCart
 from dq.errors import ValidationError
 from dq.store.reader import Run
 
-#: The tool that writes ``run.json`` ``source`` for runs built from a user's file.
-AUTO_TOOL = "dq auto"
 #: Prefix under which ``dq auto`` keeps a file column whose name is taken by a sample column.
 _RENAMED_PREFIX = "meta_"
 #: The sample columns of a run (``id``, ``text``, ``label``) and the split column of ``dq auto``.
@@ -135,8 +133,8 @@ def fix_all(
         fix(run, split, cart=cart, auto_fix=auto_fix, insights=(insights or {}).get(split)) for split in run.splits
     ]
     frames = [p.frame for p in parts]
-    settings = (run.meta.get("source") or {}).get("settings") or {}
-    has_split_column = (run.meta.get("source") or {}).get("tool") == AUTO_TOOL and settings.get("split")
+    source = run.auto_source
+    has_split_column = source is not None and bool((source.get("settings") or {}).get("split"))
     if len(frames) > 1 and not has_split_column:
         frames = [f.assign(split=split) for f, split in zip(frames, run.splits)]
     return FixedDataset(
@@ -214,8 +212,8 @@ def _differs(a: pd.Series, b: pd.Series) -> np.ndarray:
 
 
 def _original_columns(frame: pd.DataFrame, run: Run, split: str) -> pd.DataFrame:
-    source = run.meta.get("source") or {}
-    if source.get("tool") != AUTO_TOOL:
+    source = run.auto_source
+    if source is None:
         return frame
     settings = source.get("settings") or {}
     names = {"text": settings["text"], "label": settings["label"]}

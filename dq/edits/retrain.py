@@ -34,7 +34,6 @@ RUNNING, DONE, FAILED = "running", "done", "failed"
 _NAME_HASH_CHARS = 8
 # Settings copied from a dq auto run; the column roles are set by the file retrain writes.
 _COPIED_SETTINGS = ("epochs", "folds", "seed", "model", "lexical", "fine_tune")
-_AUTO_TOOL = "dq auto"
 _CACHE_SUBDIR = "retrain"
 
 
@@ -143,8 +142,8 @@ def _compute_retrain(
 
 
 def _source_settings(run: Run) -> dict[str, Any] | None:
-    source = run.meta.get("source") or {}
-    if source.get("tool") != _AUTO_TOOL or not isinstance(source.get("settings"), dict):
+    source = run.auto_source
+    if source is None or not isinstance(source.get("settings"), dict):
         return None
     return source["settings"]
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dq.config import CROSS_FITTED, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, runs_root
+from dq.config import AUTO_TOOL, CROSS_FITTED, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, runs_root
 from dq.errors import RunFormatError, UnfinishedRunError, ValidationError
 from dq.splits import SPLITS
 from dq.store import layout
@@ -85,8 +85,13 @@ class Run:
         recorded = self.meta.get("training_outputs")
         if recorded in TRAINING_OUTPUTS:
             return str(recorded)
+        return CROSS_FITTED if self.auto_source is not None else IN_SAMPLE
+
+    @property
+    def auto_source(self) -> dict[str, Any] | None:
+        """run.json's ``source`` when ``dq auto`` built the run (the data file, its settings, ...), else None."""
         source = self.meta.get("source")
-        return CROSS_FITTED if isinstance(source, dict) and source.get("tool") == "dq auto" else IN_SAMPLE
+        return source if isinstance(source, dict) and source.get("tool") == AUTO_TOOL else None
 
     @property
     def content_hash(self) -> str:
