@@ -40,7 +40,9 @@ def _pick(key: str, box: str) -> None:
     clear_filters()
 
 
-def _open_run(project: str, run: str) -> None:
+def choose_run(project: str, run: str) -> None:
+    """Pin ``project``/``run`` as the open run and start its view unfiltered (the Runs page, the
+    newer-run notice)."""
     st.session_state["project"], st.session_state["run"] = project, run
     clear_filters()
 
@@ -74,7 +76,7 @@ def _announce_newer(runs: list[RunEntry], current: RunEntry) -> None:
         icon=":material/fiber_new:",
     )
     go, stay, _ = st.columns([1, 1, 3])
-    go.button(f"Open {newest.run}", key="open_newer", on_click=_open_run, args=(newest.project, newest.run))
+    go.button(f"Open {newest.run}", key="open_newer", on_click=choose_run, args=(newest.project, newest.run))
     stay.button(
         "Stay on this run", key="dismiss_newer", on_click=_dismiss_newer, args=(newest.project, [e.run for e in newer])
     )

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dq.config import runs_root
+from dq.edits.compare import EVAL_SPLITS
 from dq.errors import DQError
+from dq.insights.compute import label_indices
+from dq.insights.metrics import metric_value
 from dq.store import RunEntry, list_runs
 from dq_console.text import plural
 
@@ -60,16 +62,13 @@ def headline(path: str, content_hash: str) -> tuple[str, float | None]:
     from dq.store import Run
 
     run = Run(path)
-    split = next((s for s in ("validation", "test") if s in run.splits), run.splits[0])
+    split = next((s for s in EVAL_SPLITS if s in run.splits), run.splits[0])
     try:
-        names = run.samples(split, columns=["label"])["label"]
+        labels = label_indices(run.samples(split, columns=["label"])["label"], run.labels)
         preds = run.probs(split).argmax(axis=1)
     except DQError:  # a damaged split: the run is still listed, its metric is not known
         return split, None
-    index = {name: i for i, name in enumerate(run.labels)}
-    labels = np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in names])
-    labeled = labels >= 0
-    return split, float((preds[labeled] == labels[labeled]).mean()) if labeled.any() else None
+    return split, metric_value("accuracy", labels, preds, len(run.labels))
 
 
 def finished_table(runs: list[RunEntry]) -> pd.DataFrame:

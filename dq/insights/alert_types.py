@@ -12,7 +12,8 @@ from dq.insights.filters import SampleFilter
 SEVERITIES = ("high", "medium", "low")
 #: Alerts that come first whatever their severity: wrong labels are what the user came to fix.
 FIRST_KINDS = ("weak_model", "likely_mislabeled", "conflicting_duplicates")
-#: The model must get at least this share of the "hard" samples wrong for the hard alert to fire.
+#: "Hard" means the model is wrong at least this often: where the DEP "hard" bucket starts
+#: (dq.insights.compute.dep_thresholds), and what its samples must show for the hard alert to fire.
 HARD_ERROR_RATE = 0.5
 
 

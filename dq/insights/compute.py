@@ -15,6 +15,7 @@ import pandas as pd
 
 from dq.config import IN_SAMPLE
 from dq.insights import alerts as alerts_mod
+from dq.insights.alert_types import HARD_ERROR_RATE
 from dq.insights.clusters import ClusterModel, assign_clusters, cluster_table, fit_clusters
 from dq.insights.dep import compute_dep, margins
 from dq.insights.duplicates import find_near_duplicates
@@ -29,8 +30,7 @@ from dq.store.reader import Run
 
 #: Quantile bins used to find where the model starts failing as DEP grows.
 _DEP_BINS = 20
-#: Misclassification rate that makes a DEP bin "hard", and the rate below which it is "easy".
-_HARD_ERROR_RATE = 0.5
+#: Misclassification rate below which a DEP bin is "easy" ("hard": alert_types.HARD_ERROR_RATE).
 _EASY_ERROR_RATE = 0.05
 #: Fallback quantiles when the error rates never cross those rates.
 _FALLBACK_EASY_Q, _FALLBACK_HARD_Q = 0.5, 0.9
@@ -120,7 +120,7 @@ def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float
     rates = tie_widened_rates(lows, highs)
     width = len(bins[0])
     window_rates = tie_widened_rates(ranked[: len(ranked) - width + 1], ranked[width - 1 :])
-    hard_starts = np.flatnonzero(window_rates >= _HARD_ERROR_RATE)
+    hard_starts = np.flatnonzero(window_rates >= HARD_ERROR_RATE)
     hard = float(ranked[hard_starts[0]]) if len(hard_starts) else float(np.quantile(dep, _FALLBACK_HARD_Q))
     if not len(hard_starts) and (dep >= hard).mean() > 2 * (1 - _FALLBACK_HARD_Q):
         # The fallback quantile sits inside a tie that holds far more than its share: the tie is not hard.

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from dq_console.entry import page_path
+from dq_console.picker import choose_run
 from dq_console.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, run_listing, unfinished_table
-from dq_console.state import clear_filters, require_entry_script
+from dq_console.state import require_entry_script
 
 DEMO_COMMANDS = """\
 make run      # set up, build the demo run, open this console
@@ -35,8 +36,7 @@ if listing.finished:
     if picked.selection.rows:
         entry = listing.finished[picked.selection.rows[0]]
         if st.button(f"Open {entry.project}/{entry.run}", type="primary", icon=":material/open_in_new:"):
-            st.session_state["project"], st.session_state["run"] = entry.project, entry.run
-            clear_filters()
+            choose_run(entry.project, entry.run)
             st.switch_page(page_path("dataset"))
 else:
     st.info("No finished run yet. Build the demo run with `dq demo`.")
