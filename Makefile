@@ -34,7 +34,7 @@ LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 # Nothing may be fetched from the model hub at run time: the embedding model ships in a package.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help venv lock chromium demo run test bench clean distclean
+.PHONY: help venv lock chromium demo run test bench screenshots clean distclean
 
 help:
 	@echo "make run        set up .venv, build the demo run, open the console (PORT=, HOST= to listen elsewhere)"
@@ -44,6 +44,7 @@ help:
 	@echo "make chromium   install Debian's chromium if $(CHROMIUM) is missing"
 	@echo "make demo       build the demo run and print its path (honours DQ_HOME)"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make screenshots  every console page at 1400x900 and 1920x1080 into docs/img/ (demo run, Chromium)"
 	@echo "make clean      remove caches and build outputs (keeps .venv)"
 	@echo "make distclean  clean, and remove .venv too"
 
@@ -99,6 +100,9 @@ bench: $(STAMP)
 	    [ -e "$$f" ] || { echo "bench: no bench/bench_*.py yet"; break; }; \
 	    echo "== $$f"; $(BIN)/python "$$f" || exit 1; \
 	done
+
+screenshots: venv chromium
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf build dist .pytest_cache .hypothesis .mypy_cache .ruff_cache tests/artifacts

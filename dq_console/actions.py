@@ -51,15 +51,24 @@ EXPORT_COLUMNS = (
 )
 
 
-def _act(run: Run, split: str, build: Callable[[pd.DataFrame], list[Change]], done: str) -> None:
+def _act(
+    run: Run,
+    split: str,
+    build: Callable[[pd.DataFrame], list[Change]],
+    done: str,
+    on_done: Callable[[], None] | None = None,
+) -> None:
     """Button callback: build the changes against the cart's current values and store them (before
-    the page reruns, so the rerun shows them); a refused change is shown, not stored."""
+    the page reruns, so the rerun shows them); a refused change is shown, not stored. ``on_done``
+    runs after the changes are stored."""
     try:
         changes = build(cart.current(run, split))
     except ValidationError as exc:
         st.session_state["act_error"] = str(exc)
         return
     cart.add_changes(run, split, changes, done=done)
+    if on_done is not None:
+        on_done()
 
 
 def _show_error() -> None:
@@ -215,9 +224,17 @@ def _export(run: Run, split: str, rows: pd.DataFrame, ids: list[Any]) -> None:
         )
 
 
-def sample_actions(run: Run, split: str, sample: pd.Series, mark: str | None, text_now: str) -> None:
+def sample_actions(
+    run: Run,
+    split: str,
+    sample: pd.Series,
+    mark: str | None,
+    text_now: str,
+    *,
+    on_done: Callable[[], None] | None = None,
+) -> None:
     """Fix the opened sample: relabel, remove, send to labelers, edit its text (``text_now``: the
-    text with the cart's edit, if any)."""
+    text with the cart's edit, if any); ``on_done`` runs after a fix is stored."""
     sample_id = sample["id"]
     st.markdown("**Fix this sample**")
     if mark:
@@ -233,21 +250,21 @@ def sample_actions(run: Run, split: str, sample: pd.Series, mark: str | None, te
         icon=":material/label:",
         disabled=to is None,
         on_click=_act,
-        args=(run, split, partial(_relabel_one, sample_id, to_key), "Relabeled"),
+        args=(run, split, partial(_relabel_one, sample_id, to_key), "Relabeled", on_done),
     )
     remove_col.button(
         "Remove",
         key="sample_remove",
         icon=":material/delete:",
         on_click=_act,
-        args=(run, split, partial(_ids_action, actions.remove, [sample_id]), "Removed"),
+        args=(run, split, partial(_ids_action, actions.remove, [sample_id]), "Removed", on_done),
     )
     send_col.button(
         "To labelers",
         key="sample_send",
         icon=":material/group:",
         on_click=_act,
-        args=(run, split, partial(_ids_action, actions.send_to_labelers, [sample_id]), "Sent to labelers:"),
+        args=(run, split, partial(_ids_action, actions.send_to_labelers, [sample_id]), "Sent to labelers:", on_done),
     )
     with st.expander("Edit the text"):
         text_key = f"sample_text_{sample_id}"
@@ -257,7 +274,7 @@ def sample_actions(run: Run, split: str, sample: pd.Series, mark: str | None, te
             key="sample_text_save",
             icon=":material/save:",
             on_click=_act,
-            args=(run, split, partial(_edit_text, sample_id, text_key), "Edited the text of"),
+            args=(run, split, partial(_edit_text, sample_id, text_key), "Edited the text of", on_done),
         )
     _show_error()
 

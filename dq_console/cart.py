@@ -15,6 +15,7 @@ import streamlit as st
 from dq.edits import Change, EditsCart, current_samples, default_author, run_key
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS
 from dq.store import Run
+from dq_console.state import notify
 from dq_console.text import plural
 
 #: How each action reads in the console.
@@ -62,11 +63,11 @@ def _current(path: str, content_hash: str, db: str, key: str, split: str, versio
 def add_changes(run: Run, split: str, changes: list[Change], *, done: str) -> None:
     """Store ``changes`` as one action and say so in a toast (``done``: "Relabeled", ...)."""
     if not changes:
-        st.toast("Nothing to change: the samples already hold that value.", icon=":material/info:")
+        notify("Nothing to change: the samples already hold that value.", icon=":material/info:")
         return
     batch = EditsCart().add(run, split, changes, author=author())
     st.session_state["last_batch"] = batch
-    st.toast(
+    notify(
         f"{done} {plural(len(changes), 'sample')}. The Edits cart page lists it, with undo.",
         icon=":material/shopping_cart:",
     )

@@ -23,6 +23,7 @@ from dq.insights import InsightSettings, split_insights
 from dq.store import Run
 from dq_console.cart import ACTION_NAMES, active_edits, author
 from dq_console.jobs import get_job, start_job
+from dq_console.state import notify
 from dq_console.text import plural
 
 #: Strictness values offered for the auto-fix (the insights' default first among equals).
@@ -98,13 +99,13 @@ def _undo_last() -> None:
     if batch:
         n = EditsCart().undo_batch(batch)
         st.session_state["last_batch"] = None
-        st.toast(f"Undid your last action ({plural(n, 'edit')}).", icon=":material/undo:")
+        notify(f"Undid your last action ({plural(n, 'edit')}).", icon=":material/undo:")
 
 
 def _undo_all(key: str, split: str) -> None:
     n = EditsCart().undo_all(key, split)
     st.session_state["last_batch"] = None
-    st.toast(f"Undid {n:,} edits of {split}.", icon=":material/undo:")
+    notify(f"Undid {n:,} edits of {split}.", icon=":material/undo:")
 
 
 def _undo_rows(table_key: str, edit_ids: list[int]) -> None:
@@ -113,7 +114,7 @@ def _undo_rows(table_key: str, edit_ids: list[int]) -> None:
     chosen = [edit_ids[r] for r in st.session_state[table_key].selection.rows if r < len(edit_ids)]
     for edit_id in chosen:
         cart.undo(edit_id)
-    st.toast(f"Undid {plural(len(chosen), 'edit')}.", icon=":material/undo:")
+    notify(f"Undid {plural(len(chosen), 'edit')}.", icon=":material/undo:")
 
 
 def undo_bar(run: Run, split: str, n_active: int) -> None:

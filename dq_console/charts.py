@@ -29,7 +29,9 @@ MAX_CLASS_BARS = 100
 BAR_PX = 20
 SCROLL_BOX_PX = 340
 #: Width (pixels) a class name may take on an axis before it is cut with an ellipsis.
-AXIS_LABEL_PX = 150
+AXIS_LABEL_PX = 220
+#: Width (pixels) of a class column in the pairs and overlap tables.
+TABLE_CLASS_PX = 165
 OUTCOME_COLORS = alt.Scale(domain=["correct", "misclassified"], range=["#9ecae9", "#e45756"])
 #: How each metric of the picker reads per class (accuracy per class is its recall).
 PER_CLASS = {
@@ -245,8 +247,8 @@ def pairs_columns(pairs: pd.DataFrame) -> dict[str, Any]:
     """How the misclassified-pairs table shows its columns (count as a bar)."""
     top = int(pairs["count"].max()) if len(pairs) else 1
     return {
-        "label": st.column_config.TextColumn("Ground truth", width=120),
-        "pred": st.column_config.TextColumn("Predicted as", width=120),
+        "label": st.column_config.TextColumn("Ground truth", width=TABLE_CLASS_PX),
+        "pred": st.column_config.TextColumn("Predicted as", width=TABLE_CLASS_PX),
         "count": st.column_config.ProgressColumn("Samples", min_value=0, max_value=top, format="%d", width=80),
     }
 
@@ -254,8 +256,8 @@ def pairs_columns(pairs: pd.DataFrame) -> dict[str, Any]:
 def overlap_columns() -> dict[str, Any]:
     """How the overlapping-classes table shows its columns (overlap as a bar over 0..0.5)."""
     return {
-        "class_a": st.column_config.TextColumn("Class", width=115),
-        "class_b": st.column_config.TextColumn("Overlaps with", width=115),
+        "class_a": st.column_config.TextColumn("Class", width=TABLE_CLASS_PX),
+        "class_b": st.column_config.TextColumn("Overlaps with", width=TABLE_CLASS_PX),
         "overlap": st.column_config.ProgressColumn(
             "Overlap",
             min_value=0.0,
@@ -263,6 +265,9 @@ def overlap_columns() -> dict[str, Any]:
             format="%.2f",
             width=80,
             help="Mean probability each class puts on the other: 0 = never confused, 0.5 = indistinguishable",
+        ),
+        "n_confused": st.column_config.NumberColumn(
+            "Confused", format="%d", width=75, help="Samples of either class predicted as the other"
         ),
     }
 

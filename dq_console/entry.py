@@ -6,8 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from dq_console.state import init_state
+from dq_console.state import init_state, show_notices
 
+#: Less empty room above each screen than Streamlit's default (6rem): the table starts higher.
+PAGE_STYLE = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>"
 #: The screens, one file each; absolute, so any entry script (installed or a checkout's) finds them.
 PAGES = Path(__file__).resolve().parent / "pages"
 
@@ -30,4 +32,6 @@ def main() -> None:
         ]
     )
     st.set_page_config(page_title=f"{page.title} · dq studio", page_icon=":material/fact_check:", layout="wide")
+    st.html(PAGE_STYLE)  # a style only: Streamlit adds no room for it
+    show_notices()
     page.run()

@@ -1,6 +1,6 @@
-"""The insights menu beside the Dataset table: size and metric of the filtered rows, then the
-Alerts tab (a click filters to an alert's samples) and the Metrics tab (charts that follow the
-filters; a click on a bar filters further).
+"""The Dataset page's insights: the size and metric of the filtered rows above the page's tabs,
+the Alerts tab (a click filters to an alert's samples and shows them) and the Metrics tab (charts
+that follow the filters, with the page's whole width; a click on a bar or a row filters further).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dq.insights.filters import SampleFilter
 from dq.insights.metrics import METRIC_NAMES, metric_value
 from dq.store import Run
 from dq_console import charts
-from dq_console.filter_bar import escape_markdown, mirror
+from dq_console.filter_bar import escape_markdown, mirror, widget_key
 from dq_console.filters import alert_key, state_filter, view_key
 from dq_console.state import clear_filters
 
@@ -27,9 +27,14 @@ SUMMARY_KEYS = {"f1": "macro_f1", "accuracy": "accuracy", "precision": "macro_pr
 SEVERITY_ICONS = {"high": ":material/error:", "medium": ":material/warning:", "low": ":material/info:"}
 
 
+#: The Dataset page's tabs (session key ``tab``, in the URL): the table, the alerts, the charts.
+TABS = ("Samples", "Alerts", "Metrics")
+
+
 def _show_alert(key: str) -> None:
     clear_filters()  # an alert's samples exactly, not their intersection with older filters
     st.session_state["alert"] = key
+    st.session_state["tab"] = TABS[0]
 
 
 def _hide_alert() -> None:
@@ -37,22 +42,38 @@ def _hide_alert() -> None:
     st.session_state["page_number"] = 1
 
 
-def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
-    """Draw the menu for the filtered ``rows`` of ``split``."""
+def _set_tab(names: dict[str, str]) -> None:
+    st.session_state["tab"] = names.get(st.session_state[widget_key("tab")], TABS[0])
+
+
+def page_tabs(n_alerts: int) -> list[Any]:
+    """The page's tabs, the one in session key ``tab`` open; only the open one's content should run
+    (each tab's ``.open``)."""
+    labels = {TABS[0]: TABS[0], TABS[1]: f"{TABS[1]} ({n_alerts:,})", TABS[2]: TABS[2]}
+    if st.session_state.get("tab") not in labels:
+        st.session_state["tab"] = TABS[0]
+    st.session_state[widget_key("tab")] = labels[st.session_state["tab"]]
+    names = {label: name for name, label in labels.items()}
+    return list(st.tabs(list(labels.values()), key=widget_key("tab"), on_change=_set_tab, args=(names,)))
+
+
+def insights_summary(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
+    """How many of the split's samples the filters keep and the chosen metric on them."""
     arrays = charts.split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
     positions = insights.frame.index.get_indexer(rows.index)
     s = st.session_state
     if s["metric"] not in METRIC_NAMES:
         s["metric"] = "f1"
-    st.segmented_control(
-        "Metric",
-        list(METRIC_NAMES),
-        format_func=METRIC_LABELS.get,
-        required=True,
-        **mirror("metric", resets_page=False),
-    )
+    size_col, metric_col, picker_col = st.columns([2, 3, 3], vertical_alignment="bottom")
+    with picker_col:
+        st.segmented_control(
+            "Metric",
+            list(METRIC_NAMES),
+            format_func=METRIC_LABELS.get,
+            required=True,
+            **mirror("metric", resets_page=False),
+        )
     metric = s["metric"]
-    size_col, metric_col = st.columns(2)
     size_col.metric("Samples", f"{len(rows):,}", help=f"of {len(insights.frame):,} in {split}", border=True)
     labels, preds = arrays.labels[positions], arrays.preds[positions]
     label, value, help_text = _metric_shown(metric, split, insights, rows, labels, preds, len(run.labels))
@@ -66,16 +87,6 @@ def insights_menu(run: Run, split: str, insights: SplitInsights, rows: pd.DataFr
         delta_description=f"vs {split}" if compared else None,
         help=help_text,
     )
-    # Only the open tab runs (on_change="rerun"): the charts cost nothing until someone looks.
-    alerts_tab, metrics_tab = st.tabs(
-        [f"Alerts ({len(insights.alerts)})", "Metrics"], key="menu_tab", on_change="rerun"
-    )
-    if alerts_tab.open:
-        with alerts_tab:
-            alert_list(insights.alerts)
-    if metrics_tab.open:
-        with metrics_tab:
-            metrics_charts(run, split, insights, rows, arrays, positions, metric)
 
 
 def single_class(flt: SampleFilter, map_selected: bool) -> str | None:
@@ -146,25 +157,31 @@ def alert_list(alerts: list[Alert]) -> None:
         st.button("Show all samples again", key="alert_clear", icon=":material/close:", on_click=_hide_alert)
 
 
-def metrics_charts(
-    run: Run,
-    split: str,
-    insights: SplitInsights,
-    rows: pd.DataFrame,
-    arrays: charts.SplitArrays,
-    positions: np.ndarray,
-    metric: str,
-) -> None:
-    """The per-class, pair, overlap and DEP charts of the filtered rows; clicks filter."""
+def metrics_charts(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
+    """The per-class, pair, overlap and DEP charts of the filtered rows, in two columns; clicks filter."""
     if not len(rows):
         st.info("No sample matches these filters.")
         return
+    arrays = charts.split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
+    positions = insights.frame.index.get_indexer(rows.index)
+    metric = st.session_state["metric"]
     tag = view_key(split)
     view = f"{id(insights)}:{tag}"  # the same filtered rows -> the same charts
     _, agg = charts.view_aggregates(
         view, insights, arrays, positions, rows["dep"].to_numpy(dtype=np.float64), tuple(run.labels)
     )
-    st.caption("Charts follow the filters; click a bar or a row to filter the table to it.")
+    st.caption(
+        "Charts follow the filters; click a bar or a row to filter the samples to it (Samples tab). "
+        "Hover a bar for its class's full name and numbers."
+    )
+    by_class, between = st.columns([2, 3], gap="large")
+    with by_class:
+        _class_charts(agg, metric, tag)
+    with between:
+        _pair_charts(agg, tag)
+
+
+def _class_charts(agg: charts.Aggregates, metric: str, tag: str) -> None:
     title = charts.PER_CLASS[metric][1]
     _chart_section(
         f"{title} by class",
@@ -180,6 +197,9 @@ def metrics_charts(
         charts.count_by_class(agg.classes) if agg.classes["support"].any() else None,
         scroll=int((agg.classes["support"] > 0).sum()),
     )
+
+
+def _pair_charts(agg: charts.Aggregates, tag: str) -> None:
     st.markdown("**Overlapping classes**")
     if len(agg.overlap):
         charts.clickable_table(

@@ -7,7 +7,8 @@ text is the sample's text cut to at most :data:`HOVER_MAX_CHARS` characters, sho
 holds so many points that the text would pass :data:`HOVER_CHAR_BUDGET`.
 
 A selection is kept in ``st.session_state["selected_ids"]`` (the ids of the points, not their
-positions), so it survives a change of color and filters the Dataset page too.
+positions), so it survives a change of color and filters the Dataset page too; its shapes go to
+the URL (:mod:`dq_console.map_selection`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dq.errors import DQError
 from dq.insights import SplitInsights
 from dq.insights.filters import apply_filter
 from dq_console.filters import state_filter
+from dq_console.map_selection import selection_shapes
 from dq_console.state import clear_filters
 
 #: The color control: its choices and the frame column each stands for.
@@ -247,12 +249,16 @@ def shown_mask(insights: SplitInsights) -> np.ndarray:
 def clear_selection() -> None:
     """Forget the map selection (a widget callback)."""
     st.session_state["selected_ids"] = None
+    st.session_state["map_selection"] = ""
     st.session_state["page_number"] = 1
 
 
 def _on_select(key: str, ids: np.ndarray) -> None:
     event = st.session_state.get(key) or {}
-    st.session_state["selected_ids"] = selection_ids(event.get("selection") or {}, ids)
+    selection = event.get("selection") or {}
+    selected = selection_ids(selection, ids)
+    st.session_state["selected_ids"] = selected
+    st.session_state["map_selection"] = "" if selected is None else selection_shapes(selection)
     st.session_state["page_number"] = 1
 
 

@@ -7,7 +7,8 @@ import streamlit as st
 from dq.insights import SplitInsights
 from dq.store import Run, list_runs
 from dq.store.reader import RunEntry
-from dq_console.data import load_insights, open_run
+from dq_console.data import load_insights, load_map, open_run
+from dq_console.map_selection import needs_restore, restore_selection
 from dq_console.state import clear_filters, init_state
 
 
@@ -116,4 +117,7 @@ def pick_run() -> tuple[Run, str, SplitInsights]:
         st.selectbox("Split", run.splits, key="split", on_change=_on_change_view)
     _announce_newer(runs, entry)
     insights = load_insights(str(run.path), run.content_hash)
-    return run, state["split"], insights[state["split"]]
+    split_insights = insights[state["split"]]
+    if needs_restore():  # a copied link with a map selection: find its points again
+        restore_selection(split_insights, load_map(str(run.path), run.content_hash, state["split"]))
+    return run, state["split"], split_insights

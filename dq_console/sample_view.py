@@ -1,5 +1,9 @@
-"""The sample opened from the Dataset table: its full text, probabilities, why it was flagged and
-its nearest neighbors.
+"""The sample opened from the Dataset table, in a panel at the right of the window (a dialog): its
+full text, the actions that fix it, why it was flagged, its probabilities and its nearest neighbors
+with their text, labels and DEP (the evidence), all visible without scrolling sideways.
+
+The panel stays open while the user works in it (fixing the sample, opening a neighbor) and closes
+when the user closes it or when the filters change so that the sample leaves the rows shown.
 
 Everything that comes from the data (text, labels, ids) reaches the page as plain text: in
 ``st.code`` or in table cells, never through markdown.
@@ -24,12 +28,16 @@ from dq.store import Run
 from dq_console.actions import sample_actions
 from dq_console.cart import edit_marks
 from dq_console.filter_bar import escape_markdown
+from dq_console.state import close_sample
 from dq_console.table import flags_text
 
 #: Neighbors listed for the opened sample.
 N_NEIGHBORS = 10
 #: Classes listed in the probability table.
 TOP_CLASSES = 5
+#: Pixel width of the side panel: wide enough for the neighbors' text and labels, narrow enough
+#: that the table's DEP and text stay visible beside it in a 1400-pixel window.
+PANEL_PX = 900
 _THRESHOLDS = AlertThresholds()
 
 PROBS_CONFIG = {
@@ -40,12 +48,14 @@ PROBS_CONFIG = {
     "role": st.column_config.TextColumn("Is", width=135),
 }
 NEIGHBORS_CONFIG = {
-    "similarity": st.column_config.NumberColumn("Similarity", format="%.3f", width="small"),
-    "dep": st.column_config.ProgressColumn("DEP", min_value=0.0, max_value=1.0, format="%.2f", width="small"),
-    "text": st.column_config.TextColumn("Text", width="large"),
-    "label": st.column_config.TextColumn("Ground truth"),
-    "pred": st.column_config.TextColumn("Prediction"),
-    "flags": st.column_config.TextColumn("Flags"),
+    "dep": st.column_config.ProgressColumn("DEP", min_value=0.0, max_value=1.0, format="%.2f", width=64),
+    "text": st.column_config.TextColumn("Text", width=330),
+    "label": st.column_config.TextColumn("Ground truth", width=135),
+    "pred": st.column_config.TextColumn("Prediction", width=135),
+    "similarity": st.column_config.NumberColumn(
+        "Similarity", format="%.3f", width=75, help="Cosine similarity of the embeddings"
+    ),
+    "flags": st.column_config.TextColumn("Flags", width=160),
 }
 
 
@@ -123,22 +133,29 @@ def reasons(sample: pd.Series, frame: pd.DataFrame, dep_thresholds: dict[str, fl
 
 
 def neighbors_table(frame: pd.DataFrame, rows: np.ndarray, sims: np.ndarray) -> pd.DataFrame:
-    """The neighbors' similarity, DEP, text, labels and flags."""
+    """The neighbors' DEP, text, labels, similarity and flags."""
     near = frame.iloc[rows]
     return pd.DataFrame(
         {
-            "similarity": sims.astype(float),
             "dep": near["dep"].astype(float).to_numpy(),
             "text": near["text"].to_numpy(),
             "label": near["label"].to_numpy(),
             "pred": near["pred"].to_numpy(),
+            "similarity": sims.astype(float),
             "flags": flags_text(near).to_numpy(),
         }
     )
 
 
-def _close() -> None:
-    st.session_state["sample_id"] = None
+def close_if_left(view: str, shown_ids: np.ndarray) -> None:
+    """Close the panel when the filters changed since the sample was opened and no longer show it."""
+    sample_id = st.session_state["sample_id"]
+    if sample_id is None or st.session_state.get("sample_view") == view:
+        return
+    if not (shown_ids == sample_id).any():
+        close_sample()
+    else:
+        st.session_state["sample_view"] = view
 
 
 def _open_neighbor(key: str, ids: list[Any]) -> None:
@@ -147,25 +164,42 @@ def _open_neighbor(key: str, ids: list[Any]) -> None:
         st.session_state["sample_id"] = ids[chosen[0]]
 
 
+def _acted() -> None:
+    st.session_state["sample_acted"] = True
+
+
+def sample_panel(run: Run, split: str, insights: SplitInsights, *, active: pd.DataFrame | None = None) -> None:
+    """Open the panel of the sample in session key ``sample_id`` (nothing when none is open or it is
+    not one of the split's), with what the edits cart does to it (``active``: the split's active
+    edits) and the actions to fix it."""
+    sample_id = st.session_state["sample_id"]
+    if sample_id is None:
+        return
+    if not (insights.frame["id"].to_numpy() == sample_id).any():
+        close_sample()
+        return
+    title = f"Sample {escape_markdown(str(sample_id))}"
+    panel = st.dialog(title, width=PANEL_PX, position="right", on_dismiss=close_sample)(_sample_body)
+    panel(run, split, insights, sample_id, active)
+
+
+def _sample_body(run: Run, split: str, insights: SplitInsights, opened: Any, active: pd.DataFrame | None) -> None:
+    # The panel reruns alone (a dialog is a fragment): after a fix or another opened sample, the whole
+    # page reruns, so that the table shows the cart's change and the panel's title the new sample.
+    if st.session_state.pop("sample_acted", False) or st.session_state["sample_id"] != opened:
+        st.rerun()
+    sample_view(run, split, insights, opened, active=active)
+
+
 def sample_view(
     run: Run, split: str, insights: SplitInsights, sample_id: Any, *, active: pd.DataFrame | None = None
 ) -> None:
-    """Show the sample ``sample_id`` of ``split`` (nothing when it is not one of the split's), with
-    what the edits cart does to it (``active``: the split's active edits) and the actions to fix it."""
+    """Show the sample ``sample_id`` of ``split``, with what the edits cart does to it (``active``:
+    the split's active edits) and the actions to fix it."""
     frame = insights.frame
-    found = np.flatnonzero(frame["id"].to_numpy() == sample_id)
-    if sample_id is None or not len(found):
-        st.caption(
-            "Select a row to open the sample: its full text, probabilities, why it was flagged "
-            "and its nearest neighbors."
-        )
-        return
-    row = int(found[0])
+    row = int(np.flatnonzero(frame["id"].to_numpy() == sample_id)[0])
     sample = frame.iloc[row]
-    with st.container(border=True):
-        head, close = st.columns([5, 1], vertical_alignment="center")
-        head.subheader(f"Sample {escape_markdown(str(sample_id))}")
-        close.button("Close", icon=":material/close:", on_click=_close, key="close_sample")
+    with st.container():
         st.code(sample["text"], language=None, wrap_lines=True)
         mine = active[active["sample_id"] == str(sample_id)] if active is not None else None
         if mine is not None and len(mine):
@@ -177,7 +211,7 @@ def sample_view(
             mark = edit_marks(mine).get(str(sample_id))
         else:
             text_now, mark = str(sample["text"]), None
-        sample_actions(run, split, sample, mark, text_now)
+        sample_actions(run, split, sample, mark, text_now, on_done=_acted)
         why_col, probs_col = st.columns([4, 5], gap="medium")
         with why_col:
             st.markdown("**Why it was flagged**")
@@ -191,7 +225,7 @@ def sample_view(
                 hide_index=True,
                 column_config=PROBS_CONFIG,
             )
-        st.markdown("**Nearest neighbors** (cosine similarity of the embeddings, same split)")
+        st.markdown("**Nearest neighbors** (the most similar samples of the split: their labels are the evidence)")
         embs = load_embs(str(run.path), run.content_hash, split)
         nbrs = knn_of_row(embs, row, k=N_NEIGHBORS)
         rows, sims = nbrs.idx[0], nbrs.sims[0]
@@ -204,4 +238,6 @@ def sample_view(
             on_select=partial(_open_neighbor, key, frame["id"].iloc[rows].tolist()),
             selection_mode="single-row",
         )
-        st.caption("Select a neighbor to open it.")
+        head, close = st.columns([4, 1], vertical_alignment="center")
+        head.caption("Select a neighbor to open it.")
+        close.button("Close", icon=":material/close:", on_click=close_sample, key="close_sample", width="stretch")

@@ -28,6 +28,8 @@ URL_KEYS: dict[str, Any] = {
     "regex": False,
     "meta": "",  # "column=value" pairs joined by ";"
     "metric": "f1",
+    "tab": "Samples",  # the Dataset page's open tab
+    "map_selection": "",  # the map selection's shapes (dq_console.map_selection), "" = none
 }
 _LIST_KEYS = {"label", "pred", "cluster"}
 _BOOL_KEYS = {"misclassified", "mislabeled", "regex"}
@@ -41,6 +43,9 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "selected_ids": None,  # ids chosen on the map (box/lasso); None = no map selection
     "page_number": 1,
     "sample_id": None,  # id of the sample opened on the Dataset page; None = none open
+    "sample_view": None,  # the view (filters' key) it was opened from
+    "table_cell": None,  # (row, column) of the table cell clicked last
+    "table_generation": 0,  # renews the table widget when the panel closes
     "ticked_ids": [],  # ids ticked in the Dataset table (the actions' targets)
     "ticked_key": None,  # the table (view and page) those ticks belong to
     "last_batch": None,  # batch id of this session's last action in the edits cart ("Undo last action")
@@ -135,4 +140,30 @@ def clear_filters() -> None:
         default = URL_KEYS[key]
         st.session_state[key] = list(default) if isinstance(default, list) else default
     st.session_state["selected_ids"] = None
+    st.session_state["map_selection"] = ""
     st.session_state["page_number"] = 1
+
+
+def open_sample(sample_id: Any, view: str) -> None:
+    """Open ``sample_id`` in the panel; ``view`` (the filters' key) is the view it was opened from."""
+    st.session_state["sample_id"], st.session_state["sample_view"] = sample_id, view
+
+
+def close_sample() -> None:
+    """Close the panel (a widget callback); the table forgets the clicked cell, so that a click on
+    the same cell opens the sample again."""
+    st.session_state["sample_id"] = None
+    st.session_state["table_cell"] = None
+    st.session_state["table_generation"] = int(st.session_state.get("table_generation", 0)) + 1
+
+
+def notify(message: str, icon: str) -> None:
+    """Say ``message`` in a toast at the next full run of the page (callable from a widget callback,
+    also one fired inside the sample panel, whose own reruns would drop a toast)."""
+    st.session_state.setdefault("notices", []).append((message, icon))
+
+
+def show_notices() -> None:
+    """Show the toasts :func:`notify` queued (once each)."""
+    for message, icon in st.session_state.pop("notices", []):
+        st.toast(message, icon=icon)

@@ -2,7 +2,10 @@
 
 Only the page's rows (:data:`PAGE_SIZE`) go to the browser, whatever the split's size: the rows are
 filtered and sorted on the server, the page is cut here, and the page number is a widget.
-Selecting a row opens that sample (session key ``sample_id``).
+Clicking a cell opens its row's sample (session key ``sample_id``, shown in a side panel); ticking
+rows makes them the targets of the actions below the table (session key ``ticked_ids``). The columns a
+reviewer reads (DEP, text, ground truth, prediction, suggestion) come first and fit a 1400-pixel
+window; flags, cart marks and ids follow.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import streamlit as st
 from dq_console.cart import edit_marks
 from dq_console.filter_bar import mirror
 from dq_console.filters import view_key
+from dq_console.state import open_sample
 
 #: Rows shown per page.
 PAGE_SIZE = 50
 #: Pixel height of the table: about 15 rows visible, the rest of the page scrolls inside it.
 TABLE_HEIGHT = 560
+#: Pixel widths of the text column (about 60 characters) and of a class column.
+TEXT_PX = 380
+CLASS_PX = 145
 #: Flag columns of the insights frame and their short names, most telling first.
 FLAGS: tuple[tuple[str, str], ...] = (
     ("is_mislabeled", "mislabeled"),
@@ -38,20 +45,20 @@ COLUMN_CONFIG = {
         min_value=0.0,
         max_value=1.0,
         format="%.2f",
-        width=75,
+        width=64,
         help="Data Error Potential: higher = likelier a data error",
     ),
-    "text": st.column_config.TextColumn("Text", width=230),
-    "label": st.column_config.TextColumn("Ground truth", width=125),
-    "pred": st.column_config.TextColumn("Prediction", width=125),
-    "flags": st.column_config.TextColumn("Flags", width=200),
+    "text": st.column_config.TextColumn("Text", width=TEXT_PX, help="Click a cell to open the sample"),
+    "label": st.column_config.TextColumn("Ground truth", width=CLASS_PX),
+    "pred": st.column_config.TextColumn("Prediction", width=CLASS_PX),
     "suggested_label": st.column_config.TextColumn(
-        "Suggested", width=150, help="The label the evidence prefers, when confident"
+        "Suggested", width=CLASS_PX, help="The label the evidence prefers, when confident"
     ),
-    "id": st.column_config.TextColumn("ID", width=70),
     "edit": st.column_config.TextColumn(
         "In the cart", width=130, help="What the edits cart does to the sample (undo on the Edits cart page)"
     ),
+    "flags": st.column_config.TextColumn("Flags", width=200),
+    "id": st.column_config.TextColumn("ID", width=70),
 }
 
 
@@ -84,26 +91,25 @@ def table_frame(rows: pd.DataFrame, marks: dict[str, str] | None = None) -> pd.D
             "text": rows["text"],
             "label": rows["label"],
             "pred": rows["pred"],
-            "flags": flags_text(rows),
             "suggested_label": rows["suggested_label"],
+            "flags": flags_text(rows),
             "id": rows["id"].astype(str),
         }
     ).reset_index(drop=True)
     if marks:  # the column takes room only when the cart holds edits of rows on this page
-        frame.insert(4, "edit", [marks.get(str(i), "") for i in rows["id"]])
+        frame.insert(5, "edit", [marks.get(str(i), "") for i in rows["id"]])
     return frame
 
 
-def _on_select(table_key: str, ids: list) -> None:
-    # The ticked rows are the actions' targets; the row ticked last is the sample opened below.
-    before = set(st.session_state.get("ticked_ids") or [])
-    ticked = [ids[r] for r in st.session_state[table_key].selection.rows]
-    st.session_state["ticked_ids"] = ticked
-    added = [i for i in ticked if i not in before]
-    if added:
-        st.session_state["sample_id"] = added[-1]
-    elif st.session_state.get("sample_id") not in ticked:
-        st.session_state["sample_id"] = ticked[-1] if ticked else None
+def _on_select(table_key: str, ids: list, view: str) -> None:
+    # Ticked rows are the actions' targets; a clicked cell (a new one) opens its row's sample.
+    selection = st.session_state[table_key].selection
+    st.session_state["ticked_ids"] = [ids[r] for r in selection.rows]
+    cells = [tuple(c) for c in selection.get("cells", [])]
+    cell = cells[-1] if cells else None
+    if cell is not None and cell != st.session_state.get("table_cell"):
+        open_sample(ids[cell[0]], view)
+    st.session_state["table_cell"] = cell
 
 
 def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.DataFrame | None = None) -> list:
@@ -117,7 +123,10 @@ def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.Dat
     first = (st.session_state["page_number"] - 1) * PAGE_SIZE
     shown = f"{first + 1:,}–{first + len(page):,}" if n else "0"
     count, control = st.columns([3, 1], vertical_alignment="bottom")
-    count.caption(f"Showing {shown} of {n:,} samples ({n_split:,} in {split}), highest DEP first.")
+    count.caption(
+        f"Showing {shown} of {n:,} samples ({n_split:,} in {split}), highest DEP first. "
+        "Click a row to open its sample; tick rows to fix them together."
+    )
     control.number_input(
         f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, **mirror("page_number", resets_page=False)
     )
@@ -126,21 +135,23 @@ def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.Dat
         return []
     frame = table_frame(page, edit_marks(active, page["id"].tolist()) if active is not None else None)
     ids = page["id"].tolist()
-    opened = st.session_state["sample_id"]
-    key = f"table_{view_key(split)}_{st.session_state['page_number']}"
+    view = view_key(split)
+    key = f"table_{view}_{st.session_state['page_number']}"
     if st.session_state.get("ticked_key") != key:  # another view or page: nothing ticked in it yet
         st.session_state["ticked_key"], st.session_state["ticked_ids"] = key, []
+        st.session_state["table_cell"] = None
     ticked = [i for i in st.session_state["ticked_ids"] if i in ids]
-    if not ticked and opened in ids:
-        ticked = [opened]
+    # A closed panel renews the grid (its generation), so that its clicked cell is forgotten; the
+    # ticks are given back to it.
+    widget = f"{key}_{st.session_state.get('table_generation', 0)}"
     st.dataframe(
         frame,
-        key=key,
+        key=widget,
         height=TABLE_HEIGHT,
         hide_index=True,
         column_config=COLUMN_CONFIG,
-        on_select=partial(_on_select, key, ids),
-        selection_mode="multi-row",
+        on_select=partial(_on_select, widget, ids, view),
+        selection_mode=["multi-row", "single-cell"],
         selection_default={"selection": {"rows": [ids.index(i) for i in ticked]}} if ticked else None,
     )
     st.session_state["ticked_ids"] = ticked

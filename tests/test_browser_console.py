@@ -101,7 +101,10 @@ def test_console_end_to_end(
     screenshot(page, "dataset")
     _assert_clean(page, dialogs)
 
-    # An alert filters to its samples and names itself in the URL.
+    # An alert filters to its samples, names itself in the URL and shows them (the Samples tab).
+    page.get_by_role("tab", name=re.compile(r"^Alerts")).click()
+    wait_idle(page)
+    expect(page).to_have_url(re.compile(r"[?&]tab=Alerts"))
     alert = page.locator("[class*='st-key-alert_'] button").first
     alert.wait_for(state="visible")
     alert.click()
@@ -135,6 +138,21 @@ def test_console_end_to_end(
     assert n_selected > 0
     screenshot(page, "embeddings")
     _assert_clean(page, dialogs)
+
+    # The selection lives in the URL: a copied link reopens it, on the map and in the Dataset page.
+    expect(page).to_have_url(re.compile(r"[?&]map_selection=box"))
+    linked = page.context.new_page()
+    linked.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    linked.goto(page.url)
+    wait_idle(linked, timeout_ms=FIRST_VISIT_MS)
+    expect(linked.get_by_test_id("stMain").get_by_text(f"{n_selected:,} points selected")).to_be_visible()
+    linked.goto(page.url.replace("/embeddings", "/"))
+    wait_idle(linked, timeout_ms=FIRST_VISIT_MS)
+    summary = f"the {n_selected:,} samples selected on the map"
+    expect(linked.get_by_test_id("stSidebar").get_by_text(summary)).to_be_visible()
+    assert COUNT.search(_count_text(linked)).group(1) == f"{n_selected:,}"
+    _assert_clean(linked, dialogs)
+    linked.close()
 
     # Clusters: the table view by default; a card opens the Dataset page filtered to its cluster.
     _nav(page, "Clusters")

@@ -118,12 +118,13 @@ def test_page_shows_the_table_sorted_by_dep_and_the_insights_menu(tiny: SplitIns
     assert shown(at) == len(tiny.frame) == 3 * N_PER_CLASS
     rows = table(at)
     assert len(rows) == PAGE_SIZE  # one page, never the whole split
-    assert list(rows.columns) == ["dep", "text", "label", "pred", "flags", "suggested_label", "id"]
+    # what a reviewer reads first, left to right; flags and ids after them
+    assert list(rows.columns) == ["dep", "text", "label", "pred", "suggested_label", "flags", "id"]
     assert rows["dep"].is_monotonic_decreasing
     assert rows["dep"].iloc[0] == pytest.approx(tiny.frame["dep"].max())
     assert [m.label for m in at.metric] == ["Samples", "F1"]
     assert at.metric[0].value == "120"
-    assert [t.label for t in at.tabs] == [f"Alerts ({len(tiny.alerts)})", "Metrics"]
+    assert [t.label for t in at.tabs] == ["Samples", f"Alerts ({len(tiny.alerts)})", "Metrics"]
     assert at.number_input(key="w_page_number").value == 1
 
 
@@ -212,15 +213,21 @@ def test_clicking_an_alert_filters_to_its_samples(tiny: SplitInsights) -> None:
     index = next(i for i, a in enumerate(tiny.alerts) if a.kind in ("likely_mislabeled", "misclassified"))
     alert = tiny.alerts[index]
     key = alert_key(tiny.alerts, index)
-    at = open_page(label="billing")  # older filters are replaced by the alert's
+    at = open_page(label="billing", tab="Alerts")  # older filters are replaced by the alert's
+    assert [t.label for t in at.tabs][1] == f"Alerts ({len(tiny.alerts)})"
 
     at.button(key=f"alert_{key}").click().run()
 
-    assert shown(at) == alert.count
+    assert shown(at) == alert.count  # the Samples tab opened on the alert's samples
     assert at.query_params["alert"] == key
-    assert "label" not in at.query_params
+    assert "label" not in at.query_params and "tab" not in at.query_params
+    at.session_state["tab"] = "Alerts"
+    at.run()
+    assert at.query_params["tab"] == "Alerts"
     assert at.button(key=f"alert_{key}").proto.type == "primary"
     at.button(key="alert_clear").click().run()
+    at.session_state["tab"] = "Samples"
+    at.run()
     assert shown(at) == len(tiny.frame)
 
 
@@ -267,10 +274,25 @@ def test_opened_sample_shows_its_text_inert_with_probabilities_reasons_and_neigh
     assert "ground truth" in " ".join(probs["role"])
     assert len(neighbors) == 10
     assert neighbors["similarity"].is_monotonic_decreasing
-    assert list(neighbors.columns) == ["similarity", "dep", "text", "label", "pred", "flags"]
+    assert list(neighbors.columns) == ["dep", "text", "label", "pred", "similarity", "flags"]
 
     next(b for b in at.button if b.label == "Close").click().run()
     assert HOSTILE not in [c.value for c in at.code]
+
+
+def test_the_opened_sample_closes_when_the_filters_leave_it_out(tiny: SplitInsights) -> None:
+    sample = tiny.frame.iloc[5]
+    other = next(c for c in LABELS if c != sample["label"])
+    at = open_page()
+    at.session_state["sample_id"] = sample["id"]
+    at.run()
+    assert sample["text"] in [c.value for c in at.code]
+
+    at.multiselect(key="w_label").select(sample["label"]).run()  # still shown: stays open
+    assert at.session_state["sample_id"] == sample["id"]
+    at.multiselect(key="w_label").set_value([other]).run()  # filtered out: closed
+    assert at.session_state["sample_id"] is None
+    assert sample["text"] not in [c.value for c in at.code]
 
 
 def test_reasons_and_neighbors_directly(tiny: SplitInsights) -> None:
@@ -353,10 +375,10 @@ def test_in_chromium_a_row_opens_inert_and_a_bar_click_filters(
     wait_idle(page)
     grid = page.get_by_test_id("stDataFrame").first
     grid.wait_for(state="visible", timeout=90_000)  # the first visit computes the run's insights
-    code = page.get_by_test_id("stMain").get_by_test_id("stCode").first
+    code = page.get_by_role("dialog").get_by_test_id("stCode").first
     for _ in range(3):  # a click landing while the grid still lays out is lost on a busy machine
         box = grid.bounding_box()
-        page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selection box
+        page.mouse.click(box["x"] + 200, box["y"] + 35 + 17)  # the first row's text: opens the sample
         wait_idle(page)
         try:
             code.wait_for(state="visible", timeout=10_000)
@@ -368,6 +390,9 @@ def test_in_chromium_a_row_opens_inert_and_a_bar_click_filters(
     assert page.locator("img[src='x']").count() == 0 and dialogs == []
     assert not page.get_by_test_id("stException").count()
 
+    page.get_by_role("dialog").get_by_label("Close").click()  # the corner x
+    wait_idle(page)
+    expect(page.get_by_role("dialog")).to_have_count(0)
     page.get_by_role("button", name="Clear filters").click()
     wait_idle(page)
     page.get_by_role("tab", name="Metrics").click()
@@ -381,6 +406,8 @@ def test_in_chromium_a_row_opens_inert_and_a_bar_click_filters(
     assert clicked, label
     assert f"label={clicked.group(1)}" in page.url
     n = int((tiny.frame["label"] == clicked.group(1)).sum())
+    page.get_by_role("tab", name="Samples").click()
+    wait_idle(page)
     expect(page.get_by_text(re.compile(rf"of {n} samples"))).to_be_visible()
     screenshot(page, "dataset-bar-click")
 

@@ -1,6 +1,8 @@
 """Dataset: the samples of a split ranked by DEP (likeliest data errors first), filtered from the
-sidebar; beside them, the insights menu; below them, the actions that fix the ticked or filtered
-samples (into the edits cart) and the sample opened in the table."""
+sidebar. Above the tabs, how many samples the filters keep and the metric on them; the Samples tab
+holds the table (the page's whole width) and the actions that fix the ticked or filtered samples
+(into the edits cart); the Alerts and Metrics tabs hold what stands out and the charts. A clicked
+row opens its sample in a panel at the right."""
 
 import streamlit as st
 
@@ -8,10 +10,10 @@ from dq.errors import ValidationError
 from dq_console.actions import actions_panel
 from dq_console.cart import active_edits
 from dq_console.filter_bar import filter_bar
-from dq_console.filters import filtered
-from dq_console.insights_menu import insights_menu
+from dq_console.filters import filtered, view_key
+from dq_console.insights_menu import alert_list, insights_summary, metrics_charts, page_tabs
 from dq_console.picker import pick_run
-from dq_console.sample_view import sample_view
+from dq_console.sample_view import close_if_left, sample_panel
 from dq_console.state import require_entry_script, sync_url
 from dq_console.table import sample_table
 
@@ -31,13 +33,20 @@ except ValidationError as exc:  # a regex that does not compile, a metadata colu
     sync_url()
     st.stop()
 
+close_if_left(view_key(split), rows["id"].to_numpy())
 active = active_edits(run, split)
-table_col, menu_col = st.columns([2, 1], gap="medium")
-with table_col:
-    ticked = sample_table(rows, split=split, n_split=len(insights.frame), active=active)
-    actions_panel(run, split, insights.frame, rows, ticked)
-    sample_view(run, split, insights, st.session_state["sample_id"], active=active)
-with menu_col:
-    insights_menu(run, split, insights, rows)
+insights_summary(run, split, insights, rows)
+samples_tab, alerts_tab, metrics_tab = page_tabs(len(insights.alerts))
+if samples_tab.open:  # only the open tab runs: the charts cost nothing until someone looks
+    with samples_tab:
+        ticked = sample_table(rows, split=split, n_split=len(insights.frame), active=active)
+        actions_panel(run, split, insights.frame, rows, ticked)
+if alerts_tab.open:
+    with alerts_tab:
+        alert_list(insights.alerts)
+if metrics_tab.open:
+    with metrics_tab:
+        metrics_charts(run, split, insights, rows)
+sample_panel(run, split, insights, active=active)
 
 sync_url()
