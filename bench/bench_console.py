@@ -88,7 +88,7 @@ def _healthy(url: str) -> bool:
 #: How a server is started: plain ``streamlit run``, or the console launcher ``make run`` uses.
 LAUNCHERS = {
     "streamlit run": [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py")],
-    "python -m app.serve": [sys.executable, "-m", "app.serve"],
+    "python -m dq_console.serve": [sys.executable, "-m", "dq_console.serve"],
 }
 #: A bare Streamlit page with one 50-row st.dataframe: what any Streamlit app costs to show a table.
 FLOOR_APP = """import pandas as pd
@@ -273,7 +273,7 @@ def main() -> None:
             "*Open* is the time from navigating a fresh browser context to `/` until the table's first row "
             'text is in the page; "fresh server" starts a new server each time and opens the page as soon as '
             "the server answers its health check (the insights are read from their disk cache): with plain "
-            "`streamlit run`, and with the launcher `make run` uses (`python -m app.serve`, which imports the "
+            "`streamlit run`, and with the launcher `make run` uses (`python -m dq_console.serve`, which imports the "
             "console and reads the newest run's cached insights before it starts the server, so its health check "
             'answers a little later and the first page opens warm); "warm server" opens a second '
             'page on the same server (Streamlit\'s in-memory cache) in a new browser context, "returning browser" '
@@ -288,8 +288,8 @@ def main() -> None:
             "|---|---|---|---|---|",
             _row("open Dataset page, fresh server (`streamlit run`)", cold["streamlit run"], OPEN_TARGET_S),
             _row(
-                "open Dataset page, fresh server (`python -m app.serve`, as `make run`)",
-                cold["python -m app.serve"],
+                "open Dataset page, fresh server (`python -m dq_console.serve`, as `make run`)",
+                cold["python -m dq_console.serve"],
                 OPEN_TARGET_S,
             ),
             _row("open Dataset page, warm server", warm, OPEN_TARGET_S),

@@ -8,11 +8,11 @@ holds the requested value, so its result is also the preview of what an action w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 import pandas as pd
 
+from dq._util.regex import regex_sub
 from dq._util.validate import examples
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS, Change
 from dq.errors import ValidationError
@@ -84,8 +84,9 @@ def find_replace(
 ) -> list[Change]:
     """Replace ``find`` by ``replace`` in the texts of ``ids``: one text edit per text that changes.
 
-    With ``regex=True``, ``find`` is a Python regular expression and ``replace`` may refer to its
-    groups (``\\1``). The returned changes are the preview: old and new text side by side.
+    With ``regex=True``, ``find`` is a regular expression (RE2 syntax, run in linear time: no
+    look-arounds or back-references) and ``replace`` may refer to its groups (``\\1``). The
+    returned changes are the preview: old and new text side by side.
 
     >>> current = pd.DataFrame({"id": [1, 2], "text": ["colour", "red"], "label": ["x", "x"]})
     >>> [c.new_value for c in find_replace(current, [1, 2], "colou?r", "color", regex=True)]
@@ -98,14 +99,7 @@ def find_replace(
     rows = _select(current, ids)
     old = rows["text"].tolist()
     if regex:
-        try:
-            pattern = re.compile(find)
-        except re.error as exc:
-            raise ValidationError(f"The 'find' pattern {find!r} is not a valid regular expression: {exc}.") from None
-        try:
-            new = [pattern.sub(replace, text) for text in old]
-        except re.error as exc:
-            raise ValidationError(f"The 'replace' template {replace!r} does not fit {find!r}: {exc}.") from None
+        new = regex_sub(find, replace, old, what="The 'find' pattern")
     else:
         new = [text.replace(find, replace) for text in old]
     changes = [Change(key, EDIT_TEXT, o, n) for key, o, n in zip(rows["id"], old, new) if n != o]
