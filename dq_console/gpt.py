@@ -1,14 +1,18 @@
 """GPT summaries in the console: the opt-in switch, where requests go, and a card's summary.
 
 Nothing leaves the machine unless the user turns the switch on (``openai_enabled``, off by
-default) and then clicks Summarize on a card. The key comes from the environment
-(``OPENAI_API_KEY``) or Streamlit's secrets (``OPENAI_API_KEY`` at the top level or ``api_key``
-under ``[openai]``); the model and server from ``DQ_OPENAI_MODEL`` / ``OPENAI_BASE_URL``, the
-same secrets, or the inputs shown once the switch is on. Whatever a model wrote is shown as plain text.
+default) and then clicks Summarize on a card. Where requests go and with which key is the
+operator's choice alone, never a visitor's: the key comes from the environment (``OPENAI_API_KEY``)
+or Streamlit's secrets (``OPENAI_API_KEY`` at the top level or ``api_key`` under ``[openai]``), the
+server from ``OPENAI_BASE_URL`` or the same secrets (``base_url``). A visitor may pick the model
+among those the operator allowed (``DQ_OPENAI_MODELS``, comma-separated, or ``models`` under
+``[openai]``; by default only ``DQ_OPENAI_MODEL``). Whatever a model wrote is shown as plain text;
+errors reach the page with any secret redacted.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +30,8 @@ from dq.insights.cluster_titles import (
     summarize_cluster,
 )
 
+#: The operator's list of models a visitor may pick (comma-separated).
+ENV_MODELS = "DQ_OPENAI_MODELS"
 #: Texts per cluster handed to the summary (lowest DEP first: the most typical samples of the topic).
 TEXTS_PER_CLUSTER = 50
 
@@ -41,15 +47,23 @@ def _secret(*path: str) -> str | None:
     return str(value) if value else None
 
 
+def allowed_models(default: str) -> list[str]:
+    """The models a visitor may pick: the operator's list (secrets, else ``DQ_OPENAI_MODELS``), else ``default``."""
+    listed = _secret("openai", "models") or _secret(ENV_MODELS) or os.environ.get(ENV_MODELS, "")
+    names = [m.strip() for m in listed.strip("[]").replace('"', "").replace("'", "").split(",") if m.strip()]
+    return names or [default]
+
+
 def gpt_settings() -> SummarySettings:
-    """Key, model and server: the inputs on the page, else st.secrets, else the environment, else the defaults."""
+    """Key, server and model from the operator (st.secrets, else the environment, else the defaults);
+    the model may be one the visitor picked among :func:`allowed_models`."""
     env = SummarySettings.from_env()
-    state = st.session_state
-    model = state["openai_model"].strip() or _secret("openai", "model") or _secret("DQ_OPENAI_MODEL") or env.model
-    base_url = (state["openai_base_url"].strip() or _secret("openai", "base_url") or _secret("OPENAI_BASE_URL")
-                or env.base_url)  # fmt: skip
+    default = _secret("openai", "model") or _secret("DQ_OPENAI_MODEL") or env.model
+    base_url = _secret("openai", "base_url") or _secret("OPENAI_BASE_URL") or env.base_url
     api_key = _secret("openai", "api_key") or _secret("OPENAI_API_KEY") or env.api_key
-    return replace(env, api_key=api_key, model=model, base_url=base_url)
+    models = allowed_models(default)
+    picked = st.session_state.get("openai_model")
+    return replace(env, api_key=api_key, model=picked if picked in models else models[0], base_url=base_url)
 
 
 def gpt_controls() -> SummarySettings | None:
@@ -62,13 +76,14 @@ def gpt_controls() -> SummarySettings | None:
             st.caption("Off: every card shows its keyword summary, and nothing is sent anywhere.")
             return None
         settings = gpt_settings()
-        model_col, url_col = st.columns(2)
-        model_col.text_input("Model", key="openai_model", placeholder=settings.model or DEFAULT_MODEL)
-        url_col.text_input(
-            "Server (base URL)",
-            key="openai_base_url",
-            placeholder=settings.base_url or "OpenAI",
-            help="Any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1; empty = OpenAI.",
+        models = allowed_models(settings.model or DEFAULT_MODEL)
+        st.session_state["openai_model"] = settings.model
+        st.selectbox(
+            "Model",
+            models,
+            key="openai_model",
+            help=f"The models the operator allowed ({ENV_MODELS} or secrets); requests go to the server the "
+            "operator set, never one typed here.",
         )
         st.caption(
             f"Summarize sends a cluster's keywords and up to {SUMMARY_MAX_TEXTS} of its texts "

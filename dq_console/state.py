@@ -51,8 +51,7 @@ SESSION_DEFAULTS: dict[str, Any] = {
     "last_batch": None,  # batch id of this session's last action in the edits cart ("Undo last action")
     "retrain_cart": {},  # retrain job key -> (cart version, auto-fix) when this session started it
     "openai_enabled": False,
-    "openai_model": "",  # "" = the model from DQ_OPENAI_MODEL / secrets / the default
-    "openai_base_url": "",  # "" = OPENAI_BASE_URL / secrets / OpenAI itself
+    "openai_model": "",  # one of the operator's allowed models; "" = the operator's default
     "map_color": "DEP",
     "cluster_sort": "Average DEP",
     "cluster_view": "Table",

@@ -27,7 +27,7 @@ ANSWER = {"title": "Parcels <b>late</b>", "summary": "People ask where their **p
 
 @pytest.fixture
 def tiny_run(dq_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DQ_OPENAI_MODEL"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "DQ_OPENAI_MODEL", "DQ_OPENAI_MODELS"):
         monkeypatch.delenv(name, raising=False)
     log_tiny_run(dq_home)
     return dq_home
@@ -36,12 +36,22 @@ def tiny_run(dq_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def chat_server() -> Iterator[dict[str, Any]]:
     """A local OpenAI-compatible /v1/chat/completions endpoint; ``requests`` collects what it received."""
-    state: dict[str, Any] = {"requests": []}
+    state: dict[str, Any] = {"requests": [], "keys": [], "reject": False}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             state["requests"].append(body)
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            state["keys"].append(key)
+            if state["reject"]:  # what OpenAI answers a wrong key: the key, echoed back
+                data = json.dumps({"error": {"message": f"Incorrect API key provided: {key}.", "type": "auth"}})
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data.encode())
+                return
             data = json.dumps({
                 "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
@@ -188,3 +198,32 @@ def test_gpt_summary_through_a_local_server(
     assert len(chat_server["requests"]) == 1  # cached in SQLite
     assert any("from the cache" in c.value for c in at.caption)
     assert (tiny_run / "cache" / "summaries.sqlite").exists()
+
+
+def test_a_visitor_cannot_send_the_key_elsewhere_and_never_sees_it(
+    tiny_run: Path, chat_server: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-SECRET123"
+    monkeypatch.setenv("OPENAI_BASE_URL", chat_server["base_url"])
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("DQ_OPENAI_MODELS", "local-small, local-large")
+    at = open_clusters()
+    at.toggle(key="openai_enabled").set_value(True).run()
+
+    # No server input on the page; the model is one of the operator's.
+    assert not [t for t in at.text_input if "URL" in t.label or "Server" in t.label]
+    picker = at.selectbox(key="openai_model")
+    assert picker.options == ["local-small", "local-large"]
+    picker.set_value("local-large").run()
+    at.session_state["openai_base_url"] = "http://attacker.invalid/v1"  # what the old page read
+    at.run()
+    chat_server["reject"] = True
+    at.button(key=f"summarize_{card_order(at)[0]}").click().run()
+
+    assert chat_server["keys"] == [secret]  # the request went to the operator's server only
+    assert chat_server["requests"][0]["model"] == "local-large"  # the visitor's pick among the allowed
+    shown = " ".join(
+        [e.value for kind in ("text", "markdown", "caption", "warning", "error", "info") for e in getattr(at, kind)]
+    )
+    assert "HTTP 401" in shown and "Incorrect API key provided" in shown
+    assert "SECRET123" not in shown and "[redacted]" in shown

@@ -26,7 +26,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from dq._util.sqlite import open_database
-from dq._util.text import one_line
+from dq._util.text import one_line, redact
 from dq._util.validate import as_texts
 from dq.config import cache_root
 from dq.errors import DQError, ValidationError
@@ -113,7 +113,7 @@ class SummarySettings:
     @property
     def server(self) -> str:
         """The server in words, for messages."""
-        return self.base_url or "OpenAI"
+        return redact(self.base_url) if self.base_url else "OpenAI"
 
 
 @dataclass(frozen=True)
@@ -269,15 +269,18 @@ def _request(settings: SummarySettings, messages: list[dict[str, str]]) -> str:
     where = f"{settings.model} at {settings.server}"
     try:
         response = client.chat.completions.create(model=settings.model, messages=messages)  # type: ignore[arg-type]
-    except openai.APITimeoutError as exc:
-        raise SummaryError(f"The summary request to {where} timed out after {settings.timeout_s:g} s.") from exc
+    except openai.APITimeoutError:
+        raise SummaryError(f"The summary request to {where} timed out after {settings.timeout_s:g} s.") from None
     except openai.APIStatusError as exc:
-        detail = one_line(str(exc.message))[:ERROR_DETAIL_CHARS]
-        raise SummaryError(f"The summary request to {where} failed with HTTP {exc.status_code}: {detail}") from exc
+        # Servers echo what they were sent ("Incorrect API key provided: sk-..."): redacted before it is shown.
+        detail = redact(one_line(str(exc.message)), [settings.api_key])[:ERROR_DETAIL_CHARS]
+        raise SummaryError(f"The summary request to {where} failed with HTTP {exc.status_code}: {detail}") from None
     except openai.APIConnectionError as exc:
-        raise SummaryError(f"The summary request to {where} could not connect: {one_line(str(exc))}") from exc
+        detail = redact(one_line(str(exc)), [settings.api_key])
+        raise SummaryError(f"The summary request to {where} could not connect: {detail}") from None
     except openai.OpenAIError as exc:  # an answer the client cannot read, among others
-        raise SummaryError(f"The summary request to {where} failed: {one_line(str(exc))[:ERROR_DETAIL_CHARS]}") from exc
+        detail = redact(one_line(str(exc)), [settings.api_key])[:ERROR_DETAIL_CHARS]
+        raise SummaryError(f"The summary request to {where} failed: {detail}") from None
     finally:
         client.close()
     choices = getattr(response, "choices", None) or []
