@@ -184,11 +184,11 @@ def test_auto_fix_relabels_to_suggestions_and_removes_every_flagged_sample(insig
 
 
 def test_current_samples_keeps_every_row_with_flags(run, cart):
-    cart.add(run, "training", [Change(0, "remove"), Change(1, "send_to_labelers"), Change(999, "remove")], author="ana")
+    cart.add(run, "training", [Change(0, "remove"), Change(1, "send_to_labelers")], author="ana")
     current = current_samples(run, "training", cart.active(run_key(run), "training"))
     original = run.samples("training")
     assert len(current) == len(original) and current["id"].tolist() == original["id"].tolist()
-    assert current["removed"].tolist()[:2] == [True, False] and current["removed"].sum() == 1  # 999: ignored
+    assert current["removed"].tolist()[:2] == [True, False] and current["removed"].sum() == 1
     assert current["review"].tolist()[:2] == [False, True] and current["review"].dtype == bool
 
 

@@ -17,7 +17,7 @@ import pytest
 from edits_fixtures import run  # noqa: F401 - pytest fixture
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tiny_runs import LABELS
+from tiny_runs import LABELS, fresh_tiny_run
 
 from dq.edits import ACTIONS, SCHEMA_VERSION, Change, EditsCart, current_samples, run_key
 from dq.edits.store import EDIT_COLUMNS
@@ -237,12 +237,11 @@ def test_edits_survive_reopening(run, tmp_path):
 
 
 def _add_many(db: str, run_dir: str, worker: str) -> list[str]:
-    """Add ADDS_EACH one-edit batches, each through its own connection, as the console does."""
+    """Add ADDS_EACH one-edit batches, each through its own connection, as the console does; each
+    worker edits samples of its own (worker "p1" or "t1" -> its own block of ids)."""
     cart, run = EditsCart(Path(db)), Run(run_dir)
-    return [
-        cart.add(run, "training", [Change(f"{worker}-{i}", "send_to_labelers")], author=worker)
-        for i in range(ADDS_EACH)
-    ]
+    first = (int(worker[1:]) + (N_PROCESSES if worker[0] == "t" else 0)) * ADDS_EACH
+    return [cart.add(run, "training", [Change(first + i, "send_to_labelers")], author=worker) for i in range(ADDS_EACH)]
 
 
 def _process_worker(db: str, run_dir: str, worker: str, barrier: Any, results: Any) -> None:
@@ -253,7 +252,8 @@ def _process_worker(db: str, run_dir: str, worker: str, barrier: Any, results: A
         results.put((worker, repr(exc)))
 
 
-def test_processes_and_threads_adding_at_once_lose_nothing(run, tmp_path, monkeypatch):
+def test_processes_and_threads_adding_at_once_lose_nothing(tmp_path, monkeypatch):
+    run = fresh_tiny_run(tmp_path / "home", n_train=(N_PROCESSES + N_THREADS) * ADDS_EACH)  # a sample per edit
     # A spawned process re-runs the parent's __main__ file; under the whole suite that is whatever an
     # AppTest left there (streamlit_app.py). The workers live in this module: give them a bare __main__.
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
@@ -328,3 +328,18 @@ def test_active_is_the_latest_edit_not_undone_per_sample_and_field(run, tmp_path
     new_values = [None if pd.isna(v) else v for v in active["new_value"]]
     assert dict(zip(zip(active["sample_id"], active["action"]), new_values)) == expected
     assert sum(cart.counts(run_key(run)).values()) == len(expected)
+
+
+def test_edits_of_samples_the_split_does_not_hold_are_refused(tmp_path: Path) -> None:
+    run = fresh_tiny_run(tmp_path / "home")
+    cart = EditsCart(tmp_path / "edits.db")
+    with pytest.raises(ValidationError) as info:
+        cart.add(run, "training", [Change("0", "remove"), Change("no-such-id", "remove"), Change("9999", "remove")],
+                 author="test")  # fmt: skip
+    message = str(info.value)
+    assert "\n" not in message and "2 do not" in message and "'no-such-id'" in message and "'9999'" in message
+    assert cart.history(run_key(run), "training").empty  # nothing stored, not even the valid one
+    with pytest.raises(ValidationError, match="1 do not"):
+        cart.add(run, "test", [Change("89", "remove")], author="test")  # the test split holds ids 0..29
+    cart.add(run, "training", [Change("0", "remove")], author="test")
+    assert len(cart.history(run_key(run), "training")) == 1

@@ -114,7 +114,7 @@ def test_a_bad_regex_says_so_in_one_line_and_stores_nothing(run: Run) -> None:
     at.session_state["act_find_regex"] = True
     at.run()
     assert not at.exception
-    assert "not a valid regular expression" in at.error[0].value
+    assert "regular expression RE2 can run" in at.error[0].value
     assert EditsCart().counts(run_key(run), "training") == {
         "relabel": 0,
         "remove": 0,

@@ -9,6 +9,7 @@ lock up front (``BEGIN IMMEDIATE``) so that two writers queue instead of failing
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ import pandas as pd
 from sqlite_utils import Database
 
 from dq._util.sqlite import open_database, write_transaction
+from dq._util.validate import examples
 from dq.config import dq_home
 from dq.edits.model import ACTIONS, EDIT_TEXT, FIELDS, RELABEL, Change, run_key
 from dq.errors import EditsDBError, ValidationError
@@ -130,8 +132,9 @@ class EditsCart:
     def add(self, run: Run, split: str, changes: Sequence[Change], *, author: str) -> str:
         """Store ``changes`` to samples of ``split`` of ``run`` as one batch; return the batch id.
 
-        All rows are written in one transaction. Actions must be one of ``ACTIONS``, a relabel's
-        new value one of ``run.labels``, a text edit's new text non-blank.
+        All rows are written in one transaction. Every sample must be one of the split's, actions
+        one of ``ACTIONS``, a relabel's new value one of ``run.labels``, a text edit's new text
+        non-blank.
         """
         if split not in run.splits:
             raise ValidationError(
@@ -143,6 +146,7 @@ class EditsCart:
             raise ValidationError(f"The 'author' parameter must be a non-empty string. Got {author!r} instead.")
         for change in changes:
             _check_change(change, run.labels)
+        _check_samples_exist(run, split, changes)
         batch = uuid.uuid4().hex
         now = _now()
         key, content_hash = run_key(run), run.content_hash
@@ -275,4 +279,21 @@ def _check_change(change: Change, class_names: list[str]) -> None:
     if change.action == EDIT_TEXT and not (isinstance(change.new_value, str) and change.new_value.strip()):
         raise ValidationError(
             f"The new text of sample {change.sample_id!r} must be a non-empty string. Got {change.new_value!r} instead."
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _split_ids(path: str, content_hash: str, split: str) -> pd.Index:
+    # The ids of a split as text (what an edit's sample_id is), read once per version of a run.
+    return pd.Index(Run(path).samples(split, columns=["id"])["id"].astype(str))
+
+
+def _check_samples_exist(run: Run, split: str, changes: Sequence[Change]) -> None:
+    """Refuse edits of samples the split does not hold: no export could ever apply them."""
+    wanted = pd.Index([c.sample_id for c in changes])
+    missing = wanted[~wanted.isin(_split_ids(str(run.path), run.content_hash, split))]
+    if len(missing):
+        raise ValidationError(
+            f"The 'changes' parameter must name samples of {split!r} of this run; "
+            f"{len(missing):,} do not: {examples(list(missing))}."
         )
