@@ -62,6 +62,8 @@ def open_database(
     ...     user_version(db), db.journal_mode
     (1, 'wal')
     """
+    if path.is_dir():
+        raise error(f"{path} is a directory, not {what}: give the path of a file (created when missing).")
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=busy_timeout_s)
     try:

@@ -173,6 +173,7 @@ def _compute_samples(frame: pd.DataFrame, roles: dict[str, str], file: Path) -> 
     splits = _canonical_splits(rows, roles.get("split"), file)
     if "id" in roles:
         _check_ids(ids, splits, roles["id"], file)
+    _refuse_multi_label(rows[roles["label"]], roles["label"], file)
     labels = _as_text(rows[roles["label"]])
     has_label = ~_blank(labels)
     keep = has_label | (splits == INFERENCE)
@@ -194,6 +195,17 @@ def _compute_samples(frame: pd.DataFrame, roles: dict[str, str], file: Path) -> 
     samples = pd.DataFrame(columns).reset_index(drop=True)
     _check_training(samples, roles, file)
     return samples, skipped
+
+
+def _refuse_multi_label(values: pd.Series, column: str, file: Path) -> None:
+    """A label column of lists (or sets, arrays, dicts) is multi-label data: refused, never stringified."""
+    nested = values.map(lambda v: isinstance(v, (list, tuple, set, dict, np.ndarray)))
+    if nested.any():
+        first = values[nested].iloc[0]
+        raise InputFileError(
+            f"label column {column!r} in {file} holds lists (e.g. {list(first)[:3]!r}): multi-label data is not "
+            "supported; dq classifies each text into one class"
+        )
 
 
 def _string_column(values: pd.Series, column: str, file: Path) -> pd.Series:

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from dq._util.validate import as_non_negative_int, as_positive_int
 from dq.auto.datafile import SampleTable, load_samples
 from dq.auto.embed import EmbedStats, embed_texts_with_stats, model_location
 from dq.auto.finetune import FineTuneSettings, fine_tune
 from dq.auto.lexical import LEXICAL_MODEL, LEXICAL_VIEW, cached_cross_fit_lexical
-from dq.auto.train import EpochOutputs, HeadSettings, cross_fit
+from dq.auto.train import EpochOutputs, HeadSettings, check_folds, cross_fit
 from dq.config import AUTO_TOOL, CONFIG, CROSS_FITTED, IN_SAMPLE, cache_root, runs_root
-from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError
+from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError, ValidationError
 from dq.splits import SPLITS, TRAINING
 from dq.store.reader import read_run_json
 from dq.store.writer import RunWriter
@@ -58,6 +59,13 @@ class AutoSettings:
     model: str | None = None
     lexical: bool = True  # also cross-fit the lexical model (a second view for DEP)
     fine_tune: bool = False  # fine-tune the encoder end to end (in sample) instead of heads on frozen embeddings
+
+    def __post_init__(self) -> None:
+        # Checked when the settings are made: before a file is read or a text embedded.
+        as_positive_int(self.epochs, param="epochs")
+        as_non_negative_int(self.seed, param="seed")
+        if as_positive_int(self.folds, param="folds") < 2:
+            raise ValidationError(f"The 'folds' parameter must be at least 2. Got {self.folds} instead.")
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ def auto(
     run_name = run or data.stem
     target = Path(out).expanduser() if out is not None else runs_root(home) / project / run_name
     table = load_samples(data, text=settings.text, label=settings.label, id=settings.id, split=settings.split)
+    check_folds(settings.folds, int((table.frame["split"] == TRAINING).sum()))  # before any text is embedded
     for reason, count in table.skipped.items():
         if count:
             say(f"skipped {count} rows with {reason}")

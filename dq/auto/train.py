@@ -38,6 +38,21 @@ class HeadSettings:
     weight_decay: float = CONFIG.auto_weight_decay
 
 
+def check_folds(folds: int, n_training: int) -> None:
+    """Refuse a number of cross-fitting folds that ``n_training`` samples cannot fill.
+
+    >>> check_folds(5, 4)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dq.errors.ValidationError: The 'folds' setting must be between 2 and the number of training samples (4). ...
+    """
+    if folds < 2 or folds > n_training:
+        raise ValidationError(
+            f"The 'folds' setting must be between 2 and the number of training samples ({n_training}). "
+            f"Got {folds} instead."
+        )
+
+
 def fold_assignment(y: np.ndarray, *, folds: int, seed: int) -> np.ndarray:
     """Assign each sample a fold in ``0..folds-1``, stratified by class, reproducible by ``seed``.
 
@@ -80,11 +95,7 @@ def cross_fit(
     >>> len(outs), outs[-1].train_probs.shape
     (2, (40, 2))
     """
-    if settings.folds < 2 or settings.folds > len(train_y):
-        raise ValidationError(
-            f"The 'folds' setting must be between 2 and the number of training samples "
-            f"({len(train_y)}). Got {settings.folds} instead."
-        )
+    check_folds(settings.folds, len(train_y))
     if settings.epochs < 1:
         raise ValidationError(f"The 'epochs' setting must be at least 1. Got {settings.epochs} instead.")
     return _compute_cross_fit(train_embs, train_y, n_classes, other_embs or {}, settings, progress)

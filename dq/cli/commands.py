@@ -90,6 +90,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from dq.store import Run
+    from dq.store.integrity import verify_run
+
+    run = Run(args.run_dir)  # run.json and the cheap checks first: a damaged run stops here
+    n_files = verify_run(run.path, run.meta)
+    print(f"{run.path}: ok ({n_files} files, every byte as recorded when the run finished)")
+    return 0
+
+
 def _insight_settings(args: argparse.Namespace) -> Any:
     from dataclasses import replace
 

@@ -135,6 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_info)
 
     p = sub.add_parser(
+        "verify",
+        help="check every byte of a run against what was recorded when it finished (exit status 2 if damaged)",
+        formatter_class=fmt,
+        epilog="example:\n  dq verify ~/.dq/runs/demo/banking77",
+    )
+    p.add_argument("run_dir", help="run directory")
+    p.set_defaults(func=commands.cmd_verify)
+
+    p = sub.add_parser(
         "insights",
         help="per-sample insights of one split (DEP, likely mislabeled, clusters, ...) to a file",
         formatter_class=fmt,

@@ -61,7 +61,7 @@ def run_insights(
         )
     directory = cache.cache_dir(run, settings.key())
     if not refresh:
-        cached = {split: cache.load(directory, split) for split in run.splits}
+        cached = {split: cache.load(directory, split, n_samples=run.n_samples(split)) for split in run.splits}
         if all(r is not None for r in cached.values()):
             attach_alerts(cached)  # type: ignore[arg-type]
             return cached  # type: ignore[return-value]

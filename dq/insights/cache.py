@@ -9,6 +9,7 @@ writable (a shared, read-only run), the same layout goes under ``$DQ_HOME/cache/
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dq._util.fileio import atomic_path
+from dq._util.text import one_line
 from dq.config import cache_root
-from dq.insights.compute import SplitInsights
+from dq.insights.compute import FRAME_COLUMNS, SplitInsights
 from dq.store import layout
 from dq.store.reader import Run
 
@@ -28,6 +30,7 @@ from dq.store.reader import Run
 # 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch; 5: views;
 # 6: "hard" from a sliding window, keywords without contraction fragments.
 INSIGHTS_VERSION = 6
+_LOG = logging.getLogger("dq.insights")
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 
@@ -75,10 +78,25 @@ def is_complete(directory: Path, split: str) -> bool:
     return (directory / f"{split}.json").exists() and (directory / f"{split}.parquet").exists()
 
 
-def load(directory: Path, split: str) -> SplitInsights | None:
-    """Read one split's cached insights, or None when the entry is absent or incomplete."""
+def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitInsights | None:
+    """Read one split's cached insights, or None when the entry is absent, incomplete or damaged
+    (then it is computed again and rewritten: a damaged cache heals instead of failing every read).
+    ``n_samples``: the split's size; an entry of another size is damaged too."""
     if not is_complete(directory, split):
         return None
+    try:
+        result = _read(directory, split)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, pa.ArrowException) as exc:
+        _LOG.warning("the insights cache %s could not be read (%s); computing it again", directory, one_line(exc))
+        return None
+    missing = set(FRAME_COLUMNS) - set(result.frame.columns)
+    if missing or (n_samples is not None and len(result.frame) != n_samples):
+        _LOG.warning("the insights cache %s does not fit the run; computing it again", directory)
+        return None
+    return result
+
+
+def _read(directory: Path, split: str) -> SplitInsights:
     meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
     payload = json.loads(meta_path.read_text(encoding="utf-8"))
     table = pq.read_table(frame_path)
@@ -89,7 +107,7 @@ def load(directory: Path, split: str) -> SplitInsights | None:
     return SplitInsights(
         split=split,
         frame=frame,
-        summary=payload["summary"],
+        summary=dict(payload["summary"]),
         confusion=np.asarray(payload["confusion"], dtype=np.int64),
         **{name: pd.DataFrame.from_records(payload[name]) for name in _TABLES},
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -36,8 +37,9 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
             f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
         )
     path = cache_dir(run, _map_key(settings), kind="map") / f"{split}.npy"
-    if path.exists():
-        return np.load(path)
+    cached = _load_map(path, run.n_samples(split))
+    if cached is not None:
+        return cached
     xy = project_2d(
         run.embs(split), seed=settings.seed, n_neighbors=settings.map_neighbors, min_dist=settings.map_min_dist
     ).astype(np.float32)
@@ -45,3 +47,14 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.save(fh, xy)
     return xy
+
+
+def _load_map(path: Path, n_samples: int) -> np.ndarray | None:
+    """The cached map, or None when absent or damaged (it is then laid out again and rewritten)."""
+    if not path.exists():
+        return None
+    try:
+        xy = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    return xy if xy.shape == (n_samples, 2) and np.isfinite(xy).all() else None

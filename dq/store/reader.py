@@ -16,7 +16,7 @@ from dq.config import AUTO_TOOL, CROSS_FITTED, IN_SAMPLE, RUN_SCHEMA_VERSION, TR
 from dq.errors import RunFormatError, UnfinishedRunError, ValidationError
 from dq.splits import SPLITS
 from dq.store import layout
-from dq.store.hashing import content_hash
+from dq.store.integrity import check_run, parquet_rows, refuse_damaged, verify_run
 
 #: Rows decoded at a time by ``Run.outputs``: small enough that decoding buffers stay far below
 #: the result's size, large enough that the per-batch Python overhead is negligible.
@@ -39,7 +39,11 @@ def _part_paths(directory: Path) -> list[Path]:
 
 
 def _read_parts(directory: Path, columns: list[str] | None = None) -> pa.Table:
-    return pa.concat_tables(pq.read_table(p, columns=columns) for p in _part_paths(directory))
+    tables = []
+    for part in _part_paths(directory):
+        with refuse_damaged(part):
+            tables.append(pq.read_table(part, columns=columns))
+    return pa.concat_tables(tables)
 
 
 def _fill_rows(dest: np.ndarray, rows: np.ndarray, values: pa.FixedSizeListArray) -> None:
@@ -65,6 +69,7 @@ class Run:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.meta = read_run_json(self.path)
+        check_run(self.path, self.meta)  # cheap unless a file changed since it was last verified
         self.labels: list[str] = list(self.meta["labels"])
         self.splits: list[str] = [s for s in SPLITS if s in self.meta["splits"]]
 
@@ -154,13 +159,14 @@ class Run:
         # three copies of the embeddings.
         parts = _part_paths(directory)
         n = self.n_samples(split)
-        n_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+        n_rows = sum(parquet_rows(p) for p in parts)
         if n_rows != n:
             raise RunFormatError(f"{self.path}: {what} of split '{split}' holds {n_rows} rows, expected {n}.")
-        schema = pq.read_schema(parts[0])
+        with refuse_damaged(parts[0]):
+            schema = pq.read_schema(parts[0])
         out = {c: np.empty((n, schema.field(c).type.list_size), dtype=np.float32) for c in columns}
         for part in parts:
-            with pq.ParquetFile(part) as reader:
+            with refuse_damaged(part), pq.ParquetFile(part) as reader:
                 for batch in reader.iter_batches(batch_size=_READ_BATCH_ROWS, columns=["row", *columns]):
                     rows = batch.column("row").to_numpy()
                     for c in columns:
@@ -168,8 +174,12 @@ class Run:
         return out
 
     def verify(self) -> bool:
-        """Recompute the content hash and compare it with ``run.json`` (reads every byte)."""
-        return content_hash(self.path, exclude=(layout.RUN_JSON,)) == self.content_hash
+        """Hash every byte of the run and compare with what was recorded at finish (``dq verify``)."""
+        try:
+            verify_run(self.path, self.meta)
+        except RunFormatError:
+            return False
+        return True
 
     def _split_meta(self, split: str) -> dict[str, Any]:
         if split not in self.meta["splits"]:
@@ -190,6 +200,11 @@ def read_run_json(path: Path) -> dict[str, Any]:
             raise UnfinishedRunError(_unfinished_message(partial[-1]))
         if path.is_dir():
             raise RunFormatError(f"{path} is not a dq run: it has no {layout.RUN_JSON}.")
+        if path.is_file():
+            raise RunFormatError(
+                f"{path} is a file, not a run directory; if it is a dataset, make a run of it first: "
+                f"dq auto {path} --text-col TEXT --label-col LABEL"
+            )
         raise RunFormatError(f"{path} does not exist.")
     try:
         meta = json.loads(run_json.read_text(encoding="utf-8"))
@@ -198,7 +213,34 @@ def read_run_json(path: Path) -> dict[str, Any]:
     version = meta.get("schema_version") if isinstance(meta, dict) else None
     if version != RUN_SCHEMA_VERSION:
         raise RunFormatError(f"{path} has run format version {version!r}; this dq reads version {RUN_SCHEMA_VERSION}.")
+    problem = _meta_problem(meta)
+    if problem:
+        raise RunFormatError(f"{run_json} is damaged: {problem}.")
     return meta
+
+
+def _meta_problem(meta: dict[str, Any]) -> str | None:
+    """What is wrong with the shape of a run.json (None when nothing is)."""
+    for key in ("project", "run", "content_hash"):
+        if not isinstance(meta.get(key), str):
+            return f"{key!r} is missing or not text"
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(c, str) for c in labels):
+        return "'labels' must be a non-empty list of class names"
+    if len(set(labels)) != len(labels):
+        return "'labels' names a class twice"
+    splits = meta.get("splits")
+    if not isinstance(splits, dict) or not splits:
+        return "'splits' is missing or empty"
+    for split, info in splits.items():
+        if split not in SPLITS:
+            return f"'splits' holds {split!r}, not one of {list(SPLITS)}"
+        if not isinstance(info, dict) or not isinstance(info.get("n_samples"), int) or info["n_samples"] < 1:
+            return f"split {split!r} has no sample count"
+        epochs = info.get("epochs")
+        if not isinstance(epochs, list) or not epochs or not all(isinstance(e, int) for e in epochs):
+            return f"split {split!r} has no list of epochs"
+    return None
 
 
 def _unfinished_message(staging: Path) -> str:

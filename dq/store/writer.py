@@ -36,7 +36,7 @@ from dq.config import CONFIG, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, V
 from dq.errors import RunExistsError, RunStateError, ValidationError
 from dq.splits import INFERENCE, SPLITS, check_split
 from dq.store import layout
-from dq.store.hashing import content_hash
+from dq.store.integrity import seal
 from dq.store.parts import (
     EpochState,
     SplitState,
@@ -306,8 +306,7 @@ class RunWriter:
             self._flush_samples(split, state)
             for epoch, ep in state.epochs.items():
                 self._flush_outputs(split, epoch, ep)
-        meta = self._run_json()
-        meta["content_hash"] = content_hash(self.staging, exclude=(layout.IN_PROGRESS,))
+        meta = seal(self.staging, self._run_json(), exclude=(layout.IN_PROGRESS,))
         tmp = self.staging / (layout.RUN_JSON + ".tmp")
         tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
         os.replace(tmp, self.staging / layout.RUN_JSON)
