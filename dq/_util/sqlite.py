@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from dq._util.sqlite_backup import backup, backup_if_due, check_integrity, damaged_message, seen_whole
 from dq.errors import DQError
 
 #: Seconds between tries of the switch to WAL while another connection holds the new file.
@@ -47,11 +48,14 @@ def open_database(
     busy_timeout_s: float,
     what: str,
     error: type[DQError],
+    backup_dir: Path | None = None,
 ) -> Iterator[Database]:
     """A connection to ``path`` at the newest schema (created, switched to WAL and migrated as needed), closed on exit.
 
-    ``what`` names the file in errors ("an edits database"); a file that is not SQLite, or of a
-    newer schema than ``len(migrations)``, raises ``error`` in one line.
+    ``what`` names the file in errors ("an edits database"); a file that is not SQLite, is damaged
+    (``PRAGMA quick_check``, see dq._util.sqlite_backup), or of a newer schema than
+    ``len(migrations)``, raises ``error`` in one line. With ``backup_dir``, the file is backed up
+    there before a migration and at least daily while in use.
 
     Examples
     --------
@@ -65,13 +69,26 @@ def open_database(
     if path.is_dir():
         raise error(f"{path} is a directory, not {what}: give the path of a file (created when missing).")
     path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists() and path.stat().st_size > 0
     conn = sqlite3.connect(path, timeout=busy_timeout_s)
+    whole = False
     try:
         db = Database(conn, execute_plugins=False)
-        _migrate(db, path, migrations, busy_timeout_s=busy_timeout_s, what=what, error=error)
+        if existed:
+            check_integrity(conn, path, what=what, error=error, backup_dir=backup_dir)
+        _migrate(db, path, migrations, busy_timeout_s=busy_timeout_s, what=what, error=error, backup_dir=backup_dir)
+        if existed and backup_dir is not None:
+            backup_if_due(conn, path, backup_dir)
         yield db
+        whole = True
+    except sqlite3.OperationalError:
+        raise  # locked, read-only, disk full: the caller says so
+    except sqlite3.DatabaseError as exc:  # damage found while reading or writing
+        raise error(damaged_message(path, str(exc), what=what, backup_dir=backup_dir)) from None
     finally:
         conn.close()
+        if whole:
+            seen_whole(path)
 
 
 def _migrate(
@@ -82,6 +99,7 @@ def _migrate(
     busy_timeout_s: float,
     what: str,
     error: type[DQError],
+    backup_dir: Path | None = None,
 ) -> None:
     try:
         version = user_version(db)
@@ -104,6 +122,8 @@ def _migrate(
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(LOCK_RETRY_S)
+    if version >= 1 and backup_dir is not None:  # an existing file changes schema: keep it as it was
+        backup(db.conn, path, backup_dir, reason=f"before-v{len(migrations)}")
     with write_transaction(db):
         # Another process may have migrated while this one waited for the lock: read again.
         version = user_version(db)

@@ -47,6 +47,8 @@ EDIT_COLUMNS: tuple[str, ...] = (
     "undone_at",
 )
 TABLE = "edits"
+#: Backups of the cart go to this folder beside it (``$DQ_HOME/backups/``); see docs/edits.md.
+BACKUP_DIR = "backups"
 #: The columns ``add`` writes (``edit_id`` is assigned by SQLite).
 _INSERTED = EDIT_COLUMNS[1:]
 
@@ -113,6 +115,7 @@ class EditsCart:
                 busy_timeout_s=BUSY_TIMEOUT_S,
                 what="an edits database",
                 error=EditsDBError,
+                backup_dir=self.path.parent / BACKUP_DIR,
             ) as db:
                 yield db
         except sqlite3.OperationalError as exc:
