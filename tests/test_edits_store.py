@@ -177,10 +177,10 @@ def test_schema_is_versioned_with_wal_and_indexes(run, cart):
     cart.add(run, "training", [Change(0, "remove")], author="ana")
     conn = sqlite3.connect(cart.path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         columns = [row[1] for row in conn.execute("PRAGMA table_info(edits)")]
-        assert columns == list(EDIT_COLUMNS)
+        assert columns == [*EDIT_COLUMNS, "checksum"]
         indexes = {
             row[1]: [c[2] for c in conn.execute(f"PRAGMA index_info({row[1]})")]
             for row in conn.execute("PRAGMA index_list(edits)")
@@ -343,3 +343,44 @@ def test_edits_of_samples_the_split_does_not_hold_are_refused(tmp_path: Path) ->
         cart.add(run, "test", [Change("89", "remove")], author="test")  # the test split holds ids 0..29
     cart.add(run, "training", [Change("0", "remove")], author="test")
     assert len(cart.history(run_key(run), "training")) == 1
+
+
+def test_a_cart_of_schema_1_is_migrated_with_checksums_and_a_backup(run, tmp_path):
+    from dq._util.sqlite import open_database
+    from dq._util.sqlite_backup import backups_of
+    from dq.edits.store import MIGRATIONS, row_hash
+    from dq.errors import EditsDBError
+
+    db = tmp_path / "old.db"
+    with open_database(db, migrations=MIGRATIONS[:1], busy_timeout_s=1, what="an edits database", error=EditsDBError):
+        pass
+    conn = sqlite3.connect(db)  # an edit as dq 0.1 wrote it: no checksum column
+    conn.execute(
+        "INSERT INTO edits (run, run_hash, split, sample_id, action, old_value, new_value, author, created_at, batch) "
+        "VALUES (?, ?, 'training', '3', 'relabel', 'billing', 'login', 'ana', '2026-01-01T00:00:00+00:00', 'b1')",
+        [run_key(run), run.content_hash],
+    )
+    conn.commit()
+    conn.close()
+
+    active = EditsCart(db).active(run_key(run), "training")
+    assert active["sample_id"].tolist() == ["3"] and "checksum" not in active
+    conn = sqlite3.connect(db)
+    (checksum,) = conn.execute("SELECT checksum FROM edits").fetchone()
+    values = conn.execute(f"SELECT edit_id, {', '.join(EDIT_COLUMNS[1:])} FROM edits").fetchone()
+    conn.close()
+    assert checksum == row_hash(*values)
+    assert any("before-v2" in p.name for p in backups_of(db, tmp_path / "backups"))
+
+
+def test_a_value_changed_behind_sqlites_back_is_refused(run, tmp_path):
+    from dq.errors import EditsDBError
+
+    cart = EditsCart(tmp_path / "edits.db")
+    cart.add(run, "training", [Change(5, "relabel", None, "login")], author="ana")
+    conn = sqlite3.connect(cart.path)  # another program (or a flipped byte) changes a label
+    conn.execute("UPDATE edits SET new_value = 'delivery'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(EditsDBError, match="do not match their checksum"):
+        EditsCart(cart.path).active(run_key(run), "training")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,13 +49,18 @@ def open_database(
     what: str,
     error: type[DQError],
     backup_dir: Path | None = None,
+    functions: Mapping[str, tuple[int, Callable[..., str | int | float | None]]] | None = None,
+    verify: Callable[[sqlite3.Connection], str | None] | None = None,
 ) -> Iterator[Database]:
     """A connection to ``path`` at the newest schema (created, switched to WAL and migrated as needed), closed on exit.
 
     ``what`` names the file in errors ("an edits database"); a file that is not SQLite, is damaged
     (``PRAGMA quick_check``, see dq._util.sqlite_backup), or of a newer schema than
     ``len(migrations)``, raises ``error`` in one line. With ``backup_dir``, the file is backed up
-    there before a migration and at least daily while in use.
+    there before a migration and at least daily while in use. ``functions`` (name -> (number of
+    arguments, callable)) are registered on the connection (deterministic) before anything runs;
+    ``verify`` says what is wrong with the file's content (None when nothing), checked with the
+    integrity check.
 
     Examples
     --------
@@ -73,9 +78,11 @@ def open_database(
     conn = sqlite3.connect(path, timeout=busy_timeout_s)
     whole = False
     try:
+        for name, (n_args, function) in (functions or {}).items():
+            conn.create_function(name, n_args, function, deterministic=True)
         db = Database(conn, execute_plugins=False)
         if existed:
-            check_integrity(conn, path, what=what, error=error, backup_dir=backup_dir)
+            check_integrity(conn, path, what=what, error=error, backup_dir=backup_dir, verify=verify)
         _migrate(db, path, migrations, busy_timeout_s=busy_timeout_s, what=what, error=error, backup_dir=backup_dir)
         if existed and backup_dir is not None:
             backup_if_due(conn, path, backup_dir)

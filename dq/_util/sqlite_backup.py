@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,10 +46,18 @@ def backups_of(path: Path, backup_dir: Path) -> list[Path]:
     return sorted(backup_dir.glob(f"{path.stem}-*.db"), reverse=True)
 
 
-def check_integrity(conn: sqlite3.Connection, path: Path, *, what: str, error: type[DQError],
-                    backup_dir: Path | None) -> None:  # fmt: skip
-    """Refuse ``path`` in one line (``error``) unless SQLite finds it whole; skipped when this
-    process saw the file whole and nothing changed it since."""
+def check_integrity(
+    conn: sqlite3.Connection,
+    path: Path,
+    *,
+    what: str,
+    error: type[DQError],
+    backup_dir: Path | None,
+    verify: Callable[[sqlite3.Connection], str | None] | None = None,
+) -> None:
+    """Refuse ``path`` in one line (``error``) unless SQLite finds it whole and ``verify`` (the
+    owner's check of the values, e.g. row checksums) finds nothing wrong; skipped when this process
+    saw the file whole and nothing changed it since."""
     key = str(path.resolve())
     if _seen_whole.get(key) == _stamp(path):
         return
@@ -57,10 +66,15 @@ def check_integrity(conn: sqlite3.Connection, path: Path, *, what: str, error: t
     except sqlite3.OperationalError:
         raise  # locked past the busy timeout: not damage, said by the caller
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise error(f"{path} is not {what} ({exc}).") from None
         rows = [(str(exc),)]
     found = [str(r[0]) for r in rows]
     if found != [_OK]:
         raise error(damaged_message(path, "; ".join(found[:2]), what=what, backup_dir=backup_dir))
+    problem = verify(conn) if verify is not None else None
+    if problem:
+        raise error(damaged_message(path, problem, what=what, backup_dir=backup_dir))
     _seen_whole[key] = _stamp(path)
 
 

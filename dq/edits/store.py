@@ -10,6 +10,7 @@ lock up front (``BEGIN IMMEDIATE``) so that two writers queue instead of failing
 from __future__ import annotations
 
 import functools
+import hashlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -76,10 +77,50 @@ def _migrate_1(db: Database) -> None:
     db[TABLE].create_index(["batch"], index_name="edits_batch")  # type: ignore[union-attr]
 
 
+#: The columns a row's checksum covers (every stored value, the edit id included).
+_SEALED = ("edit_id", *EDIT_COLUMNS[1:])
+#: SQL that computes a row's checksum (``dq_row_hash`` is registered on every connection).
+ROW_HASH_SQL = f"dq_row_hash({', '.join(_SEALED)})"
+
+
+def row_hash(*values: object) -> str:
+    """The checksum of one edit row: blake2b of its values (None kept apart from any text).
+
+    >>> row_hash(1, "a", None) == row_hash(1, "a", None) != row_hash(1, "a", "")
+    True
+    """
+    text = "\x1e".join("\x00" if v is None else str(v) for v in values)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _migrate_2(db: Database) -> None:
+    # A checksum per row: SQLite checks its pages' structure, not the values in them, and a
+    # flipped byte in a label or an undo time would otherwise be read as a real edit.
+    db.execute(f"ALTER TABLE {TABLE} ADD COLUMN checksum TEXT")
+    db.execute(f"UPDATE {TABLE} SET checksum = {ROW_HASH_SQL}")
+
+
+def _unsealed_rows(conn: sqlite3.Connection) -> str | None:
+    """Which rows do not match their checksum (None when all do, or the file predates checksums)."""
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) not in range(2, len(MIGRATIONS) + 1):
+        return None  # before checksums, or a newer dq's file (refused by its version)
+    bad = [r[0] for r in conn.execute(f"SELECT edit_id FROM {TABLE} WHERE checksum IS NOT {ROW_HASH_SQL} LIMIT 6")]
+    if not bad:
+        return None
+    return f"edit(s) {examples(bad, limit=5)} do not match their checksum"
+
+
 #: Migrations in order: ``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migrate_1,)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migrate_1, _migrate_2)
+#: SQL functions every connection to the cart has.
+FUNCTIONS: dict[str, tuple[int, Callable[..., str | int | float | None]]] = {"dq_row_hash": (len(_SEALED), row_hash)}
 #: The schema version this dq writes (``PRAGMA user_version``).
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _reseal(db: Database, where: str, params: Sequence[object]) -> None:
+    """Recompute the checksum of the rows just written (inside the writer's transaction)."""
+    db.execute(f"UPDATE {TABLE} SET checksum = {ROW_HASH_SQL} WHERE {where}", list(params))
 
 
 def _now() -> str:
@@ -116,6 +157,8 @@ class EditsCart:
                 what="an edits database",
                 error=EditsDBError,
                 backup_dir=self.path.parent / BACKUP_DIR,
+                functions=FUNCTIONS,
+                verify=_unsealed_rows,
             ) as db:
                 yield db
         except sqlite3.OperationalError as exc:
@@ -128,7 +171,8 @@ class EditsCart:
         with self._connect() as db:
             cursor = db.execute(sql, list(params))
             columns = [d[0] for d in cursor.description]
-            return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+        return frame.drop(columns=["checksum"], errors="ignore")
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -162,6 +206,7 @@ class EditsCart:
         sql = f"INSERT INTO {TABLE} ({', '.join(_INSERTED)}) VALUES ({', '.join('?' * len(_INSERTED))})"
         with self._connect() as db, write_transaction(db):
             db.conn.executemany(sql, rows)
+            _reseal(db, "batch = ?", [batch])
         return batch
 
     def undo(self, edit_id: int) -> None:
@@ -175,6 +220,7 @@ class EditsCart:
             db.execute(
                 f"UPDATE {TABLE} SET undone_at = ? WHERE edit_id = ? AND undone_at IS NULL", [_now(), int(edit_id)]
             )
+            _reseal(db, "edit_id = ?", [int(edit_id)])
 
     def undo_batch(self, batch: str) -> int:
         """Undo every edit of one batch (one user action); return how many were not undone before."""
@@ -187,6 +233,7 @@ class EditsCart:
             cursor = db.execute(
                 f"UPDATE {TABLE} SET undone_at = ? WHERE batch = ? AND undone_at IS NULL", [_now(), batch]
             )
+            _reseal(db, "batch = ?", [batch])
             return cursor.rowcount
 
     def undo_all(self, run_key: str, split: str | None = None) -> int:
@@ -194,10 +241,10 @@ class EditsCart:
         if not self.path.exists():
             return 0
         where, params = _where(run_key, split)
+        now = _now()
         with self._connect() as db, write_transaction(db):
-            cursor = db.execute(
-                f"UPDATE {TABLE} SET undone_at = ? WHERE {where} AND undone_at IS NULL", [_now(), *params]
-            )
+            cursor = db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE {where} AND undone_at IS NULL", [now, *params])
+            _reseal(db, f"{where} AND undone_at = ?", [*params, now])
             return cursor.rowcount
 
     # --- reading ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ writable (a shared, read-only run), the same layout goes under ``$DQ_HOME/cache/
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,13 +25,15 @@ from dq._util.text import one_line
 from dq.config import cache_root
 from dq.insights.compute import FRAME_COLUMNS, SplitInsights
 from dq.store import layout
+from dq.store.integrity import file_digest
 from dq.store.reader import Run
 
 #: Bumped whenever the insights computation changes, so old cache entries are not reused.
 # 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch; 5: views;
-# 6: "hard" from a sliding window, keywords without contraction fragments.
-INSIGHTS_VERSION = 6
+# 6: "hard" from a sliding window, keywords without contraction fragments; 7: entries carry digests.
+INSIGHTS_VERSION = 7
 _LOG = logging.getLogger("dq.insights")
+DIGEST, FRAME_DIGEST = "blake2b", "frame_blake2b"
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 
@@ -62,15 +65,25 @@ def save(directory: Path, result: SplitInsights) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     with atomic_path(directory / f"{result.split}.parquet") as tmp:
         pq.write_table(table, tmp, compression="zstd")
+        frame_digest = file_digest(tmp)
     payload = {
         "split": result.split,
         "summary": result.summary,
         "confusion": result.confusion.tolist(),
         **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
+        FRAME_DIGEST: frame_digest,
     }
-    text = json.dumps(payload, default=_json_default, ensure_ascii=False)
+    payload = json.loads(json.dumps(payload, default=_json_default))  # plain JSON types: what a reader sees
+    text = json.dumps({**payload, DIGEST: _digest(payload)}, ensure_ascii=False)
     with atomic_path(directory / f"{result.split}.json") as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    # A damaged byte in the cache must not become a wrong number on a page: every entry carries
+    # the digest of its JSON (and, in it, of its frame's file), checked at every read.
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
 def is_complete(directory: Path, split: str) -> bool:
@@ -99,6 +112,10 @@ def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitI
 def _read(directory: Path, split: str) -> SplitInsights:
     meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
     payload = json.loads(meta_path.read_text(encoding="utf-8"))
+    if payload.pop(DIGEST, None) != _digest(payload):
+        raise ValueError(f"{meta_path.name} does not match its digest")
+    if file_digest(frame_path) != payload[FRAME_DIGEST]:
+        raise ValueError(f"{frame_path.name} does not match its digest")
     table = pq.read_table(frame_path)
     probs = table.column("probs").combine_chunks()
     frame = table.drop(["probs"]).to_pandas()
