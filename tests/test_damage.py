@@ -11,6 +11,7 @@ later ``dq insights`` fail.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -126,6 +127,18 @@ def test_a_damaged_run_is_refused_in_one_line_naming_the_file(
     else:
         _rewrite_json(run_dir / "run.json", lambda m: m.pop("splits"))
     _one_line_error(_cli("info", str(run_dir), home=tmp_path), *words)
+
+
+def test_a_whole_insights_cache_is_read_not_computed_again(
+    sealed: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run_dir = _copy(sealed, tmp_path)
+    first = run_insights(Run(run_dir))
+    with caplog.at_level(logging.WARNING, logger="dq.insights"):
+        again = run_insights(Run(run_dir))
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    for split, result in first.items():
+        pd.testing.assert_frame_equal(again[split].frame.drop(columns="probs"), result.frame.drop(columns="probs"))
 
 
 def test_a_garbled_insights_cache_is_computed_again(sealed: Path, tmp_path: Path) -> None:

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from dq._util.sqlite_backup import backup, backup_if_due, check_integrity, damaged_message, seen_whole
+from dq._util.sqlite_backup import (
+    backup,
+    backup_if_due,
+    backups_of,
+    check_integrity,
+    damaged_message,
+    seen_whole,
+)
 from dq.errors import DQError
 
 #: Seconds between tries of the switch to WAL while another connection holds the new file.
@@ -75,6 +82,9 @@ def open_database(
         raise error(f"{path} is a directory, not {what}: give the path of a file (created when missing).")
     path.parent.mkdir(parents=True, exist_ok=True)
     existed = path.exists() and path.stat().st_size > 0
+    if path.exists() and not existed and backup_dir is not None and backups_of(path, backup_dir):
+        # An empty file where a file with content was backed up: wiped, not new.
+        raise error(damaged_message(path, "the file is empty", what=what, backup_dir=backup_dir))
     conn = sqlite3.connect(path, timeout=busy_timeout_s)
     whole = False
     try:

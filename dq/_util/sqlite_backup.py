@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dq._util.text import one_line
 from dq.errors import DQError
 
 #: Seconds between the daily backups of a file in use.
@@ -67,7 +68,7 @@ def check_integrity(
         raise  # locked past the busy timeout: not damage, said by the caller
     except sqlite3.DatabaseError as exc:
         if "not a database" in str(exc):
-            raise error(f"{path} is not {what} ({exc}).") from None
+            raise error(f"{path} is not {what} ({one_line(exc)}).") from None
         rows = [(str(exc),)]
     found = [str(r[0]) for r in rows]
     if found != [_OK]:
@@ -91,7 +92,7 @@ def damaged_message(path: Path, detail: str, *, what: str, backup_dir: Path | No
         if newest
         else "no backup of it exists"
     )
-    return f"{path} ({what}) is damaged ({detail}); {restore}."
+    return f"{path} ({what}) is damaged ({one_line(detail)}); {restore}."
 
 
 def backup(conn: sqlite3.Connection, path: Path, backup_dir: Path, *, reason: str = "daily") -> Path:

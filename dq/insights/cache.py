@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from dq._util.fileio import atomic_path
 from dq._util.text import one_line
 from dq.config import cache_root
-from dq.insights.compute import FRAME_COLUMNS, SplitInsights
+from dq.insights.compute import SplitInsights
 from dq.store import layout
 from dq.store.integrity import file_digest
 from dq.store.reader import Run
@@ -34,6 +34,8 @@ from dq.store.reader import Run
 INSIGHTS_VERSION = 7
 _LOG = logging.getLogger("dq.insights")
 DIGEST, FRAME_DIGEST = "blake2b", "frame_blake2b"
+#: Columns every split's frame has (some, such as is_out_of_coverage, only some splits).
+_CORE_COLUMNS = ("id", "text", "label", "pred", "probs", "dep", "is_mislabeled")
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
 
 
@@ -102,7 +104,7 @@ def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitI
     except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, pa.ArrowException) as exc:
         _LOG.warning("the insights cache %s could not be read (%s); computing it again", directory, one_line(exc))
         return None
-    missing = set(FRAME_COLUMNS) - set(result.frame.columns)
+    missing = set(_CORE_COLUMNS) - set(result.frame.columns)
     if missing or (n_samples is not None and len(result.frame) != n_samples):
         _LOG.warning("the insights cache %s does not fit the run; computing it again", directory)
         return None
