@@ -18,11 +18,14 @@ pytestmark = pytest.mark.browser
 
 def write_run_json(run_dir: Path) -> None:
     run_dir.mkdir(parents=True)
-    meta = {
+    meta = {  # a run.json as dq 0.1 wrote it (no file manifest: read without the checks of later runs)
         "schema_version": RUN_SCHEMA_VERSION,
+        "project": run_dir.parent.name,
+        "run": run_dir.name,
+        "content_hash": "blake2b:0",
         "created": "2025-01-02T03:04:05+00:00",
         "splits": {
-            "train": {"n_samples": 10_003, "epochs": [0, 1, 2, 3, 4]},
+            "training": {"n_samples": 10_003, "epochs": [0, 1, 2, 3, 4]},
             "test": {"n_samples": 3_080, "epochs": [0, 1, 2, 3, 4]},
         },
         "labels": [f"label_{i}" for i in range(77)],
