@@ -317,11 +317,13 @@ def _assert_same(a: dict[str, SplitInsights], b: dict[str, SplitInsights]) -> No
 
 
 def _tamper_summary(entry: Path, split: str) -> None:
-    """Mark a cached entry so that reading it (rather than recomputing) is visible."""
+    """Mark a cached entry so that reading it (rather than recomputing) is visible: a whole entry
+    (its digest made anew) that says something the computation never would."""
     path = entry / f"{split}.json"
     payload = json.loads(path.read_text())
+    payload.pop(cache.DIGEST)
     payload["summary"]["n_samples"] = -1
-    path.write_text(json.dumps(payload))
+    path.write_text(json.dumps({**payload, cache.DIGEST: cache.payload_digest(payload)}))
 
 
 def test_second_call_reads_the_cache_without_writing(tmp_path):
@@ -386,7 +388,7 @@ def test_another_run_never_reuses_this_runs_cache(tmp_path):
     run_insights(a.path)
     [entry_a] = _entries(a.path)
     # Even a copy of a's cache inside b (a copied run directory, a sync tool) is not b's entry.
-    shutil.copytree(a.path / CACHE_DIR, b.path / CACHE_DIR)
+    shutil.copytree(a.path / CACHE_DIR / "insights", b.path / CACHE_DIR / "insights")
     _tamper_summary(entry_a, TRAINING)
     _tamper_summary(b.path / CACHE_DIR / "insights" / entry_a.name, TRAINING)
     result_b = run_insights(b.path)

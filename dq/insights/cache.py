@@ -76,12 +76,13 @@ def save(directory: Path, result: SplitInsights) -> None:
         FRAME_DIGEST: frame_digest,
     }
     payload = json.loads(json.dumps(payload, default=_json_default))  # plain JSON types: what a reader sees
-    text = json.dumps({**payload, DIGEST: _digest(payload)}, ensure_ascii=False)
+    text = json.dumps({**payload, DIGEST: payload_digest(payload)}, ensure_ascii=False)
     with atomic_path(directory / f"{result.split}.json") as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def _digest(payload: dict[str, Any]) -> str:
+def payload_digest(payload: dict[str, Any]) -> str:
+    """The digest an entry's JSON carries (of everything in it but the digest itself)."""
     # A damaged byte in the cache must not become a wrong number on a page: every entry carries
     # the digest of its JSON (and, in it, of its frame's file), checked at every read.
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -114,7 +115,7 @@ def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitI
 def _read(directory: Path, split: str) -> SplitInsights:
     meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
     payload = json.loads(meta_path.read_text(encoding="utf-8"))
-    if payload.pop(DIGEST, None) != _digest(payload):
+    if payload.pop(DIGEST, None) != payload_digest(payload):
         raise ValueError(f"{meta_path.name} does not match its digest")
     if file_digest(frame_path) != payload[FRAME_DIGEST]:
         raise ValueError(f"{frame_path.name} does not match its digest")
