@@ -75,6 +75,27 @@ def tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def cpu_seconds(match: object) -> float:
+    """User + system CPU seconds of every live process whose pid equals ``match`` (an int) or
+    whose command line contains it (a str), with their descendants' reaped time."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if isinstance(match, int):
+                if int(entry.name) != match:
+                    continue
+            elif str(match) not in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15]) / tick  # utime, stime, cutime, cstime
+    return total
+
+
 async def _sample_rss(pid: int, peaks: list[int], stop: asyncio.Event) -> None:
     while not stop.is_set():
         peaks[-1] = max(peaks[-1], tree_rss_bytes(pid))
@@ -127,10 +148,12 @@ async def _main(args: argparse.Namespace) -> None:
                 stop = asyncio.Event()
                 sampler = asyncio.create_task(_sample_rss(proc.pid, peaks, stop))
                 start = time.perf_counter()
+                server_cpu, browser_cpu = cpu_seconds(proc.pid), cpu_seconds("chrom")
                 times, failures = await _round(browser, url, args.users, args.actions)
                 stop.set()
                 await sampler
-                results.append((times, failures, peaks[0], time.perf_counter() - start))
+                cpu = (cpu_seconds(proc.pid) - server_cpu, cpu_seconds("chrom") - browser_cpu)
+                results.append((times, failures, peaks[0], time.perf_counter() - start, cpu))
                 print(
                     f"round {r + 1}: {len(times)} answered, {len(failures)} unanswered, "
                     f"p95 {_p95(times):.2f} s, server RSS peak {peaks[0] / 2**30:.2f} GiB",
@@ -160,18 +183,20 @@ def _report(args: argparse.Namespace, results: list) -> str:  # noqa: ANN001
         f"(unanswered after {ACTION_TIMEOUT_MS // 1000} s). The workload ran {args.rounds} times on the same server; "
         "its resident memory (with children) sampled every 0.25 s.",
         "",
-        "| round | actions answered | unanswered | median s | p95 s | max s | server RSS peak GiB | wall s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| round | actions answered | unanswered | median s | p95 s | max s | server RSS peak GiB | wall s "
+        "| server CPU s | browser CPU s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for i, (times, failures, peak, wall) in enumerate(results, 1):
+    for i, (times, failures, peak, wall, (server_cpu, browser_cpu)) in enumerate(results, 1):
         median = statistics.median(times) if times else float("nan")
         lines.append(
             f"| {i} | {len(times)} | {len(failures)} | {median:.2f} | {_p95(times):.2f} | "
-            f"{max(times, default=float('nan')):.2f} | {peak / 2**30:.2f} | {wall:.0f} |"
+            f"{max(times, default=float('nan')):.2f} | {peak / 2**30:.2f} | {wall:.0f} | {server_cpu:.0f} | "
+            f"{browser_cpu:.0f} |"
         )
     all_times = [t for times, *_ in results for t in times]
     unanswered = sum(len(f) for _, f, *_ in results)
-    peaks = [peak for *_, peak, _ in results]
+    peaks = [r[2] for r in results]
     flat = len(peaks) < 2 or max(peaks[1:]) <= peaks[0] * FLAT_TOLERANCE
     p95 = _p95(all_times)
     lines += [
@@ -185,6 +210,13 @@ def _report(args: argparse.Namespace, results: list) -> str:  # noqa: ANN001
     failures = [f for _, fs, *_ in results for f in fs]
     if failures:
         lines.append(f"First unanswered: {failures[0]}")
+    server_cpu = sum(r[4][0] for r in results)
+    browser_cpu = sum(r[4][1] for r in results)
+    lines.append(
+        f"Where the CPU went (both on the same {os.cpu_count()} cores): the console's server "
+        f"{server_cpu:.0f} s, the browser rendering {args.users} pages {browser_cpu:.0f} s — "
+        f"{server_cpu / max(len(all_times), 1) * 1000:.0f} ms of server CPU per action."
+    )
     load = os.getloadavg()
     lines.append(f"Load average at the end (1/5/15 min): {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}.")
     return "\n".join(lines)
