@@ -29,9 +29,12 @@ from dq.insights.cluster_titles import (
     default_cache_path,
     summarize_cluster,
 )
+from dq_console.filter_bar import escape_markdown
 
 #: The operator's list of models a visitor may pick (comma-separated).
 ENV_MODELS = "DQ_OPENAI_MODELS"
+#: Pixel width of the model picker.
+MODEL_BOX_PX = 320
 #: Texts per cluster handed to the summary (lowest DEP first: the most typical samples of the topic).
 TEXTS_PER_CLUSTER = 50
 
@@ -84,10 +87,12 @@ def gpt_controls() -> SummarySettings | None:
             key="openai_model",
             help=f"The models the operator allowed ({ENV_MODELS} or secrets); requests go to the server the "
             "operator set, never one typed here.",
+            width=MODEL_BOX_PX,
         )
         st.caption(
             f"Summarize sends a cluster's keywords and up to {SUMMARY_MAX_TEXTS} of its texts "
-            f"({SUMMARY_MAX_TEXT_CHARS} characters at most each). Answers are cached on this machine."
+            f"({SUMMARY_MAX_TEXT_CHARS} characters at most each) to {escape_markdown(settings.server)}, "
+            "the server the operator set. Answers are cached on this machine."
         )
         if not settings.api_key:
             st.info(
