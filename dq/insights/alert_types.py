@@ -75,3 +75,13 @@ class AlertContext:
     thresholds: AlertThresholds = AlertThresholds()
     #: (estimate, low, high) of how many labels are wrong (dq.insights.dep.estimate_error_range)
     estimated_errors: tuple[int, int, int] | None = None
+
+
+def flag_count(ctx: AlertContext, column: str) -> int:
+    """How many samples of the split raise the flag ``column`` (0 when the frame lacks it)."""
+    return int(ctx.frame[column].sum()) if column in ctx.frame.columns else 0
+
+
+def judged_classes(report: pd.DataFrame, t: AlertThresholds) -> pd.DataFrame:
+    """The rows of a class report with enough support to be judged (``t.min_support``)."""
+    return report[report["support"] >= t.min_support]

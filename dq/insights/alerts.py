@@ -6,11 +6,11 @@ return and read are in :mod:`dq.insights.alert_types`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dq.insights.alert_fit import rule_fit, rule_weak_model
 from dq.insights.alert_types import (
     FIRST_KINDS,
     HARD_ERROR_RATE,
@@ -18,8 +18,9 @@ from dq.insights.alert_types import (
     Alert,
     AlertContext,
     AlertThresholds,
+    flag_count,
+    judged_classes,
 )
-from dq.splits import TRAINING
 
 __all__ = ["RULES", "SEVERITIES", "Alert", "AlertContext", "AlertThresholds", "find_alerts", "word_counts"]
 
@@ -28,59 +29,8 @@ def _share_severity(share: float, high: float, medium: float) -> str:
     return "high" if share >= high else "medium" if share >= medium else "low"
 
 
-def _count(ctx: AlertContext, column: str) -> int:
-    return int(ctx.frame[column].sum()) if column in ctx.frame.columns else 0
-
-
-def rule_weak_model(ctx: AlertContext) -> list[Alert]:
-    """A model too weak for its DEP to mean much: barely better than always predicting the
-    majority class, or blind to a whole class. DEP then ranks that class's samples as errors."""
-    t = ctx.thresholds
-    report = ctx.class_report
-    if report.empty or "support" not in report or report["support"].sum() == 0:
-        return []
-    support = report["support"].to_numpy(dtype=float)
-    total = support.sum()
-    accuracy = float((report["recall"].fillna(0).to_numpy() * support).sum() / total)
-    majority = float(support.max() / total)
-    skill = (accuracy - majority) / (1 - majority) if majority < 1 else 1.0
-    blind = report[(report["support"] >= t.weak_min_support) & (report["recall"].fillna(0) <= t.weak_class_recall)]
-    if skill >= t.weak_skill and blind.empty:
-        return []
-    top = str(report.loc[report["support"].idxmax(), "label"])
-    blind_says = [
-        f"{row.label!r} is recognised in {row.recall:.0%} of its {int(row.support):,} samples"
-        for row in blind.head(3).itertuples()
-    ]
-    advice = "train longer (dq auto --epochs 20) or with more data, then look again."
-    if skill < t.weak_skill:
-        said = [f"accuracy {accuracy:.2f} against {majority:.2f} for always predicting {top!r}", *blind_says]
-        message = (
-            f"The model is too weak for DEP to mean much: {'; '.join(said)}. "
-            f"High DEP may be the model's fault, not the label's: {advice}"
-        )
-        flt: dict[str, Any] = {"is_misclassified": True}
-    else:
-        message = (
-            f"The model barely recognises some classes: {'; '.join(blind_says)}. "
-            f"High DEP on their samples may be the model's fault, not the label's: {advice}"
-        )
-        flt = {"label": [str(x) for x in blind["label"]]}
-    return [
-        Alert(
-            "weak_model",
-            "high",
-            message,
-            f"(accuracy - majority rate) / (1 - majority rate) < {t.weak_skill}, or a class with support >= "
-            f"{t.weak_min_support} and recall <= {t.weak_class_recall}",
-            flt,
-            _count(ctx, "is_misclassified") if skill < t.weak_skill else int(blind["support"].sum()),
-        )
-    ]
-
-
 def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
-    n = _count(ctx, "is_mislabeled")
+    n = flag_count(ctx, "is_mislabeled")
     if not n:
         return []
     t = ctx.thresholds
@@ -104,7 +54,7 @@ def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
 
 
 def rule_misclassified(ctx: AlertContext) -> list[Alert]:
-    n = _count(ctx, "is_misclassified")
+    n = flag_count(ctx, "is_misclassified")
     share = n / max(len(ctx.frame), 1)
     if share < ctx.thresholds.misclassified_share:
         return []
@@ -144,16 +94,12 @@ def rule_hard(ctx: AlertContext) -> list[Alert]:
     ]
 
 
-def _judged(report: pd.DataFrame, t: AlertThresholds) -> pd.DataFrame:
-    return report[report["support"] >= t.min_support]
-
-
 def rule_low_performing_classes(ctx: AlertContext) -> list[Alert]:
     t = ctx.thresholds
     if ctx.macro_f1 is None:
         return []
     bar = ctx.macro_f1 - t.low_f1_gap
-    low = _judged(ctx.class_report, t)
+    low = judged_classes(ctx.class_report, t)
     low = low[low["f1"] < bar].sort_values("f1").head(t.max_items)
     return [
         Alert(
@@ -209,8 +155,8 @@ def rule_overlap(ctx: AlertContext) -> list[Alert]:
 
 def rule_duplicates(ctx: AlertContext) -> list[Alert]:
     alerts = []
-    n_dup = _count(ctx, "is_near_duplicate")
-    n_conf = _count(ctx, "is_conflicting_duplicate")
+    n_dup = flag_count(ctx, "is_near_duplicate")
+    n_conf = flag_count(ctx, "is_conflicting_duplicate")
     if n_conf:
         alerts.append(
             Alert(
@@ -238,7 +184,7 @@ def rule_duplicates(ctx: AlertContext) -> list[Alert]:
 
 def rule_outliers(ctx: AlertContext) -> list[Alert]:
     alerts = []
-    n_out = _count(ctx, "is_outlier")
+    n_out = flag_count(ctx, "is_outlier")
     if n_out >= ctx.thresholds.outlier_min:
         alerts.append(
             Alert(
@@ -250,7 +196,7 @@ def rule_outliers(ctx: AlertContext) -> list[Alert]:
                 n_out,
             )
         )
-    n_cov = _count(ctx, "is_out_of_coverage")
+    n_cov = flag_count(ctx, "is_out_of_coverage")
     if n_cov >= ctx.thresholds.outlier_min:
         alerts.append(
             Alert(
@@ -289,7 +235,7 @@ def rule_high_dep_clusters(ctx: AlertContext) -> list[Alert]:
 
 
 def rule_uncertain(ctx: AlertContext) -> list[Alert]:
-    n = _count(ctx, "is_on_boundary")
+    n = flag_count(ctx, "is_on_boundary")
     share = n / max(len(ctx.frame), 1)
     if share < ctx.thresholds.uncertain_share:
         return []
@@ -303,44 +249,6 @@ def rule_uncertain(ctx: AlertContext) -> list[Alert]:
             n,
         )
     ]
-
-
-def rule_fit(ctx: AlertContext) -> list[Alert]:
-    """Training vs evaluation per class: overfitting (gap) and underfitting (both low)."""
-    t = ctx.thresholds
-    if ctx.split == TRAINING or TRAINING not in ctx.other_reports:
-        return []
-    train = ctx.other_reports[TRAINING].set_index("label")
-    report = _judged(ctx.class_report, t).set_index("label")
-    common = report.index.intersection(train.index)
-    alerts = []
-    gap = (train.loc[common, "f1"] - report.loc[common, "f1"]).sort_values(ascending=False)
-    for label, _gap in gap[gap >= t.overfit_gap].head(t.max_items).items():
-        alerts.append(
-            Alert(
-                "overfitting_class",
-                "medium",
-                f"Class {label!r}: F1 {train.loc[label, 'f1']:.2f} on training but "
-                f"{report.loc[label, 'f1']:.2f} on {ctx.split}.",
-                f"training F1 - {ctx.split} F1 >= {t.overfit_gap}",
-                {"label": label},
-                int(report.loc[label, "support"]),
-            )
-        )
-    both_low = [lab for lab in common if train.loc[lab, "f1"] < t.underfit_f1 and report.loc[lab, "f1"] < t.underfit_f1]
-    for label in sorted(both_low, key=lambda lab: report.loc[lab, "f1"])[: t.max_items]:
-        alerts.append(
-            Alert(
-                "underfitting_class",
-                "medium",
-                f"Class {label!r} is learnt poorly everywhere: F1 {train.loc[label, 'f1']:.2f} on "
-                f"training, {report.loc[label, 'f1']:.2f} on {ctx.split}.",
-                f"F1 < {t.underfit_f1} on both training and {ctx.split}",
-                {"label": label},
-                int(report.loc[label, "support"]),
-            )
-        )
-    return alerts
 
 
 def rule_lengths(ctx: AlertContext) -> list[Alert]:
