@@ -327,3 +327,60 @@ def test_on_boundary_caps_the_threshold_and_flags_exact_ties() -> None:
     assert empty.summary["n_flagged"] == 0 and empty.summary["threshold"] is None
     with pytest.raises(ValidationError, match="'quantile'"):
         on_boundary(probs, quantile=1.5)
+
+
+# --- many classes: nothing (classes x classes) is built, the answers stay the same ------------------
+
+
+def _brute_overlap(probs: np.ndarray, labels: np.ndarray) -> dict[tuple[int, int], float]:
+    n_classes = probs.shape[1]
+    mean = np.zeros((n_classes, n_classes))
+    for c in range(n_classes):
+        if (labels == c).any():
+            mean[c] = probs[labels == c].mean(axis=0)
+    return {(a, b): (mean[a, b] + mean[b, a]) / 2 for a in range(n_classes) for b in range(a + 1, n_classes)}
+
+
+@pytest.mark.parametrize("n_classes", [5, 300, 700])  # 300 and 700: more than one block of classes
+def test_class_overlap_in_blocks_equals_the_dense_definition(n_classes: int) -> None:
+    from dq.insights.overlap import CLASS_BLOCK
+
+    rng = np.random.default_rng(n_classes)
+    n = 3 * n_classes
+    probs = rng.dirichlet(np.full(n_classes, 0.2), size=n)
+    labels = rng.integers(-1, n_classes, n)
+    names = [f"c{i}" for i in range(n_classes)]
+    brute = _brute_overlap(probs, labels)
+    best = sorted(brute.values(), reverse=True)[:25]
+    got = class_overlap(probs, labels, names, top=25)
+    np.testing.assert_allclose(got["overlap"].to_numpy(), best, rtol=1e-9)
+    for row in got.itertuples():
+        a, b = names.index(row.class_a), names.index(row.class_b)
+        assert a < b and row.overlap == pytest.approx(brute[(a, b)], rel=1e-9)
+    assert n_classes <= CLASS_BLOCK or len(got) == 25
+
+
+def test_sparse_confusion_and_the_error_range_without_a_joint_matrix() -> None:
+    from dq.insights.dep import estimate_error_range
+    from dq.insights.metrics import sparse_confusion
+
+    rng = np.random.default_rng(0)
+    n_classes, n = 400, 3000
+    labels = rng.integers(0, n_classes, n)
+    probs = rng.dirichlet(np.full(n_classes, 0.1), size=n)
+    preds = probs.argmax(axis=1)
+    dense = confusion(labels, preds, n_classes)
+    np.testing.assert_array_equal(sparse_confusion(labels, preds, n_classes).toarray(), dense)
+    # confident learning's joint, built densely here as the definition says
+    thresholds = np.array([probs[labels == c, c].mean() if (labels == c).any() else 1.0 for c in range(n_classes)])
+    above = probs >= thresholds
+    joint = np.zeros((n_classes, n_classes))
+    for i in np.flatnonzero(above.any(axis=1)):
+        joint[labels[i], np.where(above[i], probs[i], -1).argmax()] += 1
+    counted = joint.sum() - np.trace(joint)
+    rows = joint.sum(axis=1, keepdims=True)
+    sizes = np.bincount(labels, minlength=n_classes)[:, None]
+    calibrated = np.divide(joint, rows, out=np.zeros_like(joint), where=rows > 0) * sizes
+    spread = calibrated.sum() - np.trace(calibrated)
+    low, high = sorted((counted, spread))
+    assert estimate_error_range(probs, labels) == (round(np.sqrt(low * high)), round(low), round(high))

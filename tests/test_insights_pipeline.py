@@ -310,7 +310,7 @@ def _assert_same(a: dict[str, SplitInsights], b: dict[str, SplitInsights]) -> No
         pd.testing.assert_frame_equal(a[split].frame.drop(columns="probs"), b[split].frame.drop(columns="probs"))
         np.testing.assert_array_equal(np.stack(a[split].frame["probs"]), np.stack(b[split].frame["probs"]))
         assert a[split].summary == b[split].summary
-        np.testing.assert_array_equal(a[split].confusion, b[split].confusion)
+        np.testing.assert_array_equal(a[split].confusion.toarray(), b[split].confusion.toarray())
         for table in ("class_report", "overlap", "misclassified_pairs"):
             pd.testing.assert_frame_equal(getattr(a[split], table), getattr(b[split], table), check_dtype=False)
         assert a[split].alerts == b[split].alerts

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 from dq._util.fileio import atomic_path
 from dq._util.text import one_line
@@ -30,8 +31,9 @@ from dq.store.reader import Run
 
 #: Bumped whenever the insights computation changes, so old cache entries are not reused.
 # 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch; 5: views;
-# 6: "hard" from a sliding window, keywords without contraction fragments; 7: entries carry digests.
-INSIGHTS_VERSION = 7
+# 6: "hard" from a sliding window, keywords without contraction fragments; 7: entries carry digests;
+# 8: confusion stored sparse, overlap top pairs only.
+INSIGHTS_VERSION = 8
 _LOG = logging.getLogger("dq.insights")
 DIGEST, FRAME_DIGEST = "blake2b", "frame_blake2b"
 #: Columns every split's frame has (some, such as is_out_of_coverage, only some splits).
@@ -71,7 +73,7 @@ def save(directory: Path, result: SplitInsights) -> None:
     payload = {
         "split": result.split,
         "summary": result.summary,
-        "confusion": result.confusion.tolist(),
+        "confusion": _cells(result.confusion),
         **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
         FRAME_DIGEST: frame_digest,
     }
@@ -128,9 +130,21 @@ def _read(directory: Path, split: str) -> SplitInsights:
         split=split,
         frame=frame,
         summary=dict(payload["summary"]),
-        confusion=np.asarray(payload["confusion"], dtype=np.int64),
+        confusion=_matrix(payload["confusion"]),
         **{name: pd.DataFrame.from_records(payload[name]) for name in _TABLES},
     )
+
+
+def _cells(matrix: sp.csr_array) -> dict[str, Any]:
+    # The non-zero cells only: a dense 10,000-class matrix would be 100 million numbers of JSON.
+    cells = matrix.tocoo()
+    return {"shape": list(matrix.shape), "rows": cells.row.tolist(), "cols": cells.col.tolist(),
+            "counts": cells.data.tolist()}  # fmt: skip
+
+
+def _matrix(cells: dict[str, Any]) -> sp.csr_array:
+    counts = np.asarray(cells["counts"], dtype=np.int64)
+    return sp.coo_array((counts, (cells["rows"], cells["cols"])), shape=tuple(cells["shape"])).tocsr()
 
 
 def _json_default(value: Any) -> Any:

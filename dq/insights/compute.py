@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from dq.config import IN_SAMPLE
 from dq.insights import alerts as alerts_mod
@@ -20,7 +21,7 @@ from dq.insights.clusters import ClusterModel, assign_clusters, cluster_table, f
 from dq.insights.dep import compute_dep, margins
 from dq.insights.duplicates import find_near_duplicates
 from dq.insights.keywords import cluster_keywords
-from dq.insights.metrics import class_report, confusion, summary_metrics
+from dq.insights.metrics import class_report, sparse_confusion, summary_metrics
 from dq.insights.neighbors import NeighborIndex, Neighbors, build_index, knn, knn_label_distribution
 from dq.insights.outliers import find_out_of_coverage, find_outliers
 from dq.insights.overlap import class_overlap, on_boundary, top_misclassified_pairs
@@ -28,6 +29,9 @@ from dq.insights.settings import InsightSettings
 from dq.splits import TRAINING
 from dq.store.reader import Run
 
+#: Class pairs kept in a split's overlap table, most overlapping first (all of them would be
+#: C(C-1)/2: 50 million at 10,000 classes); the alerts and the console read the first ones.
+OVERLAP_PAIRS_KEPT = 1000
 #: Quantile bins used to find where the model starts failing as DEP grows.
 _DEP_BINS = 20
 #: Misclassification rate below which a DEP bin is "easy" ("hard": alert_types.HARD_ERROR_RATE).
@@ -58,7 +62,7 @@ class SplitInsights:
     class_report: pd.DataFrame
     overlap: pd.DataFrame
     misclassified_pairs: pd.DataFrame
-    confusion: np.ndarray
+    confusion: sp.csr_array  # (classes, classes), sparse: rows ground truth, columns prediction
     clusters: pd.DataFrame
     alerts: list[alerts_mod.Alert] = field(default_factory=list)
 
@@ -224,9 +228,9 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         frame=frame,
         summary=summary,
         class_report=report,
-        overlap=class_overlap(last, labels, run.labels),
+        overlap=class_overlap(last, labels, run.labels, top=OVERLAP_PAIRS_KEPT),
         misclassified_pairs=top_misclassified_pairs(labels, preds, run.labels, top=None),
-        confusion=confusion(labels, preds, len(run.labels)),
+        confusion=sparse_confusion(labels, preds, len(run.labels)),
         clusters=clusters,
     )
 

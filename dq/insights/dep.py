@@ -42,6 +42,8 @@ NEIGHBOR_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 VIEW_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 #: Floor on probabilities inside log losses.
 _EPS = 1e-6
+#: Rows taken at a time where a computation makes a (rows, classes) temporary.
+_BLOCK_ROWS = 4096
 #: A suggested label needs at least this probability of being the true class *given that the label
 #: is wrong* (its posterior over the other classes' total), else "no confident suggestion". Measured
 #: (docs/benchmarks.md, suggestion calibration): from 0.4 up the suggestion is right more often
@@ -181,24 +183,30 @@ def suggest_labels(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.where(confident, best, -1).astype(np.int64)
 
 
-def _confident_joint(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Confident learning's (C, C) joint of given label x likeliest class that reaches its threshold.
+def _confident_counts(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per given class: how many of its samples enter confident learning's joint, and how many of
+    those in its own column (the joint's row sums and diagonal; the joint itself is never built).
 
     A sample enters row ``label`` when some class ``j`` reaches its class threshold ``t_j`` (the
     mean posterior of ``j`` over samples labeled ``j``), in the column of the most probable such
-    class (Northcutt et al. 2021); samples reaching no threshold are left out.
+    class (Northcutt et al. 2021); samples reaching no threshold are left out. Rows are taken in
+    blocks, so memory stays a block times the classes (10,000 classes: no 10,000² matrix).
     """
     n_classes = probs.shape[1]
     thresholds = np.ones(n_classes, dtype=np.float64)
     sums = np.bincount(labels, weights=probs[np.arange(len(labels)), labels], minlength=n_classes)
     counts = np.bincount(labels, minlength=n_classes)
     np.divide(sums, counts, out=thresholds, where=counts > 0)
-    above = probs >= thresholds
-    confident = np.where(above, probs, -1.0).argmax(axis=1)
-    has = above.any(axis=1)
-    joint = np.zeros((n_classes, n_classes), dtype=np.float64)
-    np.add.at(joint, (labels[has], confident[has]), 1.0)
-    return joint
+    rows = np.zeros(n_classes, dtype=np.int64)
+    diagonal = np.zeros(n_classes, dtype=np.int64)
+    for start in range(0, len(labels), _BLOCK_ROWS):
+        chunk, lab = probs[start : start + _BLOCK_ROWS], labels[start : start + _BLOCK_ROWS]
+        above = chunk >= thresholds
+        confident = np.where(above, chunk, -1.0).argmax(axis=1)
+        has = above.any(axis=1)
+        rows += np.bincount(lab[has], minlength=n_classes)
+        diagonal += np.bincount(lab[has & (confident == lab)], minlength=n_classes)
+    return rows, diagonal
 
 
 def estimate_error_count(probs: np.ndarray, labels: np.ndarray) -> int:
@@ -207,8 +215,8 @@ def estimate_error_count(probs: np.ndarray, labels: np.ndarray) -> int:
     >>> estimate_error_count(np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.9, 0.1]]), np.array([0, 0, 1, 1]))
     1
     """
-    joint = _confident_joint(probs, labels)
-    return int(round(joint.sum() - np.trace(joint)))
+    rows, diagonal = _confident_counts(probs, labels)
+    return int(rows.sum() - diagonal.sum())
 
 
 def estimate_error_range(probs: np.ndarray, labels: np.ndarray) -> tuple[int, int, int]:
@@ -227,12 +235,13 @@ def estimate_error_range(probs: np.ndarray, labels: np.ndarray) -> tuple[int, in
     >>> estimate_error_range(P, labels)
     (28, 23, 34)
     """
-    joint = _confident_joint(probs, labels)
-    counted = float(joint.sum() - np.trace(joint))
-    rows = joint.sum(axis=1, keepdims=True)
-    sizes = np.bincount(labels, minlength=probs.shape[1]).astype(np.float64)[:, None]
-    calibrated = np.divide(joint, rows, out=np.zeros_like(joint), where=rows > 0) * sizes
-    spread = float(calibrated.sum() - np.trace(calibrated))
+    rows, diagonal = _confident_counts(probs, labels)
+    counted = float(rows.sum() - diagonal.sum())
+    # The calibrated joint rescales each row to its class's size: its off-diagonal mass per row is
+    # size * (row - diagonal) / row.
+    sizes = np.bincount(labels, minlength=probs.shape[1]).astype(np.float64)
+    off = np.divide((rows - diagonal) * sizes, rows, out=np.zeros(len(rows)), where=rows > 0)
+    spread = float(off.sum())
     low, high = sorted((counted, spread))
     return int(round(np.sqrt(low * high))), int(round(low)), int(round(high))
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from dq._util.validate import as_class_indices, as_labels_list, as_positive_int, examples
 from dq.config import UNLABELED  # a sample without ground truth (inference): left out of metrics
@@ -85,22 +86,34 @@ def confusion(labels: Any, preds: Any, n_classes: int) -> np.ndarray:
     >>> confusion([0, 0, 1, -1], [0, 1, 1, 0], 2).tolist()
     [[1, 1], [0, 1]]
     """
+    return sparse_confusion(labels, preds, n_classes).toarray()
+
+
+def sparse_confusion(labels: Any, preds: Any, n_classes: int) -> sp.csr_array:
+    """:func:`confusion` as a sparse matrix: only the cells that count something are stored, so
+    10,000 classes cost the samples, not 10,000² cells.
+
+    >>> sparse_confusion([0, 0, 1, -1], [0, 1, 1, 0], 2).toarray().tolist()
+    [[1, 1], [0, 1]]
+    """
     n_classes = as_positive_int(n_classes, param="n_classes")
     labels, preds = _check_pair(labels, preds, n_classes)
     labels, preds = _labeled(labels, preds)
     return _compute_confusion(labels, preds, n_classes)
 
 
-def _compute_confusion(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
-    flat = np.bincount(labels * n_classes + preds, minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes).astype(np.int64, copy=False)
+def _compute_confusion(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> sp.csr_array:
+    ones = np.ones(labels.size, dtype=np.int64)
+    cm = sp.coo_array((ones, (labels, preds)), shape=(n_classes, n_classes)).tocsr()  # duplicates summed
+    cm.sum_duplicates()
+    return cm
 
 
-def _per_class(cm: np.ndarray) -> dict[str, np.ndarray]:
+def _per_class(cm: sp.csr_array) -> dict[str, np.ndarray]:
     """Precision, recall, F1, support and predicted counts per class, zero-division -> 0."""
-    tp = np.diag(cm).astype(np.float64)
-    support = cm.sum(axis=1)
-    n_predicted = cm.sum(axis=0)
+    tp = cm.diagonal().astype(np.float64)
+    support = np.asarray(cm.sum(axis=1)).ravel().astype(np.int64)
+    n_predicted = np.asarray(cm.sum(axis=0)).ravel().astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(n_predicted > 0, tp / n_predicted, 0.0)
         recall = np.where(support > 0, tp / support, 0.0)
@@ -141,7 +154,7 @@ def class_report(labels: Any, preds: Any, class_names: Sequence[str]) -> pd.Data
     return _compute_class_report(_compute_confusion(labels, preds, len(names)), names)
 
 
-def _compute_class_report(cm: np.ndarray, class_names: list[str]) -> pd.DataFrame:
+def _compute_class_report(cm: sp.csr_array, class_names: list[str]) -> pd.DataFrame:
     return pd.DataFrame({"label": class_names, **_per_class(cm)})
 
 
@@ -229,7 +242,7 @@ def _macro(values: np.ndarray, present: np.ndarray) -> float:
     return float(values[present].mean())
 
 
-def _compute_summary(cm: np.ndarray) -> dict[str, Any]:
+def _compute_summary(cm: sp.csr_array) -> dict[str, Any]:
     n = int(cm.sum())
     per = _per_class(cm)
     present = (per["support"] > 0) | (per["n_predicted"] > 0)
@@ -239,7 +252,7 @@ def _compute_summary(cm: np.ndarray) -> dict[str, Any]:
         )
     else:
         metrics = {
-            "accuracy": float(np.trace(cm) / n),
+            "accuracy": float(cm.diagonal().sum() / n),
             "macro_f1": _macro(per["f1"], present),
             "weighted_f1": float(per["f1"] @ per["support"] / n),
             "macro_precision": _macro(per["precision"], present),

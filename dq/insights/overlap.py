@@ -19,10 +19,12 @@ from dq._util.validate import as_class_indices, as_labels_list, as_matrix, as_op
 from dq.config import MIN_CLASSES, UNLABELED
 from dq.errors import ValidationError
 from dq.insights.base import AnalysisResult
-from dq.insights.metrics import confusion
+from dq.insights.metrics import sparse_confusion
 
 #: Rows of ``probs`` handled at once, bounding the temporary copies made per batch.
 BATCH_ROWS = 65_536
+#: Classes taken at a time by the class overlap (memory: a block times the classes).
+CLASS_BLOCK = 256
 #: on_boundary: the share of samples with the smallest top-2 margins that is flagged ...
 BOUNDARY_QUANTILE = 0.05
 #: ... unless that quantile lies above this margin: a sample whose top two classes are further
@@ -115,50 +117,68 @@ def class_overlap(probs: Any, labels: Any, class_names: Sequence[str], *, top: i
     return _compute_class_overlap(probs, labels, names, as_optional_positive_int(top, param="top"))
 
 
-def _class_mass(probs: np.ndarray, labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``mass[a, b]`` = sum of ``probs[:, b]`` over samples labeled ``a``, and predictions' confusion."""
-    mass = np.zeros((n_classes, n_classes), dtype=np.float64)
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    for start in range(0, labels.size, BATCH_ROWS):
-        lab = labels[start : start + BATCH_ROWS]
-        chunk = probs[start : start + BATCH_ROWS]
-        keep = lab != UNLABELED
-        if not keep.all():
-            lab, chunk = lab[keep], chunk[keep]
-        # One-hot (C x batch) times probs (batch x C): the sum over each class's rows in one product;
-        # per-batch float32 sums are added up in float64.
-        onehot = sp.csr_matrix(
-            (np.ones(lab.size, dtype=chunk.dtype), (lab, np.arange(lab.size))), shape=(n_classes, lab.size)
-        )
-        mass += onehot @ chunk
-        preds = chunk.argmax(axis=1)
-        cm += np.bincount(lab * n_classes + preds, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-    return mass, cm
+def _pair_counts(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The confusion matrix's non-zero cells as sorted keys ``label * C + pred`` and their counts."""
+    keep = labels != UNLABELED
+    return np.unique(labels[keep].astype(np.int64) * n_classes + preds[keep], return_counts=True)
+
+
+def _lookup(keys: np.ndarray, counts: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    at = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
+    return np.where((len(keys) > 0) & (keys[at] == wanted), counts[at] if len(counts) else 0, 0)
 
 
 def _compute_class_overlap(
     probs: np.ndarray, labels: np.ndarray, class_names: list[str], top: int | None
 ) -> pd.DataFrame:
+    # Class by class in blocks: for the classes a of a block, P[a, :] (their samples' mean
+    # probabilities) and P[:, a] (every class's mean probability on them), each a block times the
+    # classes; a block keeps its best pairs (a < b) only. Memory stays a block times the classes:
+    # no (classes x classes) matrix, no frame of every pair (10,000 classes: 50 million of them).
     n_classes = len(class_names)
-    mass, cm = _class_mass(probs, labels, n_classes)
-    counts = cm.sum(axis=1)
-    mean_mass = np.divide(mass, counts[:, None], out=np.zeros_like(mass), where=counts[:, None] > 0)
-    a, b = np.triu_indices(n_classes, k=1)
-    frame = pd.DataFrame(
+    keep = labels != UNLABELED
+    lab, kept = labels[keep], probs[keep]
+    counts = np.bincount(lab, minlength=n_classes).astype(np.float64)
+    inv = np.divide(1.0, counts, out=np.zeros(n_classes), where=counts > 0)
+    onehot = sp.csr_matrix((np.ones(lab.size), (lab, np.arange(lab.size))), shape=(n_classes, lab.size))
+    values, rows_a, cols_b = [], [], []
+    for start in range(0, n_classes, CLASS_BLOCK):
+        stop = min(start + CLASS_BLOCK, n_classes)
+        p_rows = (onehot[start:stop] @ kept) * inv[start:stop, None]  # (block, C): P[a, b]
+        p_cols = (onehot @ kept[:, start:stop]) * inv[:, None]  # (C, block): P[b, a]
+        block = (p_rows + p_cols.T) / 2.0
+        a_idx = np.arange(start, stop)
+        block[np.arange(n_classes)[None, :] <= a_idx[:, None]] = -np.inf  # only pairs a < b
+        flat = block.ravel()
+        if top is not None and np.isfinite(flat).sum() > top:
+            cut = np.partition(flat, flat.size - top)[flat.size - top]
+            chosen = np.flatnonzero(flat >= cut)  # ties at the cut kept: the global top stays exact
+        else:
+            chosen = np.flatnonzero(np.isfinite(flat))
+        r, c = np.divmod(chosen, n_classes)
+        values.append(np.column_stack([flat[chosen], p_rows[r, c], p_cols[c, r]]))
+        rows_a.append(r + start)
+        cols_b.append(c)
+    found = np.concatenate(values) if values else np.zeros((0, 3))
+    a = np.concatenate(rows_a).astype(np.int64) if rows_a else np.zeros(0, dtype=np.int64)
+    b = np.concatenate(cols_b).astype(np.int64) if cols_b else np.zeros(0, dtype=np.int64)
+    keys, pair_counts = _pair_counts(labels, probs.argmax(axis=1), n_classes)
+    n_confused = _lookup(keys, pair_counts, a * n_classes + b) + _lookup(keys, pair_counts, b * n_classes + a)
+    # Overlap, then confusions, descending; ties in class-index order (a, then b).
+    order = np.lexsort((b, a, -n_confused, -found[:, 0]))
+    if top is not None:
+        order = order[:top]
+    names = np.asarray(class_names, dtype=object)
+    return pd.DataFrame(
         {
-            "class_a": np.asarray(class_names, dtype=object)[a],
-            "class_b": np.asarray(class_names, dtype=object)[b],
-            "overlap": (mean_mass[a, b] + mean_mass[b, a]) / 2.0,
-            "a_on_b": mean_mass[a, b],
-            "b_on_a": mean_mass[b, a],
-            "n_confused": cm[a, b] + cm[b, a],
+            "class_a": names[a[order]],
+            "class_b": names[b[order]],
+            "overlap": found[order, 0],
+            "a_on_b": found[order, 1],
+            "b_on_a": found[order, 2],
+            "n_confused": n_confused[order].astype(np.int64),
         }
     )
-    # A stable sort keeps the class-index order among ties, so the result is deterministic.
-    frame = frame.sort_values(["overlap", "n_confused"], ascending=False, kind="stable")
-    if top is not None:
-        frame = frame.head(top)
-    return frame.reset_index(drop=True)
 
 
 # --- most frequent confusions ---------------------------------------------------------------------
@@ -194,16 +214,15 @@ def top_misclassified_pairs(
     """
     names = as_labels_list(class_names, param="class_names")
     top = as_optional_positive_int(top, param="top")
-    # confusion() validates labels and preds against the classes and drops unlabeled samples.
-    return _compute_top_misclassified(confusion(labels, preds, len(names)), names, top)
+    # sparse_confusion() validates labels and preds against the classes and drops unlabeled samples.
+    return _compute_top_misclassified(sparse_confusion(labels, preds, len(names)), names, top)
 
 
-def _compute_top_misclassified(cm: np.ndarray, class_names: list[str], top: int | None) -> pd.DataFrame:
-    off = cm.copy()
-    np.fill_diagonal(off, 0)
-    rows, cols = np.nonzero(off)
-    count = off[rows, cols]
-    share = count / cm.sum(axis=1)[rows]
+def _compute_top_misclassified(cm: sp.csr_array, class_names: list[str], top: int | None) -> pd.DataFrame:
+    cells = cm.tocoo()
+    off = (cells.row != cells.col) & (cells.data > 0)
+    rows, cols, count = cells.row[off].astype(np.int64), cells.col[off].astype(np.int64), cells.data[off]
+    share = count / np.asarray(cm.sum(axis=1)).ravel()[rows]
     order = np.lexsort((cols, rows, -share, -count))
     if top is not None:
         order = order[:top]
