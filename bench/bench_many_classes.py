@@ -65,14 +65,13 @@ def main() -> None:
             f"(bench/synthetic.py), cache cleared first, in a fresh process: exit {result.returncode}, "
             f"{wall:.0f} s, peak RSS {peak_gb:.2f} GB (target ≤ {TARGET_GB:g} GB: {verdict}).",
             "",
-            "No (classes × classes) array is built any more: the confusion matrix is sparse (and stored as its "
-            "non-zero cells), the class overlap is computed 256 classes at a time keeping the best pairs "
-            "(1,000 stored), and confident learning's joint is reduced to its row sums and diagonal, taken in "
-            "blocks of rows. Before that, the same command passed 12 GB and was stopped. What remains is "
-            "(samples × classes): the three epochs' probabilities stacked (2.4 GB at float32, 4.8 GB while "
-            "stacking), the neighbors' label distribution kept dense (0.8 GB for 10 neighbors a sample) and "
-            "DEP's float64 temporaries; meeting 4 GB needs DEP computed in blocks of rows with the epochs pooled "
-            "as they are read.",
+            "No (classes × classes) array is built: the confusion matrix is sparse (stored as its non-zero "
+            "cells), the class overlap is computed 256 classes at a time keeping the best pairs (1,000 stored), "
+            "confident learning's joint is reduced to its row sums and diagonal. Nor is any (samples × classes) "
+            "array built beyond a few held at once: the epochs are pooled as they are read (never stacked), DEP's "
+            "posterior is mixed in place in blocks of rows, margins and suggestions are taken in blocks, the "
+            "neighbors' label distribution is built a few hundred rows at a time, and Parquet parts of wide rows "
+            "are decoded in smaller batches. Before these changes the same command passed 12 GB and was stopped.",
         ]
     )
     print(body)

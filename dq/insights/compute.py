@@ -18,7 +18,7 @@ from dq.config import IN_SAMPLE
 from dq.insights import alerts as alerts_mod
 from dq.insights.alert_types import HARD_ERROR_RATE
 from dq.insights.clusters import ClusterModel, assign_clusters, cluster_table, fit_clusters
-from dq.insights.dep import compute_dep, margins
+from dq.insights.dep import compute_dep, margins, pool_epochs
 from dq.insights.duplicates import find_near_duplicates
 from dq.insights.keywords import cluster_keywords
 from dq.insights.metrics import class_report, sparse_confusion, summary_metrics
@@ -140,9 +140,10 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     samples = run.samples(split)
     labels = label_indices(samples["label"], run.labels)
     epochs = run.epochs(split)
-    epoch_probs = np.stack([run.probs(split, e) for e in epochs])
-    last = epoch_probs[-1]
     is_training = split == TRAINING
+    in_sample = is_training and run.training_outputs == IN_SAMPLE  # held-out splits never are
+    # The epochs are pooled as they are read: never every epoch in memory at once.
+    pools = pool_epochs(lambda i: run.probs(split, epochs[i]), len(epochs), in_sample=in_sample)
     embs = reference.embs if is_training else run.embs(split)
     to_training = (
         reference.self_nbrs
@@ -151,13 +152,17 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     )
     nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
     dep = compute_dep(
-        epoch_probs,
+        pools,
         labels,
         neighbor_probs=nbr_probs,
         strictness=settings.mislabel_strictness,
-        in_sample=is_training and run.training_outputs == IN_SAMPLE,  # held-out splits never are
+        in_sample=in_sample,
         views={view: run.view_probs(view, split) for view, splits in run.views.items() if split in splits},
     )
+    # The pools and the neighbors' labels are DEP's alone; the frame keeps the last epoch (read
+    # again for in-sample outputs, which DEP pools without keeping it).
+    last = pools.last if pools.last is not None else run.probs(split, epochs[-1])
+    del pools, nbr_probs
     self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
     texts = samples["text"].tolist()
     dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)

@@ -23,6 +23,7 @@ highest-DEP samples (fewer with ``strictness``) whose posterior prefers another 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +62,48 @@ class Posterior:
     view_weights: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EpochPools:
+    """The pooled epochs a posterior is chosen from: the mean of every epoch and, for held-out
+    outputs, the last epoch and (more than two epochs) the mean of the later half (in-sample
+    outputs pool every epoch, so those two are not kept)."""
+
+    all: np.ndarray  # (n, C) float32
+    last: np.ndarray | None  # (n, C) float32; None for in-sample outputs
+    late: np.ndarray | None
+    n_epochs: int
+
+
+def pool_epochs(read: Callable[[int], Any], n_epochs: int, *, in_sample: bool) -> EpochPools:
+    """Pool ``n_epochs`` epochs read one at a time (``read(i)``: the (n, C) probabilities of the
+    i-th, oldest first): memory holds the pools, never every epoch at once. The sums run in the
+    order ``np.mean`` over stacked epochs takes, so the pools equal it.
+
+    >>> P = np.array([[[0.6, 0.4]], [[0.9, 0.1]], [[0.8, 0.2]]], dtype=np.float32)
+    >>> pools = pool_epochs(lambda i: P[i], 3, in_sample=False)
+    >>> np.array_equal(pools.all, P.mean(axis=0)), np.array_equal(pools.late, P[1:].mean(axis=0))
+    (True, True)
+    """
+    first_late = n_epochs // 2 if not in_sample and n_epochs > 2 else None
+    total = late = last = None
+    for i in range(n_epochs):
+        probs = np.asarray(read(i), dtype=np.float32)
+        total = probs.copy() if total is None else np.add(total, probs, out=total)
+        if first_late is not None and i >= first_late:
+            late = probs.copy() if late is None else np.add(late, probs, out=late)
+        if i == n_epochs - 1 and not in_sample:
+            last = probs
+        del probs
+    if total is None:
+        raise ValidationError(f"The 'n_epochs' parameter must be at least 1. Got {n_epochs} instead.")
+    total /= np.float32(n_epochs)
+    if late is not None:
+        late /= np.float32(n_epochs - n_epochs // 2)
+    return EpochPools(total, last, late, n_epochs)
+
+
 def combine_views(
-    epoch_probs: np.ndarray,
+    epoch_probs: np.ndarray | EpochPools,
     neighbor_probs: np.ndarray | None,
     labels: np.ndarray,
     *,
@@ -85,8 +126,9 @@ def combine_views(
 
     Parameters
     ----------
-    epoch_probs : (E, n, C) float array
-        Probabilities of every logged epoch, oldest first.
+    epoch_probs : (E, n, C) float array or EpochPools
+        Probabilities of every logged epoch, oldest first, or those epochs already pooled
+        (:func:`pool_epochs`, with the same ``in_sample``).
     neighbor_probs : (n, C) float array or None
         Label distribution of each sample's neighbors (rows sum to 1).
     labels : (n,) int array
@@ -102,12 +144,16 @@ def combine_views(
     >>> combine_views(P, None, np.array([0, 1]), views={"lexical": np.eye(2)}).view_weights
     {'lexical': 1.0}
     """
-    n_epochs = epoch_probs.shape[0]
-    bases = {"all": epoch_probs.mean(axis=0)}
-    if not in_sample:
-        bases["last"] = epoch_probs[-1]
-        if n_epochs > 2:
-            bases["late"] = epoch_probs[n_epochs // 2 :].mean(axis=0)
+    pools = (
+        epoch_probs
+        if isinstance(epoch_probs, EpochPools)
+        else pool_epochs(lambda i: epoch_probs[i], len(epoch_probs), in_sample=in_sample)
+    )
+    bases = {"all": pools.all}
+    if not in_sample and pools.last is not None:
+        bases["last"] = pools.last
+        if pools.late is not None:
+            bases["late"] = pools.late
     labeled = np.flatnonzero(labels >= 0)
     y = labels[labeled]
     views = views or {}
@@ -128,10 +174,15 @@ def combine_views(
                 best = (loss, name, weights)
     assert best is not None
     _, name, weights = best
-    probs = max(0.0, 1.0 - sum(weights)) * bases[name]
+    # The mix is built in place, in blocks of rows: one (n, C) array in all. A pool of several
+    # epochs is DEP's own and becomes the mix; the last epoch is the caller's and is copied.
+    base = bases[name]
+    probs = base if name != "last" and base is not pools.last else base.copy()
+    probs *= max(0.0, 1.0 - sum(weights))
     for w, extra in zip(weights, [neighbor_probs, *views.values()]):
         if w > 0 and extra is not None:  # w > 0 only for views that were given
-            probs = probs + w * extra
+            for start in range(0, len(probs), _BLOCK_ROWS):
+                probs[start : start + _BLOCK_ROWS] += w * extra[start : start + _BLOCK_ROWS]
     view_weights = {v: round(float(w), 3) for v, w in zip(views, weights[1:])}
     return Posterior(np.asarray(probs, dtype=np.float32), name, round(float(weights[0]), 3), view_weights)
 
@@ -142,11 +193,23 @@ def margins(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     >>> margins(np.array([[0.7, 0.2, 0.1]]), np.array([1])).round(2).tolist()
     [-0.5]
     """
-    rows = np.arange(len(labels))
-    own = probs[rows, labels]
-    others = probs.copy()
-    others[rows, labels] = -np.inf
-    return own - others.max(axis=1)
+    own = probs[np.arange(len(labels)), labels]
+    return own - _best_other(probs, labels)[1]
+
+
+def _best_other(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the most probable class other than ``labels`` and its probability (in blocks of
+    rows: no copy of the whole matrix)."""
+    n = len(labels)
+    best = np.empty(n, dtype=np.int64)
+    value = np.empty(n, dtype=probs.dtype)
+    for start in range(0, n, _BLOCK_ROWS):
+        block = np.array(probs[start : start + _BLOCK_ROWS])
+        rows = np.arange(len(block))
+        block[rows, labels[start : start + _BLOCK_ROWS]] = -np.inf
+        best[start : start + len(block)] = block.argmax(axis=1)
+        value[start : start + len(block)] = block[rows, best[start : start + len(block)]]
+    return best, value
 
 
 def dep_from_posterior(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -174,10 +237,8 @@ def suggest_labels(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     [1, -1, -1]
     """
     rows = np.arange(len(labels))
-    others = probs.copy()
-    others[rows, labels] = -np.inf
-    best = others.argmax(axis=1)
-    rival, own = probs[rows, best], probs[rows, labels]
+    best, rival = _best_other(probs, labels)
+    own = probs[rows, labels]
     share = rival / np.maximum(1.0 - own, _EPS)
     confident = (rival >= own) & (share >= SUGGESTION_MIN_PROB)
     return np.where(confident, best, -1).astype(np.int64)
@@ -306,17 +367,17 @@ def compute_dep(
     >>> [round(float(x), 2) for x in r.score], r.is_issue.tolist(), r.columns["suggested_label"].tolist()
     ([0.1, 0.1, 0.95], [False, False, True], [-1, -1, 0])
     """
-    probs = np.asarray(epoch_probs, dtype=np.float32)
-    if probs.ndim != 3:
+    probs = epoch_probs if isinstance(epoch_probs, EpochPools) else np.asarray(epoch_probs, dtype=np.float32)
+    shape = probs.all.shape if isinstance(probs, EpochPools) else probs.shape[1:]
+    if not isinstance(probs, EpochPools) and probs.ndim != 3:
         raise ValidationError(
             f"The 'epoch_probs' parameter must be a 3-D array (epochs, samples, classes). "
             f"Got shape {probs.shape} instead."
         )
     labels = np.asarray(labels, dtype=np.int64)
-    if labels.shape != (probs.shape[1],):
+    if labels.shape != (shape[0],):
         raise ValidationError(
-            f"The 'labels' parameter must have one entry per sample ({probs.shape[1]}). "
-            f"Got shape {labels.shape} instead."
+            f"The 'labels' parameter must have one entry per sample ({shape[0]}). Got shape {labels.shape} instead."
         )
     if not 0 <= strictness <= 1:
         raise ValidationError(f"The 'strictness' parameter must be in [0, 1]. Got {strictness!r} instead.")
@@ -324,16 +385,16 @@ def compute_dep(
     extra = {}
     for name, view in (views or {}).items():
         extra[name] = np.asarray(view, dtype=np.float32)
-        if extra[name].shape != probs.shape[1:]:
+        if extra[name].shape != tuple(shape):
             raise ValidationError(
-                f"The 'views' parameter must hold (samples, classes) = {probs.shape[1:]} arrays. "
+                f"The 'views' parameter must hold (samples, classes) = {tuple(shape)} arrays. "
                 f"Got {extra[name].shape} for view {name!r} instead."
             )
     return _compute_dep(probs, labels, nbr, strictness, in_sample=bool(in_sample), views=extra)
 
 
 def _compute_dep(
-    probs: np.ndarray,
+    probs: np.ndarray | EpochPools,
     labels: np.ndarray,
     nbr: np.ndarray | None,
     strictness: float,

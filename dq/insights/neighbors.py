@@ -22,6 +22,8 @@ from dq.insights.settings import InsightSettings
 
 #: Queries per faiss call: bounds the temporary memory of a search to about ``batch x (k + 1)``
 #: results plus faiss's buffers.
+#: Cells (rows x classes) of one batch of the neighbors' label distribution.
+LABEL_CELLS_PER_BATCH = 1 << 22
 SEARCH_BATCH = 16_384
 #: Queries per IVF batch: more queries per batch means fewer, larger matrix products per list;
 #: the candidates of a batch take ``batch x nprobe x (k + 1) x 12`` bytes (140 MB at defaults).
@@ -294,8 +296,10 @@ def _drop_self(d: np.ndarray, i: np.ndarray, rows: np.ndarray) -> tuple[np.ndarr
 def _compute_label_distribution(nbrs: Neighbors, labels: np.ndarray, n_classes: int, weights: str) -> np.ndarray:
     m = nbrs.idx.shape[0]
     out = np.empty((m, n_classes), dtype=np.float32)
-    for start in range(0, m, SEARCH_BATCH):
-        stop = min(m, start + SEARCH_BATCH)
+    # Rows a batch: its float64 (rows, classes) temporaries stay a few tens of MB at 10,000 classes.
+    step = max(1, min(SEARCH_BATCH, LABEL_CELLS_PER_BATCH // n_classes))
+    for start in range(0, m, step):
+        stop = min(m, start + step)
         neighbor_labels = labels[nbrs.idx[start:stop]]
         sims = nbrs.sims[start:stop].astype(np.float64)
         if weights == "similarity":

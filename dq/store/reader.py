@@ -21,6 +21,8 @@ from dq.store.integrity import check_run, parquet_rows, refuse_damaged, verify_r
 #: Rows decoded at a time by ``Run.outputs``: small enough that decoding buffers stay far below
 #: the result's size, large enough that the per-batch Python overhead is negligible.
 _READ_BATCH_ROWS = 16_384
+#: ... and at most this many values (rows x width) a batch.
+_READ_BATCH_CELLS = 1 << 23
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,12 @@ class Run:
         with refuse_damaged(parts[0]):
             schema = pq.read_schema(parts[0])
         out = {c: np.empty((n, schema.field(c).type.list_size), dtype=np.float32) for c in columns}
+        # Rows a batch: wide rows (10,000 classes) in smaller batches, so decoding stays small.
+        width = sum(schema.field(c).type.list_size for c in columns)
+        batch_rows = max(1, min(_READ_BATCH_ROWS, _READ_BATCH_CELLS // max(width, 1)))
         for part in parts:
             with refuse_damaged(part), pq.ParquetFile(part) as reader:
-                for batch in reader.iter_batches(batch_size=_READ_BATCH_ROWS, columns=["row", *columns]):
+                for batch in reader.iter_batches(batch_size=batch_rows, columns=["row", *columns]):
                     rows = batch.column("row").to_numpy()
                     for c in columns:
                         _fill_rows(out[c], rows, batch.column(c))
