@@ -393,3 +393,23 @@ def test_in_sample_outputs_pool_every_epoch_so_memorised_wrong_labels_still_stan
     top = np.argsort(-in_sample.score)[:2]
     assert set(top.tolist()) == set(wrong.tolist())
     assert in_sample.score[wrong].min() > 0.5 > cross_fitted.score[wrong].max()
+
+
+@pytest.mark.parametrize("in_sample", [True, False])
+@pytest.mark.parametrize("n_epochs", [1, 2, 5])
+def test_epochs_pooled_as_read_give_the_same_dep_as_stacked_epochs(in_sample: bool, n_epochs: int) -> None:
+    from dq.insights.dep import pool_epochs
+
+    rng = np.random.default_rng(n_epochs)
+    n, n_classes = 300, 7
+    labels = rng.integers(-1, n_classes, n)
+    probs = rng.dirichlet(np.ones(n_classes), size=(n_epochs, n)).astype(np.float32)
+    nbr = rng.dirichlet(np.ones(n_classes), size=n).astype(np.float32)
+    before = probs.copy()
+    stacked = compute_dep(probs, labels, neighbor_probs=nbr, in_sample=in_sample)
+    pools = pool_epochs(lambda i: probs[i], n_epochs, in_sample=in_sample)
+    streamed = compute_dep(pools, labels, neighbor_probs=nbr, in_sample=in_sample)
+    np.testing.assert_array_equal(stacked.score, streamed.score)
+    np.testing.assert_array_equal(stacked.is_issue, streamed.is_issue)
+    assert stacked.summary == streamed.summary
+    np.testing.assert_array_equal(probs, before)  # the caller's epochs are never changed in place
