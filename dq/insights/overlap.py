@@ -117,6 +117,12 @@ def class_overlap(probs: Any, labels: Any, class_names: Sequence[str], *, top: i
     return _compute_class_overlap(probs, labels, names, as_optional_positive_int(top, param="top"))
 
 
+def _ranked(keys: tuple[np.ndarray, ...], top: int | None) -> np.ndarray:
+    """Row order by ``keys`` (``np.lexsort``: the last key sorts first), the first ``top`` rows only."""
+    order = np.lexsort(keys)
+    return order if top is None else order[:top]
+
+
 def _pair_counts(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """The confusion matrix's non-zero cells as sorted keys ``label * C + pred`` and their counts."""
     keep = labels != UNLABELED
@@ -165,9 +171,7 @@ def _compute_class_overlap(
     keys, pair_counts = _pair_counts(labels, probs.argmax(axis=1), n_classes)
     n_confused = _lookup(keys, pair_counts, a * n_classes + b) + _lookup(keys, pair_counts, b * n_classes + a)
     # Overlap, then confusions, descending; ties in class-index order (a, then b).
-    order = np.lexsort((b, a, -n_confused, -found[:, 0]))
-    if top is not None:
-        order = order[:top]
+    order = _ranked((b, a, -n_confused, -found[:, 0]), top)
     names = np.asarray(class_names, dtype=object)
     return pd.DataFrame(
         {
@@ -223,9 +227,7 @@ def _compute_top_misclassified(cm: sp.csr_array, class_names: list[str], top: in
     off = (cells.row != cells.col) & (cells.data > 0)
     rows, cols, count = cells.row[off].astype(np.int64), cells.col[off].astype(np.int64), cells.data[off]
     share = count / np.asarray(cm.sum(axis=1)).ravel()[rows]
-    order = np.lexsort((cols, rows, -share, -count))
-    if top is not None:
-        order = order[:top]
+    order = _ranked((cols, rows, -share, -count), top)
     names_arr = np.asarray(class_names, dtype=object)
     return pd.DataFrame(
         {
