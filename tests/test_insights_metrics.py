@@ -384,3 +384,10 @@ def test_sparse_confusion_and_the_error_range_without_a_joint_matrix() -> None:
     spread = calibrated.sum() - np.trace(calibrated)
     low, high = sorted((counted, spread))
     assert estimate_error_range(probs, labels) == (round(np.sqrt(low * high)), round(low), round(high))
+
+
+def test_class_overlap_of_a_split_without_labels_is_all_zero() -> None:
+    # an inference split: every sample unlabeled
+    probs = np.random.default_rng(0).dirichlet(np.ones(4), size=10)
+    got = class_overlap(probs, np.full(10, -1), ["a", "b", "c", "d"], top=3)
+    assert len(got) == 3 and (got["overlap"] == 0).all() and (got["n_confused"] == 0).all()

@@ -130,8 +130,11 @@ def _pair_counts(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> tuple
 
 
 def _lookup(keys: np.ndarray, counts: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    at = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
-    return np.where((len(keys) > 0) & (keys[at] == wanted), counts[at] if len(counts) else 0, 0)
+    """The counts of the ``wanted`` keys (0 for a key not among ``keys``, sorted)."""
+    if not len(keys):  # no labeled sample: nothing was ever confused
+        return np.zeros(len(wanted), dtype=np.int64)
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, counts[at], 0)
 
 
 def _compute_class_overlap(
