@@ -176,8 +176,7 @@ def combine_views(
     _, name, weights = best
     # The mix is built in place, in blocks of rows: one (n, C) array in all. A pool of several
     # epochs is DEP's own and becomes the mix; the last epoch is the caller's and is copied.
-    base = bases[name]
-    probs = base if name != "last" and base is not pools.last else base.copy()
+    probs = bases[name].copy() if name == "last" else bases[name]
     probs *= max(0.0, 1.0 - sum(weights))
     for w, extra in zip(weights, [neighbor_probs, *views.values()]):
         if w > 0 and extra is not None:  # w > 0 only for views that were given

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from dq.store.layout import CACHE_DIR
 
@@ -25,7 +26,12 @@ def content_hash(run_dir: Path, *, exclude: tuple[str, ...] = ()) -> str:
         if rel in exclude or rel.split("/", 1)[0] == CACHE_DIR:
             continue
         digest.update(rel.encode() + b"\0")
-        with path.open("rb") as fh:
-            while block := fh.read(_BLOCK):
-                digest.update(block)
+        update_with_file(digest, path)
     return "blake2b:" + digest.hexdigest()
+
+
+def update_with_file(digest: Any, path: Path) -> None:
+    """Feed the bytes of ``path`` to ``digest`` (a hashlib object), in blocks."""
+    with path.open("rb") as fh:
+        while block := fh.read(_BLOCK):
+            digest.update(block)

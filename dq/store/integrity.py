@@ -31,8 +31,8 @@ from dq._util.fileio import atomic_path
 from dq._util.text import one_line
 from dq.errors import RunFormatError
 from dq.store import layout
+from dq.store.hashing import content_hash, update_with_file
 
-_BLOCK = 1 << 23  # 8 MiB reads: hashing a multi-GB run at disk speed without holding it in memory
 #: The record of the last full check of each file: ``{path: [size, mtime_ns]}``.
 VERIFIED_FILE = "verified.json"
 MANIFEST_KEY = "files"
@@ -53,9 +53,7 @@ def _data_files(run_dir: Path, exclude: tuple[str, ...] = ()) -> list[str]:
 def file_digest(path: Path) -> str:
     """blake2b (16 bytes) of a file's bytes, read in blocks."""
     digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as fh:
-        while block := fh.read(_BLOCK):
-            digest.update(block)
+    update_with_file(digest, path)
     return digest.hexdigest()
 
 
@@ -181,9 +179,7 @@ def verify_run(run_dir: Path, meta: dict[str, Any]) -> int:
     if MANIFEST_KEY in meta:
         check_run(run_dir, meta, full=True)
         return len(meta[MANIFEST_KEY])
-    from dq.store.hashing import content_hash  # the hash of runs written before the manifest
-
-    if content_hash(run_dir, exclude=(layout.RUN_JSON,)) != meta.get(HASH_KEY):
+    if content_hash(run_dir, exclude=(layout.RUN_JSON,)) != meta.get(HASH_KEY):  # a run from before the manifest
         raise RunFormatError(
             f"{run_dir}: its files no longer match the content hash in {layout.RUN_JSON} (a run written before "
             "dq recorded each file, so the damaged file cannot be named); the run is damaged."
