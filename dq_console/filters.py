@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -79,6 +80,12 @@ def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
         for column, condition in alert.filter.items():
             flt.setdefault(column, condition)
     return flt
+
+
+def filter_mask(insights: SplitInsights) -> np.ndarray:
+    """Which rows of the split pass the session's filters, whatever the map selection (bool array);
+    filters that cannot be applied raise ``DQError``."""
+    return np.asarray(apply_filter(insights.frame, state_filter(insights)), dtype=bool)
 
 
 def view_key(split: str, state: Any = None) -> str:

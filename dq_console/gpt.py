@@ -39,21 +39,28 @@ MODEL_BOX_PX = 320
 TEXTS_PER_CLUSTER = 50
 
 
-def _secret(*path: str) -> str | None:
-    """A value from st.secrets, or None (no secrets file is not an error)."""
+def _secret_value(*path: str) -> Any:
+    """A value from st.secrets as written there (text, list, ...), or None (no secrets file is not an error)."""
     try:
         value: Any = st.secrets
         for name in path:
             value = value[name]
     except (FileNotFoundError, KeyError):
         return None
-    return str(value) if value else None
+    return value or None
+
+
+def _secret(*path: str) -> str | None:
+    """A value from st.secrets as text, or None."""
+    value = _secret_value(*path)
+    return None if value is None else str(value)
 
 
 def allowed_models(default: str) -> list[str]:
     """The models a visitor may pick: the operator's list (secrets, else ``DQ_OPENAI_MODELS``), else ``default``."""
-    listed = _secret("openai", "models") or _secret(ENV_MODELS) or os.environ.get(ENV_MODELS, "")
-    names = [m.strip() for m in listed.strip("[]").replace('"', "").replace("'", "").split(",") if m.strip()]
+    listed = _secret_value("openai", "models") or _secret_value(ENV_MODELS) or os.environ.get(ENV_MODELS, "")
+    items = listed.split(",") if isinstance(listed, str) else list(listed)  # "a, b" or a TOML list
+    names = [str(m).strip() for m in items if str(m).strip()]
     return names or [default]
 
 

@@ -27,8 +27,7 @@ from plotly.colors import qualitative
 
 from dq.errors import DQError
 from dq.insights import SplitInsights
-from dq.insights.filters import apply_filter
-from dq_console.filters import state_filter
+from dq_console.filters import filter_mask
 from dq_console.map_selection import selection_shapes
 from dq_console.state import clear_filters
 
@@ -238,7 +237,7 @@ def shown_mask(insights: SplitInsights) -> np.ndarray:
     Filters that cannot be applied (a broken regular expression) are said so and stop the page.
     """
     try:
-        return np.asarray(apply_filter(insights.frame, state_filter(insights)), dtype=bool)
+        return filter_mask(insights)
     except DQError as exc:
         st.error("The current filters cannot be applied:")
         st.text(str(exc))

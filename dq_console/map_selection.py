@@ -16,8 +16,7 @@ import streamlit as st
 
 from dq.errors import DQError
 from dq.insights import SplitInsights
-from dq.insights.filters import apply_filter
-from dq_console.filters import state_filter
+from dq_console.filters import filter_mask
 
 #: Decimals kept of a coordinate (the map spans tens of units: a thousandth is far below a point).
 DECIMALS = 3
@@ -106,7 +105,7 @@ def restore_selection(insights: SplitInsights, xy: np.ndarray) -> None:
         s["map_selection"] = ""
         return
     try:
-        shown = np.asarray(apply_filter(insights.frame, state_filter(insights)), dtype=bool)
+        shown = filter_mask(insights)
     except DQError:  # filters that cannot be applied: the page says so; nothing to select among
         return
     s["selected_ids"] = insights.frame["id"].to_numpy()[mask & shown].tolist()

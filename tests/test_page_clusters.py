@@ -227,3 +227,14 @@ def test_a_visitor_cannot_send_the_key_elsewhere_and_never_sees_it(
     )
     assert "HTTP 401" in shown and "Incorrect API key provided" in shown
     assert "SECRET123" not in shown and "[redacted]" in shown
+
+
+def test_the_allowed_models_may_be_a_list_in_the_secrets(tiny_run: Path) -> None:
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=RUN_TIMEOUT_S)
+    at.secrets["OPENAI_API_KEY"] = "sk-from-secrets"
+    at.secrets["openai"] = {"models": ["small-one", "large-one"]}
+    at.run()
+    at.switch_page("pages/clusters.py").run()
+    at.toggle(key="openai_enabled").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="openai_model").options == ["small-one", "large-one"]
