@@ -12,50 +12,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from bench_console import start_server, stop_server  # noqa: E402 - the console server the benchmarks start
+
 CHROMIUM = "/usr/bin/chromium"
 SIZES = ((1400, 900), (1920, 1080))
 #: Milliseconds to wait for the first page (the run's insights are read) and for any later rerun.
 FIRST_MS, RERUN_MS = 180_000, 60_000
 #: Pixels from the grid's top to the middle of the first row (Streamlit's defaults).
 FIRST_ROW_Y = 35 + 17
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _serve(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "DQ_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dq_console.serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit(f"screenshots: the console did not start at {url}")
 
 
 def _idle(page: Any, timeout_ms: int = RERUN_MS) -> None:
@@ -120,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         home = Path(scratch)
         env = {**os.environ, "DQ_HOME": str(home), "HF_HUB_OFFLINE": "1"}
         subprocess.run([sys.executable, "-m", "dq", "demo", "--quiet"], env=env, check=True)
-        proc, url = _serve(home)
+        proc, url = start_server(home, launcher="python -m dq_console.serve")
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -130,8 +102,7 @@ def main(argv: list[str] | None = None) -> None:
                     page.close()
                 browser.close()
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop_server(proc)
 
 
 if __name__ == "__main__":
