@@ -4,9 +4,12 @@ holds the table (the page's whole width) and the actions that fix the ticked or 
 (into the edits cart); the Alerts and Metrics tabs hold what stands out and the charts. A clicked
 row opens its sample in a panel at the right."""
 
+import pandas as pd
 import streamlit as st
 
 from dq.errors import ValidationError
+from dq.insights import SplitInsights
+from dq.store import Run
 from dq_console.actions import actions_panel
 from dq_console.cart import active_edits
 from dq_console.filter_bar import filter_bar
@@ -14,7 +17,7 @@ from dq_console.filters import filtered, view_key
 from dq_console.insights_menu import alert_list, insights_summary, metrics_charts, page_tabs
 from dq_console.picker import pick_run
 from dq_console.sample_view import close_if_left, sample_panel
-from dq_console.state import require_entry_script, sync_url
+from dq_console.state import require_entry_script, show_notices, sync_url
 from dq_console.table import sample_table
 
 require_entry_script()
@@ -33,14 +36,32 @@ except ValidationError as exc:  # a regex that does not compile, a metadata colu
     sync_url()
     st.stop()
 
+
+@st.fragment
+def samples(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
+    """The table and the fix panel. A page change, a tick or a fix reruns only them (a fragment): with
+    twenty users on two cores that halves what the server and each browser do for a page change."""
+    alone = not st.session_state.pop("page_run", False)
+    ticked = sample_table(rows, split=split, n_split=len(insights.frame), active=active_edits(run, split))
+    actions_panel(run, split, insights.frame, rows, ticked)
+    if alone:
+        if st.session_state["sample_id"] is not None and st.session_state["sample_id"] != st.session_state.get(
+            "panel_for"
+        ):
+            st.rerun()  # a clicked row: its panel is drawn by the whole page
+        show_notices()
+        sync_url()
+
+
 close_if_left(view_key(split), rows["id"].to_numpy())
 active = active_edits(run, split)
 insights_summary(run, split, insights, rows)
 samples_tab, alerts_tab, metrics_tab = page_tabs(len(insights.alerts))
+st.session_state["panel_for"] = st.session_state["sample_id"]
 if samples_tab.open:  # only the open tab runs: the charts cost nothing until someone looks
     with samples_tab:
-        ticked = sample_table(rows, split=split, n_split=len(insights.frame), active=active)
-        actions_panel(run, split, insights.frame, rows, ticked)
+        st.session_state["page_run"] = True
+        samples(run, split, insights, rows)
 if alerts_tab.open:
     with alerts_tab:
         alert_list(insights.alerts)
