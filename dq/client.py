@@ -18,8 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dq._util.validate import examples
 from dq.config import CONFIG, IN_SAMPLE, runs_root
 from dq.errors import RunStateError, ValidationError
+from dq.splits import is_inference
+from dq.store.parts import RESERVED_COLUMNS
 from dq.store.writer import RunWriter
 
 _current: RunWriter | None = None
@@ -87,17 +90,28 @@ def log_dataset(
 ) -> None:
     """Log a pandas DataFrame or a Hugging Face ``datasets.Dataset``; other columns become metadata.
 
+    ``id`` names the column of ids (default: the column ``id`` when there is one, else the rows
+    are numbered).
+
     Integer labels of a Hugging Face ``ClassLabel`` column are logged as their names.
     """
     writer = _writer()
     for frame in _frames(dataset):
-        missing = [c for c in (text, label if split != "inference" else None, id) if c and c not in frame.columns]
+        if id is None and "id" in frame.columns:
+            id = "id"  # noqa: A001 - a column named id holds the ids, as in dataquality
+        missing = [c for c in (text, label if not is_inference(split) else None, id) if c and c not in frame.columns]
         if missing:
             raise ValidationError(
                 f"The dataset must have the column(s) {missing} named by text=/label=/id=. "
                 f"Got columns {list(frame.columns)} instead."
             )
         meta_cols = [c for c in frame.columns if c not in (text, label, id)]
+        reserved = [c for c in meta_cols if not isinstance(c, str) or c in RESERVED_COLUMNS]
+        if reserved:
+            raise ValidationError(
+                f"The dataset's other columns are kept as metadata, and {examples(reserved)} cannot be: dq "
+                f"reserves {list(RESERVED_COLUMNS)}. Rename or drop them. Got columns {list(frame.columns)}."
+            )
         writer.add_samples(
             texts=frame[text].tolist(),
             labels=frame[label].tolist() if label in frame.columns else None,

@@ -31,7 +31,24 @@ def examples(values: Iterable[Any], *, limit: int = CONFIG.error_examples) -> st
     return shown + (", ..." if len(values) > limit else "")
 
 
+def plain(value: Any) -> Any:
+    """A framework's tensor as a NumPy array (a PyTorch tensor detached and moved to the CPU, a
+    TensorFlow or Keras tensor through its ``numpy()``); anything else as it is.
+
+    >>> import torch
+    >>> plain(torch.ones(2, requires_grad=True) * 2)
+    array([2., 2.], dtype=float32)
+    """
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor (also one that requires grad)
+        tensor = value.detach().cpu()
+        return (tensor.float() if str(tensor.dtype) == "torch.bfloat16" else tensor).numpy()
+    if not isinstance(value, np.ndarray) and callable(getattr(value, "numpy", None)):  # tf.Tensor, EagerTensor
+        return value.numpy()
+    return value
+
+
 def _to_list(param: str, value: Any) -> list[Any]:
+    value = plain(value)
     if value is None or isinstance(value, (str, bytes, dict)):
         raise ValidationError(
             f"The '{param}' parameter must be a sequence (list, array, Series). Got {type(value).__name__} instead."
@@ -117,7 +134,7 @@ def as_matrix(
     (1, 2)
     """
     try:
-        arr = np.asarray(value)
+        arr = np.asarray(plain(value))
         # float32 stays float32 (embeddings are large; a float64 round trip doubles memory and
         # time for nothing); anything else is read as float64.
         if arr.dtype != np.float32:
@@ -265,7 +282,7 @@ def as_class_indices(values: Any, *, param: str, n_classes: int, allow_unlabeled
     [0, 2, -1]
     """
     try:
-        arr = np.asarray(values)
+        arr = np.asarray(plain(values))
     except (TypeError, ValueError):
         arr = np.asarray([None])
     if arr.ndim != 1:
@@ -309,7 +326,7 @@ def as_embs(value: Any, *, param: str, dim: int | None = None) -> np.ndarray:
     [[0.6, 0.8]]
     """
     try:
-        given = np.asarray(value)
+        given = np.asarray(plain(value))
     except (TypeError, ValueError):
         given = np.asarray(None)
     arr = given

@@ -19,7 +19,7 @@ from dq._util.validate import examples
 from dq.auto.fileformats import check_path, parse, read_bytes
 from dq.config import MIN_CLASSES
 from dq.errors import InputFileError, ValidationError
-from dq.splits import INFERENCE, SPELLINGS, SPLITS, TRAINING, normalize_split
+from dq.splits import SPELLINGS, TRAINING, is_inference, normalize_split, ordered_splits
 
 #: The columns of ``SampleTable.frame`` that come first, in order; metadata columns follow.
 SAMPLE_COLUMNS: tuple[str, ...] = ("id", "text", "label", "split")
@@ -176,7 +176,7 @@ def _compute_samples(frame: pd.DataFrame, roles: dict[str, str], file: Path) -> 
     _refuse_multi_label(rows[roles["label"]], roles["label"], file)
     labels = _as_text(rows[roles["label"]])
     has_label = ~_blank(labels)
-    keep = has_label | (splits == INFERENCE)
+    keep = has_label | np.array([is_inference(s) for s in splits], dtype=bool)
     skipped = {EMPTY_TEXT: int((~has_text).sum()), MISSING_LABEL: int((~keep).sum())}
     skipped = {reason: count for reason, count in skipped.items() if count}
     if not keep.any():
@@ -250,7 +250,7 @@ def _canonical_splits(rows: pd.DataFrame, column: str | None, file: Path) -> np.
     if unknown:
         raise InputFileError(
             f"split column {column!r} in {file} has {len(unknown)} unknown value(s): "
-            f"{examples(unknown)}; accepted (any case): {', '.join(SPELLINGS)}"
+            f"{examples(unknown)}; accepted (any case): {', '.join(SPELLINGS)}, inference=NAME"
         )
     return values.map(canonical).to_numpy(dtype=object)
 
@@ -276,7 +276,7 @@ def _check_training(samples: pd.DataFrame, roles: dict[str, str], file: Path) ->
     training = samples["split"] == TRAINING
     if not training.any():
         sizes = samples["split"].value_counts()
-        found = ", ".join(f"{name} ({sizes[name]})" for name in SPLITS if name in sizes)
+        found = ", ".join(f"{name} ({sizes[name]})" for name in ordered_splits(sizes.index))
         raise InputFileError(
             f"{file} has no training rows (split column {roles.get('split')!r} holds only "
             f"{found}); dq auto needs labeled training rows"

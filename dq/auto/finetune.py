@@ -41,6 +41,8 @@ class FineTuneSettings:
     batch_size: int = 16
     learning_rate: float = 5e-5
     max_tokens: int = 128
+    #: Stop after this many epochs without a lower validation log loss (None: train every epoch).
+    patience: int | None = None
 
 
 def device_name() -> str:
@@ -60,11 +62,16 @@ def fine_tune(
     settings: FineTuneSettings = FineTuneSettings(),
     progress: bool = True,
     say: Callable[[str], None] = lambda _msg: None,
+    stop_on: tuple[str, np.ndarray] | None = None,
+    save_to: str | None = None,
 ) -> Iterator[EpochOutputs]:
     """Fine-tune the transformer at ``model_path`` with a new classification head; yield each epoch's outputs.
 
     Every split is scored after every epoch by the model being trained (training outputs are
     in sample). ``say`` hears the device and, after a few steps, an estimate of the time left.
+    ``stop_on`` (a split of ``other_texts`` and its class indices) with ``settings.patience`` stops
+    early when that split's log loss has not fallen for ``patience`` epochs; ``save_to`` is a
+    directory to save the model of the best such epoch (else the last) and its tokenizer in.
     """
     import torch
     from tqdm.auto import tqdm
@@ -91,6 +98,7 @@ def fine_tune(
     say(f"fine-tuning {model_path} on {device}: {settings.epochs} epochs of {steps_per_epoch} steps")
     bar = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not progress, leave=False)
     started, step = time.perf_counter(), 0
+    best_loss, best_state, stale = float("inf"), None, 0
     for epoch in range(settings.epochs):
         model.train()
         order = torch.randperm(len(train_texts), generator=shuffler)
@@ -108,12 +116,29 @@ def fine_tune(
                 per_text = per_step / settings.batch_size
                 left = per_step * (total_steps - step) + _SCORE_COST * per_text * n_scored * settings.epochs
                 say(f"fine-tuning will take about {_duration(left)} more on {device}")
-        yield EpochOutputs(
+        out = EpochOutputs(
             epoch=epoch,
             train_probs=_score(model, train_texts, encode),
             other_probs={s: _score(model, t, encode) for s, t in (other_texts or {}).items()},
         )
+        yield out
+        if stop_on is not None and settings.patience is not None:
+            probs, y_stop = out.other_probs[stop_on[0]], stop_on[1]
+            loss = float(-np.log(np.clip(probs[np.arange(len(y_stop)), y_stop], 1e-12, 1.0)).mean())
+            if loss < best_loss:
+                best_loss, stale = loss, 0
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= settings.patience:
+                    say(f"stopped early after epoch {epoch}: {stop_on[0]} loss rose for {stale} epochs")
+                    break
     bar.close()
+    if save_to is not None:
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.save_pretrained(save_to)
+        tokenizer.save_pretrained(save_to)
 
 
 def _score(model: Any, texts: list[str], encode: Callable[[list[str]], Any]) -> np.ndarray:

@@ -26,7 +26,7 @@ from dq.auto.lexical import LEXICAL_MODEL, LEXICAL_VIEW, cached_cross_fit_lexica
 from dq.auto.train import EpochOutputs, HeadSettings, check_folds, cross_fit
 from dq.config import AUTO_TOOL, CONFIG, CROSS_FITTED, IN_SAMPLE, cache_root, runs_root
 from dq.errors import RunExistsError, RunFormatError, UnfinishedRunError, ValidationError
-from dq.splits import SPLITS, TRAINING
+from dq.splits import TRAINING, VALIDATION, ordered_splits
 from dq.store.reader import read_run_json
 from dq.store.writer import RunWriter
 
@@ -59,6 +59,7 @@ class AutoSettings:
     model: str | None = None
     lexical: bool = True  # also cross-fit the lexical model (a second view for DEP)
     fine_tune: bool = False  # fine-tune the encoder end to end (in sample) instead of heads on frozen embeddings
+    early_stopping: bool = False  # fine-tuning stops when the validation loss stops falling (patience 1)
 
     def __post_init__(self) -> None:
         # Checked when the settings are made: before a file is read or a text embedded.
@@ -81,7 +82,10 @@ class AutoResult:
 
 def fingerprint(source_sha256: str, settings: AutoSettings) -> str:
     """Identity of an auto run: the file's bytes plus every setting that changes the result."""
-    payload = json.dumps({"source": source_sha256, **asdict(settings)}, sort_keys=True)
+    fields = asdict(settings)
+    if not fields["early_stopping"]:  # added later: runs built before it keep their fingerprint
+        del fields["early_stopping"]
+    payload = json.dumps({"source": source_sha256, **fields}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -96,11 +100,15 @@ def auto(
     progress: bool | ProgressFn = True,
     log: Callable[[str], None] | None = None,
     parent: str | None = None,
+    overwrite: bool = False,
+    save_model: Path | None = None,
 ) -> AutoResult:
     """Build a run from a dataset file; return where it is.
 
     ``parent`` ("project/run") names the run this one retrains on fixed data (recorded in run.json's
-    ``source.parent``; the console's Runs page shows it).
+    ``source.parent``; the console's Runs page shows it). ``overwrite`` rebuilds and replaces a run
+    already at the target; ``save_model`` (with ``fine_tune``) is a directory the fine-tuned model
+    and its tokenizer are saved in.
 
     The run goes to ``out`` when given, else ``<home>/runs/<project>/<run>``. A target that already
     holds the run of the same file and settings is reused; one holding a different run is refused.
@@ -132,14 +140,14 @@ def auto(
         if count:
             say(f"skipped {count} rows with {reason}")
     fp = fingerprint(table.source_sha256, settings)
-    if _holds_run(target, fp):
+    if not overwrite and _holds_run(target, fp):
         say(f"{target} already holds this run (same file and settings); reusing it")
         if callable(progress):
             progress(1.0, "reused the existing run")
         return AutoResult(target, True, table.skipped, 0, 0)
     return _build(
         table, settings, fp, data, project=project, run_name=run_name, target=target, home=home,
-        progress=progress, say=say, parent=parent,
+        progress=progress, say=say, parent=parent, overwrite=overwrite, save_model=save_model,
     )  # fmt: skip
 
 
@@ -197,6 +205,8 @@ def _build(
     progress: bool | ProgressFn,
     say: Callable[[str], None],
     parent: str | None = None,
+    overwrite: bool = False,
+    save_model: Path | None = None,
 ) -> AutoResult:
     frame = table.frame
     labeled = frame["label"].notna()
@@ -206,7 +216,7 @@ def _build(
     say(f"embedding {len(texts)} texts")
     embs, stats = _embed(texts, settings, home, progress)
     say(f"embedded {stats.n_encoded} texts, {stats.n_cached} from cache")
-    split_rows = {s: np.flatnonzero((frame["split"] == s).to_numpy()) for s in SPLITS}
+    split_rows = {s: np.flatnonzero((frame["split"] == s).to_numpy()) for s in ordered_splits(frame["split"].unique())}
     split_rows = {s: rows for s, rows in split_rows.items() if len(rows)}
     train_rows = split_rows[TRAINING]
     train_y = np.array([label_index[v] for v in frame["label"].iloc[train_rows]], dtype=np.int64)
@@ -227,6 +237,7 @@ def _build(
         labels=labels,
         extra=source,
         training_outputs=IN_SAMPLE if settings.fine_tune else CROSS_FITTED,
+        overwrite=overwrite,
     )
     try:
         meta_cols = [c for c in frame.columns if c not in ("id", "text", "label", "split")]
@@ -240,9 +251,14 @@ def _build(
                 meta={c: part[c].tolist() for c in meta_cols} or None,
             )
         texts_by_split = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
+        stop_on = None
+        if settings.early_stopping and VALIDATION in split_rows:
+            val_labels = frame["label"].iloc[split_rows[VALIDATION]]
+            stop_on = (VALIDATION, np.array([label_index[v] for v in val_labels], dtype=np.int64))
         for out in _train(
-            texts_by_split, embs, split_rows, train_y, len(labels), settings, head, progress=progress, say=say
-        ):
+            texts_by_split, embs, split_rows, train_y, len(labels), settings, head, progress=progress, say=say,
+            stop_on=stop_on, save_model=save_model,
+        ):  # fmt: skip
             for split, rows in split_rows.items():
                 probs = out.train_probs if split == TRAINING else out.other_probs[split]
                 writer.add_outputs(
@@ -278,6 +294,8 @@ def _train(
     *,
     progress: bool | ProgressFn,
     say: Callable[[str], None],
+    stop_on: tuple[str, np.ndarray] | None = None,
+    save_model: Path | None = None,
 ) -> Iterator[EpochOutputs]:
     """Every epoch's outputs: of the cross-fitted heads, or (``fine_tune``) of the fine-tuned encoder."""
     bars = bool(progress) and not callable(progress)
@@ -289,9 +307,13 @@ def _train(
             n_classes,
             model_path=model_location(settings.model),
             other_texts={s: t for s, t in texts.items() if s != TRAINING},
-            settings=FineTuneSettings(epochs=settings.epochs, seed=settings.seed),
+            settings=FineTuneSettings(
+                epochs=settings.epochs, seed=settings.seed, patience=1 if settings.early_stopping else None
+            ),
             progress=bars,
             say=say,
+            stop_on=stop_on,
+            save_to=str(save_model) if save_model is not None else None,
         )
     say(f"training {head.folds} cross-fitted heads for {head.epochs} epochs")
     others = {s: embs[rows] for s, rows in split_rows.items() if s != TRAINING}

@@ -34,7 +34,6 @@ from dq.errors import ValidationError
 from dq.insights import cache
 from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split
 from dq.insights.settings import InsightSettings
-from dq.splits import TRAINING
 from dq.store.reader import Run
 
 __all__ = ["InsightSettings", "SplitInsights", "has_insights", "run_insights", "split_insights"]
@@ -52,13 +51,11 @@ def run_insights(
 ) -> dict[str, SplitInsights]:
     """Insights of every split of ``run``, from the cache when present (``refresh`` recomputes).
 
-    The training split is required: it is the reference the other splits are compared with.
+    The training split is the reference the other splits are compared with. A run of inference
+    data only (no labels) gets predictions, confidence, near duplicates, outliers and clusters
+    against its own samples; DEP and the metrics need labels, and out-of-coverage the training data.
     """
     run = _as_run(run)
-    if TRAINING not in run.splits:
-        raise ValidationError(
-            f"The run at {run.path} must have a '{TRAINING}' split for insights. Got splits {run.splits} instead."
-        )
     directory = cache.cache_dir(run, settings.key())
     if not refresh:
         cached = {split: cache.load(directory, split, n_samples=run.n_samples(split)) for split in run.splits}

@@ -42,8 +42,10 @@ _FALLBACK_EASY_Q, _FALLBACK_HARD_Q = 0.5, 0.9
 
 @dataclass
 class Reference:
-    """What the training split contributes to every split's insights."""
+    """What the reference split (training; in a run of inference data only, its first split)
+    contributes to every split's insights."""
 
+    split: str
     embs: np.ndarray
     labels: np.ndarray  # class indices
     index: NeighborIndex
@@ -83,14 +85,17 @@ def label_indices(labels: pd.Series, class_names: list[str]) -> np.ndarray:
 
 
 def build_reference(run: Run, settings: InsightSettings) -> Reference:
-    """Index, neighbors, outlier scores and clusters of the training split."""
-    embs = run.embs(TRAINING)
-    labels = label_indices(run.samples(TRAINING, columns=["label"])["label"], run.labels)
+    """Index, neighbors, outlier scores and clusters of the training split (of the first split in a
+    run of inference data only: its samples are then their own reference, and out-of-coverage, which
+    compares a sample with the training data, is not computed)."""
+    split = TRAINING if TRAINING in run.splits else run.splits[0]
+    embs = run.embs(split)
+    labels = label_indices(run.samples(split, columns=["label"])["label"], run.labels)
     index = build_index(embs, settings=settings)
     self_nbrs = knn(embs, k=settings.n_neighbors, settings=settings, index=index)
     outliers = find_outliers(self_nbrs, settings=settings)
     clusters = fit_clusters(embs, n_clusters=settings.n_clusters, seed=settings.seed)
-    return Reference(embs, labels, index, self_nbrs, outliers.score, clusters)
+    return Reference(split, embs, labels, index, self_nbrs, outliers.score, clusters)
 
 
 def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float, float]:
@@ -140,8 +145,8 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     samples = run.samples(split)
     labels = label_indices(samples["label"], run.labels)
     epochs = run.epochs(split)
-    is_training = split == TRAINING
-    in_sample = is_training and run.training_outputs == IN_SAMPLE  # held-out splits never are
+    is_training = split == reference.split  # the reference split: its own neighbors and clusters
+    in_sample = split == TRAINING and run.training_outputs == IN_SAMPLE  # held-out splits never are
     # The epochs are pooled as they are read: never every epoch in memory at once.
     pools = pool_epochs(lambda i: run.probs(split, epochs[i]), len(epochs), in_sample=in_sample)
     embs = reference.embs if is_training else run.embs(split)
@@ -167,7 +172,11 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     texts = samples["text"].tolist()
     dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)
     outliers = find_outliers(self_nbrs, settings=settings)
-    coverage = None if is_training else find_out_of_coverage(to_training, reference.outlier_scores, settings=settings)
+    coverage = (
+        None
+        if is_training or reference.split != TRAINING
+        else find_out_of_coverage(to_training, reference.outlier_scores, settings=settings)
+    )
     boundary = on_boundary(last)
     cluster_ids = reference.clusters.labels if is_training else assign_clusters(embs, reference.clusters)
 

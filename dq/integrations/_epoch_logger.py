@@ -17,7 +17,7 @@ from typing import Any
 from dq._util.validate import as_labels_list, examples, is_int
 from dq.config import runs_root
 from dq.errors import ValidationError
-from dq.splits import INFERENCE
+from dq.splits import is_inference
 from dq.store.writer import RunWriter
 
 #: Samples per forward pass when an integration runs the model over a split at the end of an epoch.
@@ -101,7 +101,7 @@ def column_samples(
     labels = None
     if label in columns:
         labels = name_labels(list(dataset[label]))
-    elif split != INFERENCE:
+    elif not is_inference(split):
         raise ValidationError(
             f"The {split} dataset must have the label column {label!r} named by label=. Got columns {columns} instead."
         )

@@ -117,34 +117,41 @@ class DQTrainerCallback(TrainerRunHooks, transformers.TrainerCallback):
             self.run.log_epoch(lambda split: self._outputs(model, datasets[split]))
 
     def _outputs(self, model: Any, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Embeddings and logits of every row of ``dataset``, in row order."""
-        accepted = set(inspect.signature(model.forward).parameters) - set(_LABEL_COLUMNS)
-        inputs = dataset.select_columns([c for c in dataset.column_names if c in accepted])
-        layer = _find_layer(model, self._layer)
-        captured: list[torch.Tensor] = []
-        hook = (
-            layer.register_forward_pre_hook(
-                lambda _module, args, kwargs: captured.append(args[0] if args else next(iter(kwargs.values()))),
-                with_kwargs=True,
-            )
-            if layer is not None
-            else None
+        return trainer_outputs(self.trainer, model, dataset, layer=self._layer, batch_size=self._batch_size)
+
+
+def trainer_outputs(
+    trainer: Any, model: Any, dataset: Any, *, layer: str | None, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings and logits of every row of ``dataset``, in row order, batched by the trainer's
+    collator (run it inside ``frozen_rng()`` and ``inference(model)``)."""
+    accepted = set(inspect.signature(model.forward).parameters) - set(_LABEL_COLUMNS)
+    inputs = dataset.select_columns([c for c in dataset.column_names if c in accepted])
+    module = _find_layer(model, layer)
+    captured: list[torch.Tensor] = []
+    hook = (
+        module.register_forward_pre_hook(
+            lambda _module, args, kwargs: captured.append(args[0] if args else next(iter(kwargs.values()))),
+            with_kwargs=True,
         )
-        device = next(model.parameters()).device
-        embs, logits = [], []
-        try:
-            for start in range(0, len(inputs), self._batch_size):
-                rows = inputs[start : start + self._batch_size]
-                batch = self.trainer.data_collator([dict(zip(rows, values)) for values in zip(*rows.values())])
-                batch = {k: v.to(device) for k, v in batch.items() if k in accepted and torch.is_tensor(v)}
-                out = model(**batch, output_hidden_states=layer is None)
-                emb = captured.pop() if layer is not None else out.hidden_states[-1]
-                embs.append(to_numpy(first_token(emb)))
-                logits.append(to_numpy(out.logits))
-        finally:
-            if hook is not None:
-                hook.remove()
-        return _stack(embs), _stack(logits)
+        if module is not None
+        else None
+    )
+    device = next(model.parameters()).device
+    embs, logits = [], []
+    try:
+        for start in range(0, len(inputs), batch_size):
+            rows = inputs[start : start + batch_size]
+            batch = trainer.data_collator([dict(zip(rows, values)) for values in zip(*rows.values())])
+            batch = {k: v.to(device) for k, v in batch.items() if k in accepted and torch.is_tensor(v)}
+            out = model(**batch, output_hidden_states=module is None)
+            emb = captured.pop() if module is not None else out.hidden_states[-1]
+            embs.append(to_numpy(first_token(emb)))
+            logits.append(to_numpy(out.logits))
+    finally:
+        if hook is not None:
+            hook.remove()
+    return _stack(embs), _stack(logits)
 
 
 def _stack(parts: list[np.ndarray]) -> np.ndarray:

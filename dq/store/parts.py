@@ -116,3 +116,23 @@ def rows_of(ids: np.ndarray, state: SplitState, split: str) -> np.ndarray:
             f"'{split}'. Got {len(missing)} ids never logged ({examples(missing)}) instead."
         )
     return np.asarray(rows, dtype=np.int64)
+
+
+def incompleteness(split: str, state: SplitState) -> str | None:
+    """Why the logged split is not complete (an epoch without outputs for every sample), or None."""
+    n = len(state.index)
+    if not state.epochs:
+        return (
+            f"Split '{split}' has {n} samples with no outputs: log outputs with "
+            f"log_model_outputs(split='{split}', epoch=...) for every sample before finish."
+        )
+    for epoch, ep in sorted(state.epochs.items()):
+        if ep.n_seen != n:
+            seen = ep.seen.ljust(n, b"\0")
+            ids = list(state.index)
+            missing = [ids[r] for r in range(n) if not seen[r]]
+            return (
+                f"Epoch {epoch} of split '{split}' is missing outputs for {len(missing)} of "
+                f"{n} samples ({examples(missing)}); every epoch must cover every sample."
+            )
+    return None

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from dq.config import AUTO_TOOL, CROSS_FITTED, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, runs_root
 from dq.errors import RunFormatError, UnfinishedRunError, ValidationError
-from dq.splits import SPLITS
+from dq.splits import SPLITS, is_split, ordered_splits
 from dq.store import layout
 from dq.store.integrity import check_run, parquet_rows, refuse_damaged, verify_run
 
@@ -73,7 +73,7 @@ class Run:
         self.meta = read_run_json(self.path)
         check_run(self.path, self.meta)  # cheap unless a file changed since it was last verified
         self.labels: list[str] = list(self.meta["labels"])
-        self.splits: list[str] = [s for s in SPLITS if s in self.meta["splits"]]
+        self.splits: list[str] = ordered_splits(self.meta["splits"])
 
     @property
     def project(self) -> str:
@@ -133,7 +133,7 @@ class Run:
     def views(self) -> dict[str, list[str]]:
         """Second models' probabilities stored in the run: view name -> the splits it covers."""
         views = self.meta.get("views") or {}
-        return {str(v): [s for s in SPLITS if s in entry.get("splits", [])] for v, entry in views.items()}
+        return {str(v): ordered_splits(entry.get("splits", [])) for v, entry in views.items()}
 
     def view_probs(self, view: str, split: str) -> np.ndarray:
         """The (n, n_labels) probabilities of ``view`` for ``split``, row-aligned with ``samples(split)``."""
@@ -238,8 +238,8 @@ def _meta_problem(meta: dict[str, Any]) -> str | None:
     if not isinstance(splits, dict) or not splits:
         return "'splits' is missing or empty"
     for split, info in splits.items():
-        if split not in SPLITS:
-            return f"'splits' holds {split!r}, not one of {list(SPLITS)}"
+        if not is_split(split):
+            return f"'splits' holds {split!r}, not one of {list(SPLITS)} or 'inference=NAME'"
         if not isinstance(info, dict) or not isinstance(info.get("n_samples"), int) or info["n_samples"] < 1:
             return f"split {split!r} has no sample count"
         epochs = info.get("epochs")

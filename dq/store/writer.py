@@ -34,7 +34,7 @@ from dq._util.validate import (
 )
 from dq.config import CONFIG, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, VERSION
 from dq.errors import RunExistsError, RunStateError, ValidationError
-from dq.splits import INFERENCE, SPLITS, check_split
+from dq.splits import check_split, is_inference, ordered_splits
 from dq.store import layout
 from dq.store.integrity import seal
 from dq.store.parts import (
@@ -43,6 +43,7 @@ from dq.store.parts import (
     check_new_ids,
     conform,
     fixed_list,
+    incompleteness,
     meta_columns,
     rows_of,
     write_parquet,
@@ -139,7 +140,9 @@ class RunWriter:
         split = check_split(split)
         texts = as_texts(texts)
         n = len(texts)
-        state = self._splits.setdefault(split, SplitState())
+        # A split is recorded only once a batch of it passed every check: a refused first batch
+        # leaves nothing behind for finish() to trip over.
+        state = self._splits.get(split) or SplitState()
         if ids is None:
             if self._id_type == "str":
                 raise ValidationError("The 'ids' parameter must be given: this run uses str ids. Got None instead.")
@@ -161,6 +164,7 @@ class RunWriter:
             state.schema = table.schema
         elif table.schema != state.schema:
             table = conform(table, state.schema, split)
+        self._splits[split] = state
         self._id_type = kind if n else self._id_type
         for row, id_ in enumerate(ids_arr.tolist(), start=len(state.index)):
             state.index[id_] = row
@@ -171,7 +175,7 @@ class RunWriter:
 
     def _check_labels(self, labels: Any, n: int, split: str) -> list[str | None]:
         if labels is None:
-            if split != INFERENCE:
+            if not is_inference(split):
                 raise ValidationError(f"The 'labels' parameter must be given for split '{split}'. Got None instead.")
             return [None] * n
         values = labels.tolist() if hasattr(labels, "tolist") else list(labels)
@@ -282,21 +286,23 @@ class RunWriter:
         if not any(s.index for s in self._splits.values()):
             raise ValidationError("No samples were logged: a run needs at least one split with samples.")
         for split, state in self._splits.items():
-            n = len(state.index)
-            if not state.epochs:
-                raise ValidationError(
-                    f"Split '{split}' has {n} samples with no outputs: log outputs with "
-                    f"log_model_outputs(split='{split}', epoch=...) for every sample before finish."
-                )
-            for epoch, ep in sorted(state.epochs.items()):
-                if ep.n_seen != n:
-                    seen = ep.seen.ljust(n, b"\0")
-                    ids = list(state.index)
-                    missing = [ids[r] for r in range(n) if not seen[r]]
-                    raise ValidationError(
-                        f"Epoch {epoch} of split '{split}' is missing outputs for {len(missing)} of "
-                        f"{n} samples ({examples(missing)}); every epoch must cover every sample."
-                    )
+            problem = incompleteness(split, state)
+            if problem:
+                raise ValidationError(problem)
+
+    def coverage(self) -> dict[str, tuple[int, dict[int, int]]]:
+        """Each logged split's sample count and, per epoch logged so far, how many have outputs."""
+        return {
+            split: (len(state.index), {epoch: ep.n_seen for epoch, ep in sorted(state.epochs.items())})
+            for split, state in self._splits.items()
+        }
+
+    def discard_epoch(self, split: str, epoch: int) -> None:
+        """Forget the outputs logged for ``split`` at ``epoch`` (a partly logged epoch left out of the run)."""
+        self._check_open()
+        state = self._splits.get(split)
+        if state is not None and state.epochs.pop(epoch, None) is not None:
+            shutil.rmtree(layout.outputs_dir(self.staging, split, epoch), ignore_errors=True)
 
     def finish(self) -> Path:
         """Check completeness, write the last parts and ``run.json``, and move the run into place."""
@@ -328,7 +334,7 @@ class RunWriter:
                 "epochs": sorted(state.epochs),
                 "meta_columns": list(state.schema.names[3:]) if state.schema else [],
             }
-            for split in SPLITS
+            for split in ordered_splits(self._splits)
             if (state := self._splits.get(split)) is not None and state.index
         }
         return {
