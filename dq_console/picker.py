@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dq.insights import SplitInsights
+from dq.splits import split_title
 from dq.store import Run, list_runs
 from dq.store.reader import RunEntry
 from dq_console.data import load_insights, load_map, open_run
@@ -114,7 +115,7 @@ def pick_run() -> tuple[Run, str, SplitInsights]:
         run = open_run(entry)
         if state["split"] not in run.splits:
             state["split"] = run.splits[0]  # training first
-        st.selectbox("Split", run.splits, key="split", on_change=_on_change_view)
+        st.selectbox("Split", run.splits, key="split", format_func=split_title, on_change=_on_change_view)
     _announce_newer(runs, entry)
     insights = load_insights(str(run.path), run.content_hash)
     split_insights = insights[state["split"]]

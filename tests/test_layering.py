@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "dq.edits": BASE | {"dq.store", "dq.insights", "dq.auto"},
     "dq.integrations": BASE | {"dq.store", "dq.client"},
     "dq.cli": BASE | {"dq.store", "dq.insights", "dq.edits", "dq.auto"},
+    "dq.galileo": BASE | {"dq.store", "dq.insights", "dq.auto", "dq.integrations"},
     "dq.__main__": {"dq.cli"},
     "dq": {"dq.client", "dq.config", "dq.errors", "dq.store"},  # the package's face: the client API
 }

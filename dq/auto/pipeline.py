@@ -60,6 +60,7 @@ class AutoSettings:
     lexical: bool = True  # also cross-fit the lexical model (a second view for DEP)
     fine_tune: bool = False  # fine-tune the encoder end to end (in sample) instead of heads on frozen embeddings
     early_stopping: bool = False  # fine-tuning stops when the validation loss stops falling (patience 1)
+    labels: tuple[str, ...] | None = None  # the run's classes in this order (default: the data's, sorted)
 
     def __post_init__(self) -> None:
         # Checked when the settings are made: before a file is read or a text embedded.
@@ -83,8 +84,9 @@ class AutoResult:
 def fingerprint(source_sha256: str, settings: AutoSettings) -> str:
     """Identity of an auto run: the file's bytes plus every setting that changes the result."""
     fields = asdict(settings)
-    if not fields["early_stopping"]:  # added later: runs built before it keep their fingerprint
-        del fields["early_stopping"]
+    for added_later in ("early_stopping", "labels"):  # at their defaults, runs built before keep their fingerprint
+        if not fields[added_later]:
+            del fields[added_later]
     payload = json.dumps({"source": source_sha256, **fields}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -211,6 +213,13 @@ def _build(
     frame = table.frame
     labeled = frame["label"].notna()
     labels = sorted(frame.loc[labeled, "label"].unique().tolist(), key=lambda s: (s.casefold(), s))
+    if settings.labels is not None:
+        unknown = sorted(set(labels) - set(settings.labels))
+        if unknown:
+            raise ValidationError(
+                f"The 'labels' setting must name every label of the data. Got data labels it lacks: {unknown[:5]}."
+            )
+        labels = list(settings.labels)
     label_index = {name: i for i, name in enumerate(labels)}
     texts = frame["text"].tolist()
     say(f"embedding {len(texts)} texts")

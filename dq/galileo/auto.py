@@ -178,7 +178,7 @@ def auto(
         notice(f"{GALILEO_DEFAULT_MODEL} is not on this machine: fine-tuning dq's bundled sentence model instead")
     settings = AutoSettings(
         text="text", label="label", split="split", epochs=num_train_epochs, model=model, fine_tune=True,
-        early_stopping=early_stopping,
+        early_stopping=early_stopping, labels=tuple(class_names),
     )  # fmt: skip
     model_dir = root / "models" / project / run
     result = build(
@@ -188,6 +188,6 @@ def auto(
     notice(f"run written to {result.path}; the fine-tuned model is in {model_dir}")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     fitted = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    fitted.config.id2label = dict(enumerate(class_names))
+    fitted.config.id2label = dict(enumerate(class_names))  # the run's labels: the model's output order
     fitted.config.label2id = {name: i for i, name in enumerate(class_names)}
     return Trainer(model=fitted, processing_class=tokenizer)

@@ -17,6 +17,7 @@ from dq.errors import RunStateError, ValidationError
 from dq.galileo import session as sess
 from dq.galileo.data import batches
 from dq.splits import is_inference
+from dq.store.extend import SplitAdder
 
 #: Rows read per batch by log_dataset (dataquality's ``ITER_CHUNK_SIZE``).
 ITER_CHUNK_SIZE = 100_000
@@ -241,14 +242,20 @@ def log_model_outputs(
         if logits.ndim == 1 or (logits.ndim == 2 and logits.shape[1] == 1):
             p = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
             logits, probs = None, np.stack([1 - p, p], axis=1)
-    if exclude_embs or embs is None:
+    writer = s.writer_for(key)
+    auto_source = s.existing.auto_source if s.existing is not None and isinstance(writer, SplitAdder) else None
+    if auto_source is not None:
+        # A set added to a run dq auto built sits in the space of the run's other splits: the sentence
+        # embeddings of its texts by the run's model, not the fine-tuned model's own vectors.
+        embs = _text_embeddings(s, key, ids_list, model=auto_source.get("settings", {}).get("model"))
+    elif exclude_embs or embs is None:
         if not exclude_embs:
             raise ValidationError("The 'embs' parameter must be given (or exclude_embs=True). Got None instead.")
         embs = _text_embeddings(s, key, ids_list)
-    s.writer_for(key).add_outputs(ids=ids_list, embs=embs, logits=logits, probs=probs, split=key, epoch=at)
+    writer.add_outputs(ids=ids_list, embs=embs, logits=logits, probs=probs, split=key, epoch=at)
 
 
-def _text_embeddings(s: sess.Session, split: str, ids: list[Any]) -> np.ndarray:
+def _text_embeddings(s: sess.Session, split: str, ids: list[Any], model: str | None = None) -> np.ndarray:
     from dq.auto.embed import embed_texts
     from dq.config import cache_root
 
@@ -258,7 +265,7 @@ def _text_embeddings(s: sess.Session, split: str, ids: list[Any]) -> np.ndarray:
         raise ValidationError(
             f"The 'ids' parameter must hold logged ids of split '{split}'. Got unknown ids {missing[:5]}."
         )
-    return embed_texts([texts[i] for i in ids], cache_dir=cache_root(s.home), progress=False)
+    return embed_texts([texts[i] for i in ids], model=model, cache_dir=cache_root(s.home), progress=False)
 
 
 def finish(

@@ -20,7 +20,7 @@ from typing import Any
 from dq._util.validate import as_labels_list, as_non_negative_int, examples, is_int, plain
 from dq.config import runs_root
 from dq.errors import RunStateError, ValidationError
-from dq.splits import INFERENCE, TEST, TRAINING, VALIDATION, inference_split, is_inference
+from dq.splits import INFERENCE, TEST, TRAINING, VALIDATION, inference_split, is_inference, is_split
 from dq.store import layout
 from dq.store.extend import SplitAdder
 from dq.store.reader import Run
@@ -51,6 +51,8 @@ def split_key(split: Any, inference_name: str | None = None) -> str:
     ('training', 'inference=week_1')
     """
     name = getattr(split, "value", split)
+    if isinstance(name, str) and is_split(name) and is_inference(name) and name != INFERENCE:
+        return name  # already a run's key of a named inference set
     canonical = SPLIT_NAMES.get(str(name).strip().lower()) if isinstance(name, str) else None
     if canonical is None:
         raise ValidationError(f"The 'split' parameter must be one of {list(SPLIT_NAMES)}. Got {split!r} instead.")

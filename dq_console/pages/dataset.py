@@ -9,6 +9,7 @@ import streamlit as st
 
 from dq.errors import ValidationError
 from dq.insights import SplitInsights
+from dq.splits import is_inference
 from dq.store import Run
 from dq_console.actions import actions_panel
 from dq_console.cart import active_edits
@@ -24,6 +25,12 @@ require_entry_script()
 run, split, insights = pick_run()
 filter_bar(run, insights)
 st.title("Dataset")
+if is_inference(split):
+    st.info(
+        "Inference data has no labels, so there are no label errors to find: DEP here is the model's uncertainty "
+        "about its own prediction. Out of coverage marks samples unlike the training data.",
+        icon=":material/info:",
+    )
 for alert in insights.alerts:
     if alert.kind == "weak_model":  # said before anything else: it changes what every DEP means
         st.warning(alert.message, icon=":material/warning:")
