@@ -230,6 +230,8 @@ def log_model_outputs(
     logits (binary, sigmoid) becomes two. With ``exclude_embs=True`` the samples' texts are embedded
     by the bundled sentence model instead (once per sample), so neighbors and clusters still work.
     """
+    if any(_symbolic(v) for v in (embs, logits, probs, log_probs)):
+        return  # a framework tracing the model (shapes only, no values): not a batch of data
     s = current()
     key = s.current_split(split, inference_name)
     at = s.current_epoch(key, epoch)
@@ -253,6 +255,12 @@ def log_model_outputs(
             raise ValidationError("The 'embs' parameter must be given (or exclude_embs=True). Got None instead.")
         embs = _text_embeddings(s, key, ids_list)
     writer.add_outputs(ids=ids_list, embs=embs, logits=logits, probs=probs, split=key, epoch=at)
+
+
+def _symbolic(value: Any) -> bool:
+    """Whether ``value`` is a placeholder of a model being traced: a Keras symbolic tensor, a PyTorch
+    tensor on the ``meta`` device (Keras' torch backend builds models with them)."""
+    return type(value).__name__ == "KerasTensor" or str(getattr(value, "device", "")) == "meta"
 
 
 def _text_embeddings(s: sess.Session, split: str, ids: list[Any], model: str | None = None) -> np.ndarray:
