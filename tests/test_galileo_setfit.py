@@ -23,7 +23,11 @@ pytestmark = pytest.mark.filterwarnings("ignore:'pin_memory' argument is set as 
 def _sst2_like() -> tuple[list[str], datasets.DatasetDict]:
     classes, train, valid = common.banking77_subset()
     features = datasets.Features(
-        {"idx": datasets.Value("int64"), "sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=classes)}
+        {
+            "idx": datasets.Value("int64"),
+            "sentence": datasets.Value("string"),
+            "label": datasets.ClassLabel(names=classes),
+        }
     )
 
     def as_ds(frame) -> datasets.Dataset:  # noqa: ANN001

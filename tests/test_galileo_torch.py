@@ -172,8 +172,8 @@ def test_client_errors_galileo_users_hit(dq_home: Path) -> None:
         dq.init(task_type="text_ner", project_name="p", run_name="r")
     dq.init(task_type="text_classification", project_name="p", run_name="r")
     dq.set_labels_for_run(["a", "b"])
-    with pytest.raises(ValidationError, match="unknown labels"):
-        dq.log_data_samples(texts=["x"], ids=[0], labels=["zzz"], split="training")
+    with pytest.raises(ValidationError, match="unknown labels"):  # a refused first batch of a split...
+        dq.log_data_samples(texts=["x"], ids=[0], labels=["zzz"], split="validation")
     dq.log_data_samples(texts=["x", "y"], ids=[0, 1], labels=["a", 1], split="training")
     with pytest.raises(ValidationError, match="split"):
         dq.set_split("dev")
