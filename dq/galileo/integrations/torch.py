@@ -88,7 +88,7 @@ class _Watcher:
         self._log(first_token(args[0]), first_token(logits_of(output)))
 
     def _on_hidden(self, _module: Any, _args: Any, output: Any) -> None:
-        hidden = output if torch.is_tensor(output) else getattr(output, "last_hidden_state", None)
+        hidden: Any = output if torch.is_tensor(output) else getattr(output, "last_hidden_state", None)
         if hidden is None and isinstance(output, (tuple, list)):
             hidden = output[0]
         self.embs = first_token(hidden)
