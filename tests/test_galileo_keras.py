@@ -1,6 +1,7 @@
 """Galileo's Keras and TensorFlow notebooks through ``import dq.galileo as dq``, on Keras 3 with the torch
-backend (no TensorFlow here): the same dataquality calls in the same order with the same arguments,
-on BANKING77 samples with a small Keras model of our own, and the runs they leave."""
+backend (and TensorFlow's, from test_galileo_keras_backends.py): the same dataquality calls in the
+same order with the same arguments, on BANKING77 samples with a small Keras model of our own, and the
+runs they leave."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ["KERAS_BACKEND"] = "torch"  # read once, at keras' first import
+# Read once, at keras' first import: torch here; test_galileo_keras_backends.py runs this module again
+# on TensorFlow's backend in a fresh process.
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import integrations_common as common  # noqa: E402
 import keras  # noqa: E402
