@@ -48,6 +48,20 @@ def banking77_subset() -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
     return classes, train[["text", "label"]].reset_index(drop=True), valid[["text", "label"]].reset_index(drop=True)
 
 
+def class_label_data(classes: list[str]) -> Any:
+    """The subset as a Hugging Face ``DatasetDict`` (``train``, ``test``) whose label is a ``ClassLabel``."""
+    import datasets
+
+    _, train, valid = banking77_subset()
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=classes)})
+    return datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_pandas(train, features=features, preserve_index=False),
+            "test": datasets.Dataset.from_pandas(valid, features=features, preserve_index=False),
+        }
+    )
+
+
 def tokenizer() -> Any:
     from transformers import AutoTokenizer
 

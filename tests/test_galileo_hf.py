@@ -21,20 +21,9 @@ from dq.insights import run_insights
 from dq.store import Run
 
 
-def _class_label_data(classes: list[str]) -> datasets.DatasetDict:
-    _, train, valid = common.banking77_subset()
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=classes)})
-    return datasets.DatasetDict(
-        {
-            "train": datasets.Dataset.from_pandas(train, features=features, preserve_index=False),
-            "test": datasets.Dataset.from_pandas(valid, features=features, preserve_index=False),
-        }
-    )
-
-
 def test_huggingface_trainer_notebook(dq_home: Path, tmp_path: Path) -> None:
     classes, _, _ = common.banking77_subset()
-    ds = _class_label_data(classes).map(lambda x, idx: {"id": idx}, with_indices=True)
+    ds = common.class_label_data(classes).map(lambda x, idx: {"id": idx}, with_indices=True)
     train_dataset, test_dataset = ds["train"], ds["test"]
     labels = train_dataset.features["label"].names
     tokenizer = common.tokenizer()

@@ -36,20 +36,9 @@ class TextClassificationModel(torch.nn.Module):
         return self.classifier(hidden[:, 0])
 
 
-def _hf_data(classes: list[str]) -> datasets.DatasetDict:
-    _, train, valid = common.banking77_subset()
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=classes)})
-    return datasets.DatasetDict(
-        {
-            "train": datasets.Dataset.from_pandas(train, features=features, preserve_index=False),
-            "test": datasets.Dataset.from_pandas(valid, features=features, preserve_index=False),
-        }
-    )
-
-
 def test_pytorch_simple_notebook(dq_home: Path, tmp_path: Path) -> None:
     classes, _, _ = common.banking77_subset()
-    data = _hf_data(classes)
+    data = common.class_label_data(classes)
     tok = common.tokenizer()
     torch.manual_seed(common.SEED)
 

@@ -70,15 +70,18 @@ def _import_keras_backend(tmp_path, *, preamble: str = "", keras_json: str | Non
 
 
 def test_keras_without_tensorflow_takes_the_torch_backend(tmp_path) -> None:
-    # This environment has keras and torch and no tensorflow: Keras's default backend would fail
+    # Without tensorflow (hidden here: the test extra installs it), Keras's default backend would fail
     # inside `import keras` with "No module named 'tensorflow'".
-    assert importlib.util.find_spec("tensorflow") is None
-    result = _import_keras_backend(tmp_path / "fresh")
+    hide = "import sys; sys.modules.update(tensorflow=None); "
+    result = _import_keras_backend(tmp_path / "fresh", preamble=hide)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "torch"
     # keras.json naming the absent default is no choice either; naming an installed backend is.
-    result = _import_keras_backend(tmp_path / "defaulted", keras_json='{"backend": "tensorflow"}')
+    result = _import_keras_backend(tmp_path / "defaulted", preamble=hide, keras_json='{"backend": "tensorflow"}')
     assert (result.returncode, result.stdout.strip()) == (0, "torch"), result.stderr
+    # With tensorflow installed, Keras's own default stands.
+    result = _import_keras_backend(tmp_path / "with-tf")
+    assert (result.returncode, result.stdout.strip()) == (0, "tensorflow"), result.stderr
 
 
 def test_keras_with_no_backend_installed_fails_in_one_line(tmp_path) -> None:
