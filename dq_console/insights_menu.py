@@ -15,6 +15,7 @@ from dq.insights import SplitInsights
 from dq.insights.alerts import Alert
 from dq.insights.filters import SampleFilter
 from dq.insights.metrics import METRIC_NAMES, metric_value
+from dq.splits import split_title
 from dq.store import Run
 from dq_console import charts
 from dq_console.filter_bar import escape_markdown, mirror, widget_key
@@ -74,7 +75,9 @@ def insights_summary(run: Run, split: str, insights: SplitInsights, rows: pd.Dat
             **mirror("metric", resets_page=False),
         )
     metric = s["metric"]
-    size_col.metric("Samples", f"{len(rows):,}", help=f"of {len(insights.frame):,} in {split}", border=True)
+    size_col.metric(
+        "Samples", f"{len(rows):,}", help=f"of {len(insights.frame):,} in {split_title(split)}", border=True
+    )
     labels, preds = arrays.labels[positions], arrays.preds[positions]
     label, value, help_text = _metric_shown(metric, split, insights, rows, labels, preds, len(run.labels))
     overall = insights.summary["metrics"].get(SUMMARY_KEYS[metric])

@@ -16,6 +16,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from dq.splits import split_title
 from dq_console.cart import edit_marks
 from dq_console.filter_bar import mirror
 from dq_console.filters import view_key
@@ -124,7 +125,7 @@ def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.Dat
     shown = f"{first + 1:,}–{first + len(page):,}" if n else "0"
     count, control = st.columns([3, 1], vertical_alignment="bottom")
     count.caption(
-        f"Showing {shown} of {n:,} samples ({n_split:,} in {split}), highest DEP first. "
+        f"Showing {shown} of {n:,} samples ({n_split:,} in {split_title(split)}), highest DEP first. "
         "Click a row to open its sample; tick rows to fix them together."
     )
     control.number_input(
