@@ -47,7 +47,9 @@ CONSOLE_PORT = 8501
 MIN_CLASSES = 2
 
 #: Version of the run directory format written by this package (``run.json`` ``schema_version``).
-RUN_SCHEMA_VERSION = 1
+RUN_SCHEMA_VERSION = 2
+#: Versions this package reads: 2 added embeddings stored once per split (dq.store.shared_embs).
+READABLE_SCHEMA_VERSIONS: tuple[int, ...] = (1, 2)
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,8 @@ def _build(
                 split=split,
                 meta={c: part[c].tolist() for c in meta_cols} or None,
             )
+            # The frozen sentence embeddings are the same at every epoch: stored once, not per epoch.
+            writer.add_embeddings(ids=part["id"].tolist(), embs=embs[rows], split=split)
         texts_by_split = {s: frame["text"].iloc[rows].tolist() for s, rows in split_rows.items()}
         stop_on = None
         if settings.early_stopping and VALIDATION in split_rows:
@@ -270,9 +272,7 @@ def _build(
         ):  # fmt: skip
             for split, rows in split_rows.items():
                 probs = out.train_probs if split == TRAINING else out.other_probs[split]
-                writer.add_outputs(
-                    ids=frame["id"].iloc[rows].tolist(), embs=embs[rows], probs=probs, split=split, epoch=out.epoch
-                )
+                writer.add_outputs(ids=frame["id"].iloc[rows].tolist(), probs=probs, split=split, epoch=out.epoch)
             if callable(progress):
                 done = (out.epoch + 1) / head.epochs
                 progress(_EMBED_SHARE + _TRAIN_SHARE * done, f"trained epoch {out.epoch + 1} of {head.epochs}")

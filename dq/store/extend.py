@@ -91,7 +91,7 @@ class SplitAdder(RunWriter):
 def _link_tree(source: Path, target: Path) -> None:
     """Hard-link (else copy) the data files of the run at ``source`` into ``target`` (run.json and
     the caches stay behind: they are written anew)."""
-    for directory in (layout.SAMPLES_DIR, layout.OUTPUTS_DIR, layout.VIEWS_DIR):
+    for directory in (layout.SAMPLES_DIR, layout.OUTPUTS_DIR, layout.EMBEDDINGS_DIR, layout.VIEWS_DIR):
         root = source / directory
         if not root.is_dir():
             continue

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from dq._util.validate import check_same_length, duplicated, examples
 from dq.errors import ValidationError
+from dq.store import layout
 
 #: Columns of a samples part that metadata may not take.
 RESERVED_COLUMNS = ("id", "text", "label", "split")
@@ -27,6 +28,7 @@ class SplitState:
     parts: int = 0
     schema: pa.Schema | None = None
     epochs: dict[int, EpochState] = field(default_factory=dict)
+    shared_embs: bool = False  # the embeddings are stored once for every epoch (embeddings/<split>/)
 
 
 @dataclass
@@ -116,6 +118,24 @@ def rows_of(ids: np.ndarray, state: SplitState, split: str) -> np.ndarray:
             f"'{split}'. Got {len(missing)} ids never logged ({examples(missing)}) instead."
         )
     return np.asarray(rows, dtype=np.int64)
+
+
+def flush_samples(staging: Path, split: str, state: SplitState) -> None:
+    """Write the split's buffered samples as its next part."""
+    if not state.buffer:
+        return
+    write_parquet(pa.concat_tables(state.buffer), layout.samples_dir(staging, split) / layout.part_name(state.parts))
+    state.parts += 1
+    state.buffer, state.buffered_rows = [], 0
+
+
+def flush_outputs(staging: Path, split: str, epoch: int, ep: EpochState) -> None:
+    """Write the outputs buffered for ``split`` at ``epoch`` as their next part."""
+    if not ep.buffer:
+        return
+    write_parquet(pa.concat_tables(ep.buffer), layout.outputs_dir(staging, split, epoch) / layout.part_name(ep.parts))
+    ep.parts += 1
+    ep.buffer, ep.buffered_rows = [], 0
 
 
 def incompleteness(split: str, state: SplitState) -> str | None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dq.config import AUTO_TOOL, CROSS_FITTED, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, runs_root
+from dq.config import AUTO_TOOL, CROSS_FITTED, IN_SAMPLE, READABLE_SCHEMA_VERSIONS, TRAINING_OUTPUTS, runs_root
 from dq.errors import RunFormatError, UnfinishedRunError, ValidationError
 from dq.splits import SPLITS, is_split, ordered_splits
 from dq.store import layout
@@ -152,7 +152,13 @@ class Run:
                 f"The 'epoch' parameter must be one of the epochs logged for split '{split}' "
                 f"({epochs}). Got {epoch!r} instead."
             )
-        return self._read_rows(layout.outputs_dir(self.path, split, epoch), split, columns, f"epoch {epoch}")
+        out: dict[str, np.ndarray] = {}
+        if "emb" in columns and self._split_meta(split).get("embeddings") == "shared":  # stored once
+            out = self._read_rows(layout.embeddings_dir(self.path, split), split, ("emb",), "the embeddings")
+            columns = tuple(c for c in columns if c != "emb")
+        if columns:
+            out.update(self._read_rows(layout.outputs_dir(self.path, split, epoch), split, columns, f"epoch {epoch}"))
+        return out
 
     def _read_rows(self, directory: Path, split: str, columns: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
         """Matrix columns of the parts in ``directory``, placed by their ``row`` column."""
@@ -216,8 +222,10 @@ def read_run_json(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RunFormatError(f"{run_json} is not valid JSON ({exc}).") from None
     version = meta.get("schema_version") if isinstance(meta, dict) else None
-    if version != RUN_SCHEMA_VERSION:
-        raise RunFormatError(f"{path} has run format version {version!r}; this dq reads version {RUN_SCHEMA_VERSION}.")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        raise RunFormatError(
+            f"{path} has run format version {version!r}; this dq reads versions {list(READABLE_SCHEMA_VERSIONS)}."
+        )
     problem = _meta_problem(meta)
     if problem:
         raise RunFormatError(f"{run_json} is damaged: {problem}.")
@@ -242,6 +250,8 @@ def _meta_problem(meta: dict[str, Any]) -> str | None:
             return f"'splits' holds {split!r}, not one of {list(SPLITS)} or 'inference=NAME'"
         if not isinstance(info, dict) or not isinstance(info.get("n_samples"), int) or info["n_samples"] < 1:
             return f"split {split!r} has no sample count"
+        if info.get("embeddings", "per_epoch") not in ("per_epoch", "shared"):
+            return f"split {split!r} has an unknown 'embeddings' value"
         epochs = info.get("epochs")
         if not isinstance(epochs, list) or not epochs or not all(isinstance(e, int) for e in epochs):
             return f"split {split!r} has no list of epochs"

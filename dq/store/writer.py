@@ -33,7 +33,7 @@ from dq._util.validate import (
     softmax,
 )
 from dq.config import CONFIG, IN_SAMPLE, RUN_SCHEMA_VERSION, TRAINING_OUTPUTS, VERSION
-from dq.errors import RunExistsError, RunStateError, ValidationError
+from dq.errors import RunStateError, ValidationError
 from dq.splits import check_split, is_inference, ordered_splits
 from dq.store import layout
 from dq.store.integrity import seal
@@ -43,11 +43,13 @@ from dq.store.parts import (
     check_new_ids,
     conform,
     fixed_list,
+    flush_outputs,
+    flush_samples,
     incompleteness,
     meta_columns,
     rows_of,
-    write_parquet,
 )
+from dq.store.shared_embs import write_shared_embeddings
 from dq.store.views import check_view_name, write_view
 
 
@@ -108,7 +110,7 @@ class RunWriter:
         self.extra = dict(extra or {})
         self.chunk_rows = chunk_rows
         if not overwrite:
-            self._refuse_existing()
+            layout.refuse_existing(self.target)
         self._label_index = {name: i for i, name in enumerate(self.labels)}
         self._splits: dict[str, SplitState] = {}
         self._id_type: str | None = None
@@ -152,6 +154,8 @@ class RunWriter:
             ids_arr, kind = as_ids(ids, id_type=self._id_type)
             check_same_length("ids", ids_arr, n, other="texts")
         check_new_ids(ids_arr, state, split)
+        if state.shared_embs:
+            raise RunStateError(f"Split '{split}' has its embeddings stored already: log all its samples before them.")
         label_names = self._check_labels(labels, n, split)
         columns: dict[str, pa.Array] = {
             "id": pa.array(ids_arr.tolist(), type=pa.int64() if kind == "int" else pa.string()),
@@ -171,7 +175,7 @@ class RunWriter:
         state.buffer.append(table)
         state.buffered_rows += n
         if state.buffered_rows >= self.chunk_rows:
-            self._flush_samples(split, state)
+            flush_samples(self.staging, split, state)
 
     def _check_labels(self, labels: Any, n: int, split: str) -> list[str | None]:
         if labels is None:
@@ -190,17 +194,39 @@ class RunWriter:
         return names
 
     # ----------------------------------------------------------------- outputs
+    def add_embeddings(self, *, ids: Any, embs: Any, split: str) -> None:
+        """Store the embeddings of every sample of ``split`` once, for every epoch (dq.store.shared_embs);
+        its outputs are then logged without ``embs``. After the split's samples, before its outputs."""
+        self._check_open()
+        split = check_split(split)
+        state = self._splits.get(split)
+        if state is None or not state.index:
+            raise RunStateError(f"Embeddings of split '{split}' were logged before any of its samples.")
+        if state.shared_embs or state.epochs:
+            raise RunStateError(f"Split '{split}' already has embeddings: store them once, before any outputs.")
+        ids_arr, _ = as_ids(ids, id_type=self._id_type)
+        self._emb_dim = write_shared_embeddings(
+            self.staging,
+            ids=ids_arr,
+            embs=embs,
+            split=split,
+            state=state,
+            dim=self._emb_dim,
+            chunk_rows=self.chunk_rows,
+        )
+
     def add_outputs(
         self,
         *,
         ids: Any,
-        embs: Any,
+        embs: Any = None,
         logits: Any = None,
         probs: Any = None,
         split: str,
         epoch: int,
     ) -> None:
-        """Validate and buffer model outputs for logged samples (see ``dq.log_model_outputs``)."""
+        """Validate and buffer model outputs for logged samples (see ``dq.log_model_outputs``); ``embs``
+        is left out for a split whose embeddings were stored once (:meth:`add_embeddings`)."""
         self._check_open()
         split = check_split(split)
         epoch = as_non_negative_int(epoch, param="epoch")
@@ -226,11 +252,18 @@ class RunWriter:
             check_probs(scores)
         else:
             scores = softmax(scores)
-        embs_arr = as_matrix(
-            embs, param="embs", n_rows=n, n_cols=self._emb_dim, cols_hint=" (the embedding size of earlier calls)"
-        )
-        if embs_arr.shape[1] == 0:
-            raise ValidationError("The 'embs' parameter must have at least 1 column. Got 0 instead.")
+        if (embs is None) != state.shared_embs:
+            raise ValidationError(
+                f"The 'embs' parameter must be {'left out' if state.shared_embs else 'given'} for split '{split}' "
+                f"({'its embeddings are stored once' if state.shared_embs else 'no shared embeddings were stored'})."
+            )
+        embs_arr = None
+        if embs is not None:
+            embs_arr = as_matrix(
+                embs, param="embs", n_rows=n, n_cols=self._emb_dim, cols_hint=" (the embedding size of earlier calls)"
+            )
+            if embs_arr.shape[1] == 0:
+                raise ValidationError("The 'embs' parameter must have at least 1 column. Got 0 instead.")
         ep = state.epochs.setdefault(epoch, EpochState())
         if len(ep.seen) < len(state.index):
             ep.seen.extend(bytes(len(state.index) - len(ep.seen)))
@@ -247,20 +280,20 @@ class RunWriter:
         for r in rows.tolist():
             ep.seen[r] = 1
         ep.n_seen += n
-        self._emb_dim = embs_arr.shape[1]
         self._output_kind = self._output_kind or kind
-        table = pa.table(
-            {
-                "id": pa.array(ids_arr.tolist(), type=pa.int64() if self._id_type == "int" else pa.string()),
-                "row": pa.array(rows, type=pa.int64()),
-                "probs": fixed_list(scores),
-                "emb": fixed_list(embs_arr),
-            }
-        )
+        columns = {
+            "id": pa.array(ids_arr.tolist(), type=pa.int64() if self._id_type == "int" else pa.string()),
+            "row": pa.array(rows, type=pa.int64()),
+            "probs": fixed_list(scores),
+        }
+        if embs_arr is not None:
+            self._emb_dim = embs_arr.shape[1]
+            columns["emb"] = fixed_list(embs_arr)
+        table = pa.table(columns)
         ep.buffer.append(table)
         ep.buffered_rows += n
         if ep.buffered_rows >= self.chunk_rows:
-            self._flush_outputs(split, epoch, ep)
+            flush_outputs(self.staging, split, epoch, ep)
 
     # ----------------------------------------------------------------- views
     def add_view(self, view: str, *, ids: Any, probs: Any, split: str, model: str = "") -> None:
@@ -309,15 +342,15 @@ class RunWriter:
         self._check_open()
         self.check_complete()
         for split, state in self._splits.items():
-            self._flush_samples(split, state)
+            flush_samples(self.staging, split, state)
             for epoch, ep in state.epochs.items():
-                self._flush_outputs(split, epoch, ep)
+                flush_outputs(self.staging, split, epoch, ep)
         meta = seal(self.staging, self._run_json(), exclude=(layout.IN_PROGRESS,))
         tmp = self.staging / (layout.RUN_JSON + ".tmp")
         tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
         os.replace(tmp, self.staging / layout.RUN_JSON)
         (self.staging / layout.IN_PROGRESS).unlink()
-        self._move_into_place()
+        layout.move_into_place(self.staging, self.target, overwrite=self.overwrite)
         self._finished = True
         return self.target
 
@@ -333,6 +366,7 @@ class RunWriter:
                 "n_samples": len(state.index),
                 "epochs": sorted(state.epochs),
                 "meta_columns": list(state.schema.names[3:]) if state.schema else [],
+                **({"embeddings": "shared"} if state.shared_embs else {}),
             }
             for split in ordered_splits(self._splits)
             if (state := self._splits.get(split)) is not None and state.index
@@ -356,40 +390,6 @@ class RunWriter:
             "source": self.extra,
         }
 
-    def _move_into_place(self) -> None:
-        if self.target.exists():
-            if not self.overwrite:
-                self._refuse_existing()
-            trash = layout.staging_dir(self.target, "replaced-" + uuid.uuid4().hex[:8])
-            os.rename(self.target, trash)
-            os.rename(self.staging, self.target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.rename(self.staging, self.target)
-
-    def _refuse_existing(self) -> None:
-        if self.target.exists() and any(self.target.iterdir()):
-            raise RunExistsError(
-                f"{self.target} already exists; choose another run name, pass overwrite=True, or delete it."
-            )
-
     def _check_open(self) -> None:
         if self._finished:
             raise RunStateError("This run is already finished; start a new one with dq.init().")
-
-    # ----------------------------------------------------------------- parts
-    def _flush_samples(self, split: str, state: SplitState) -> None:
-        if not state.buffer:
-            return
-        table = pa.concat_tables(state.buffer)
-        write_parquet(table, layout.samples_dir(self.staging, split) / layout.part_name(state.parts))
-        state.parts += 1
-        state.buffer, state.buffered_rows = [], 0
-
-    def _flush_outputs(self, split: str, epoch: int, ep: EpochState) -> None:
-        if not ep.buffer:
-            return
-        table = pa.concat_tables(ep.buffer)
-        write_parquet(table, layout.outputs_dir(self.staging, split, epoch) / layout.part_name(ep.parts))
-        ep.parts += 1
-        ep.buffer, ep.buffered_rows = [], 0
