@@ -24,6 +24,7 @@ from dq._util.validate import as_positive_int, as_texts  # noqa: E402
 from dq.auto.embed_cache import SHARD_ROWS, read_cache, shard_dir, text_keys, write_shard  # noqa: E402
 from dq.config import CONFIG, cache_root  # noqa: E402
 from dq.errors import ModelLoadError, ValidationError  # noqa: E402
+from dq.scale import active as active_executor  # noqa: E402
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -58,6 +59,7 @@ class EmbedStats:
 class _Loaded:
     model: SentenceTransformer
     identity: str
+    spec: str | None = None  # the model as asked for (what a worker of another executor loads)
 
 
 _MODELS: dict[str, _Loaded] = {}
@@ -267,12 +269,21 @@ def _encode_missing(
     pending_from = 0  # first of the encoded texts not yet written to a shard
     bar = tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress)
     done = 0
+    executor = active_executor()
+    # Chunks of texts, encoded where the executor runs them (each Ray / Dask worker loads the model
+    # once); a wave holds one chunk per worker, and the cache is written as waves come back.
+    wave = step * max(1, executor.workers)
+    shared = {"model": loaded.spec, "batch_size": batch_size}
     try:
-        for start in range(0, len(texts), step):
-            chunk = texts[start : start + step]
-            out[rows[start : start + len(chunk)]] = _encode(loaded, chunk, batch_size=batch_size)
-            done = start + len(chunk)
-            bar.update(len(chunk))
+        for first in range(0, len(texts), wave):
+            chunks = [texts[s : s + step] for s in range(first, min(len(texts), first + wave), step)]
+            encoded = executor.map(encode_chunk, chunks, shared=shared) if executor.workers > 1 else None
+            for n, chunk in enumerate(chunks):
+                start = first + n * step
+                vectors = encoded[n] if encoded is not None else _encode(loaded, chunk, batch_size=batch_size)
+                out[rows[start : start + len(chunk)]] = vectors
+                done = start + len(chunk)
+                bar.update(len(chunk))
             if done - pending_from >= SHARD_ROWS:
                 write_shard(shards, keys[pending_from:done], out[rows[pending_from:done]])
                 pending_from = done
@@ -281,6 +292,12 @@ def _encode_missing(
         # Also on an interrupt: the vectors encoded so far are complete and worth keeping.
         if done > pending_from:
             write_shard(shards, keys[pending_from:done], out[rows[pending_from:done]])
+
+
+def encode_chunk(texts: list[str], *, model: str | None, batch_size: int) -> np.ndarray:
+    """Unit-length embeddings of ``texts`` by ``model`` (loaded once per process): the batch function
+    every executor runs (dq.scale)."""
+    return _encode(_load(model), texts, batch_size=batch_size)
 
 
 def _encode(loaded: _Loaded, texts: list[str], *, batch_size: int) -> np.ndarray:
@@ -296,7 +313,7 @@ def _load(model: str | os.PathLike[str] | None) -> _Loaded:
     with _MODELS_LOCK:
         if name not in _MODELS:
             st_model = _load_offline(name, target, is_dir=target is not None)
-            _MODELS[name] = _Loaded(st_model, _identity(name, target, st_model))
+            _MODELS[name] = _Loaded(st_model, _identity(name, target, st_model), None if model is None else str(model))
         return _MODELS[name]
 
 

@@ -24,15 +24,18 @@ def cmd_auto(args: argparse.Namespace) -> int:
         lexical=args.lexical,
         fine_tune=args.fine_tune,
     )
-    result = auto(
-        args.data,
-        settings,
-        project=args.project,
-        run=args.run,
-        out=args.out,
-        progress=not args.quiet,
-        log=silent if args.quiet else None,
-    )
+    from dq.scale import open_executor, use
+
+    with open_executor(args.executor, args.address) as executor, use(executor):
+        result = auto(
+            args.data,
+            settings,
+            project=args.project,
+            run=args.run,
+            out=args.out,
+            progress=not args.quiet,
+            log=silent if args.quiet else None,
+        )
     print(result.path)
     return 0
 
@@ -117,8 +120,9 @@ def cmd_insights(args: argparse.Namespace) -> int:
 
     check_out_path(args.out)  # fail fast, before minutes of computing
     result = split_insights(
-        args.run_dir, args.split, settings=_insight_settings(args), refresh=args.refresh, with_map=args.with_map
-    )
+        args.run_dir, args.split, settings=_insight_settings(args), refresh=args.refresh, with_map=args.with_map,
+        executor=args.executor, address=args.address,
+    )  # fmt: skip
     path = write_frame(result.frame, args.out)
     n_flagged = int(result.frame["is_mislabeled"].sum())
     print(f"{path}: {len(result.frame):,} samples, {n_flagged:,} likely mislabeled", file=sys.stderr)

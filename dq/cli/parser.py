@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from dq.cli import commands
 from dq.config import CONSOLE_HOST, CONSOLE_PORT, DEFAULT_STRICTNESS
+from dq.scale import EXECUTORS
 
 EXIT_USAGE = 2
 
@@ -44,6 +45,20 @@ def _add_cart_arguments(
     p.add_argument("--split", default="training", help=split_help)
     p.add_argument("--out", required=True, help=out_help)
     p.add_argument("--db", type=Path, metavar="PATH", help="edits cart database (default: $DQ_HOME/edits.db)")
+
+
+def _add_executor(p: argparse.ArgumentParser) -> None:
+    """Where the batch work (embedding, nearest-neighbour search) runs: here, on Ray or on Dask."""
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="run the batch steps here (local, default), on Ray or on Dask (pip extras [ray], [dask]); "
+        "without --address a local cluster of 2 workers is started and stopped",
+    )
+    p.add_argument(
+        "--address", help="the cluster to use: a Dask scheduler (tcp://host:8786) or Ray (auto, ray://host:10001)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="skip the lexical model (TF-IDF n-grams + logistic regression) that DEP weighs in as a second view",
     )
+    _add_executor(p)
     p.add_argument("--quiet", action="store_true", help="print only the run's path (and errors)")
     p.set_defaults(func=commands.cmd_auto)
 
@@ -163,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--refresh", action="store_true", help="recompute instead of reading the cache")
     p.add_argument("--with-map", action="store_true", help="add the 2-D map coordinates as columns x, y (UMAP; slower)")
+    _add_executor(p)
     p.set_defaults(func=commands.cmd_insights)
 
     p = sub.add_parser(

@@ -34,6 +34,7 @@ from dq.errors import ValidationError
 from dq.insights import cache
 from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split
 from dq.insights.settings import InsightSettings
+from dq.scale import open_executor, use
 from dq.store.reader import Run
 
 __all__ = ["InsightSettings", "SplitInsights", "has_insights", "run_insights", "split_insights"]
@@ -48,8 +49,13 @@ def run_insights(
     *,
     settings: InsightSettings = InsightSettings(),
     refresh: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> dict[str, SplitInsights]:
     """Insights of every split of ``run``, from the cache when present (``refresh`` recomputes).
+
+    ``executor`` (``local``, ``ray`` or ``dask``, at ``address`` or on a local cluster started and
+    stopped here) runs the nearest-neighbour searches; the results are the same on each (dq.scale).
 
     The training split is the reference the other splits are compared with. A run of inference
     data only (no labels) gets predictions, confidence, near duplicates, outliers and clusters
@@ -62,8 +68,9 @@ def run_insights(
         if all(r is not None for r in cached.values()):
             attach_alerts(cached)  # type: ignore[arg-type]
             return cached  # type: ignore[return-value]
-    reference = build_reference(run, settings)
-    results = {split: compute_split(run, split, reference, settings) for split in run.splits}
+    with open_executor(executor, address) as ex, use(ex):
+        reference = build_reference(run, settings)
+        results = {split: compute_split(run, split, reference, settings) for split in run.splits}
     attach_alerts(results)
     for result in results.values():
         cache.save(directory, result)
@@ -84,18 +91,20 @@ def split_insights(
     settings: InsightSettings = InsightSettings(),
     refresh: bool = False,
     with_map: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> SplitInsights:
     """Insights of one split (computing, and caching, every split of the run on a cold cache).
 
     ``with_map`` adds the 2-D map coordinates as columns ``x`` and ``y`` (a separate cached step,
-    the slowest one: UMAP).
+    the slowest one: UMAP); ``executor`` and ``address`` as for :func:`run_insights`.
     """
     run = _as_run(run)
     if split not in run.splits:
         raise ValidationError(
             f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
         )
-    result = run_insights(run, settings=settings, refresh=refresh)[split]
+    result = run_insights(run, settings=settings, refresh=refresh, executor=executor, address=address)[split]
     if with_map:
         from dataclasses import replace
 

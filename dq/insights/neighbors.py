@@ -19,6 +19,7 @@ from dq.errors import ValidationError
 from dq.insights import ivf
 from dq.insights.ivf import NeighborIndex
 from dq.insights.settings import InsightSettings
+from dq.scale import active as active_executor
 
 #: Queries per faiss call: bounds the temporary memory of a search to about ``batch x (k + 1)``
 #: results plus faiss's buffers.
@@ -264,23 +265,35 @@ def _compute_knn(
     index = index if index is not None else ivf.build(embs, settings)
     k_search = k + 1 if self_search else k
     batch = SEARCH_BATCH if index.exact else IVF_SEARCH_BATCH
-    for start in range(0, m, batch):
-        stop = min(m, start + batch)
-        if index.ivf is None:
-            d, i = index.flat.search(points[start:stop], k_search)
-        else:
-            d, i = ivf.ivf_search(
-                index.ivf,
-                points[start:stop],
-                k_search,
-                settings.ivf_nprobe,
-                self_rows=slice(start, stop) if self_search else None,
-            )
-        if self_search:
-            d, i = _drop_self(d, i, np.arange(start, stop))
-        sims[start:stop], idx[start:stop] = d, i
+    executor = active_executor()
+    # Query blocks, searched where the executor runs them (here, or on Ray / Dask workers with the
+    # index sent to each once); a wave holds a few blocks per worker so results stream back in order.
+    starts = list(range(0, m, batch))
+    wave = max(1, executor.workers) * 4
+    shared = {"index": index, "k_search": k_search, "nprobe": settings.ivf_nprobe, "self_search": self_search}
+    for first in range(0, len(starts), wave):
+        blocks = [(start, points[start : min(m, start + batch)]) for start in starts[first : first + wave]]
+        for (start, block), (d, i) in zip(blocks, executor.map(search_block, blocks, shared=shared)):
+            sims[start : start + len(block)], idx[start : start + len(block)] = d, i
     np.clip(sims, -1.0, 1.0, out=sims)  # float32 rounding can put a duplicate at 1.0000001
     return Neighbors(sims=sims, idx=idx)
+
+
+def search_block(
+    block: tuple[int, np.ndarray], *, index: NeighborIndex, k_search: int, nprobe: int, self_search: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The neighbors of one block of queries (``(first row, queries)``) in ``index``: the batch function
+    every executor runs (dq.scale)."""
+    start, points = block
+    stop = start + len(points)
+    if index.ivf is None:
+        d, i = index.flat.search(points, k_search)
+    else:
+        rows = slice(start, stop) if self_search else None
+        d, i = ivf.ivf_search(index.ivf, points, k_search, nprobe, self_rows=rows)
+    if self_search:
+        d, i = _drop_self(d, i, np.arange(start, stop))
+    return d, i
 
 
 def _drop_self(d: np.ndarray, i: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

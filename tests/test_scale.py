@@ -1,0 +1,86 @@
+"""The same pipeline on the three executors (dq.scale): local, a local Ray started by the test (2 CPUs)
+and a Dask LocalCluster of 2 workers × 1 thread. On a 30k-sample synthetic run the insights agree
+(ids, labels, flags and clusters equal, DEP within 1e-5) and the neighbours have recall@10 ≥ 0.95
+against exact search; dq auto embeds a file on each to the same vectors. Engines are started and
+stopped by the code under test (their context managers), never left running."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from synthetic import make_run  # noqa: E402
+
+from dq.cli import main as dq_main  # noqa: E402
+from dq.errors import MissingExtraError, ValidationError  # noqa: E402
+from dq.insights import run_insights  # noqa: E402
+from dq.insights.neighbors import knn  # noqa: E402
+from dq.scale import open_executor, use  # noqa: E402
+from dq.store import Run  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
+N = 30_000
+SAME = ["id", "label", "pred", "is_mislabeled", "suggested_label", "is_near_duplicate", "is_outlier", "cluster"]
+
+
+@pytest.fixture(scope="module")
+def run_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path, _ = make_run(N, home=tmp_path_factory.mktemp("home"), dim=384, epochs=3)
+    return path
+
+
+def test_insights_agree_on_local_ray_and_dask(run_path: Path) -> None:
+    frames = {
+        ex: run_insights(run_path, executor=ex, refresh=True)["training"].frame for ex in ("local", "ray", "dask")
+    }
+    local = frames["local"]
+    for name in ("ray", "dask"):
+        frame = frames[name]
+        for column in SAME:
+            assert frame[column].tolist() == local[column].tolist(), (name, column)
+        np.testing.assert_allclose(frame["dep"].to_numpy(), local["dep"].to_numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("executor", ["ray", "dask"])
+def test_neighbours_on_an_engine_match_exact_search(run_path: Path, executor: str) -> None:
+    embs = Run(run_path).embs("training")
+    queries = embs[:2_000]
+    exact = np.argsort(-(queries @ embs.T), axis=1, kind="stable")[:, :10]
+    with open_executor(executor) as ex, use(ex):
+        assert ex.workers == 2
+        found = knn(embs, k=10, queries=queries).idx
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
+    assert recall >= 0.95
+
+
+def test_dq_auto_embeds_the_same_vectors_on_each_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "reviews.csv"
+    rows = [f"the phone number {i} was {'great' if i % 2 else 'awful'}" for i in range(300)]
+    data.write_text("text,label\n" + "\n".join(f"{t},{'pos' if i % 2 else 'neg'}" for i, t in enumerate(rows)) + "\n")
+    embs = {}
+    for executor in ("local", "dask", "ray"):
+        home = tmp_path / executor  # its own embedding cache: every text is encoded where the executor runs
+        monkeypatch.setenv("DQ_HOME", str(home))
+        args = ["auto", str(data), "--text-col", "text", "--label-col", "label", "--quiet", "--no-lexical"]
+        assert dq_main([*args, "--out", str(home / "run"), "--executor", executor]) == 0
+        assert list((home / "cache").rglob("shard-*.npz"))  # encoded here, not read from another cache
+        embs[executor] = Run(home / "run").embs("training")
+    np.testing.assert_allclose(embs["dask"], embs["local"], atol=1e-6)
+    np.testing.assert_allclose(embs["ray"], embs["local"], atol=1e-6)
+
+
+def test_executor_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValidationError, match="'executor' parameter must be one of"):
+        with open_executor("spark"):
+            pass
+    with pytest.raises(ValidationError, match="needs --executor ray or dask"):
+        with open_executor("local", address="tcp://x:1"):
+            pass
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the [dask] extra were not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'dq-studio\[dask\]'"):
+        with open_executor("dask"):
+            pass
