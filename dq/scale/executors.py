@@ -44,6 +44,8 @@ class Executor:
 
 
 _LOCAL = Executor("local")
+#: Values sent with each task rather than scattered to the workers first.
+_PLAIN = (type(None), bool, int, float, str)
 _active: list[Executor] = [_LOCAL]
 
 
@@ -102,9 +104,10 @@ def _dask(address: str | None) -> Iterator[Executor]:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
 
         def run(fn: Callable[..., Any], items: list[Any], shared: dict[str, Any]) -> list[Any]:
-            # The shared values go to every worker once; under names of their own, so that a value
+            # The large shared values go to every worker once (small ones travel with the tasks: a
+            # scattered None can be lost in replication); under names of their own, so that a value
             # named like one of client.map's options (batch_size) is not taken for it.
-            refs = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
+            refs = {k: v if isinstance(v, _PLAIN) else client.scatter(v, broadcast=True) for k, v in shared.items()}
             futures = client.map(_apply, client.scatter(items), dq_fn=fn, dq_shared=refs, pure=False)
             return list(client.gather(futures))
 
