@@ -138,6 +138,19 @@ def flush_outputs(staging: Path, split: str, epoch: int, ep: EpochState) -> None
     ep.buffer, ep.buffered_rows = [], 0
 
 
+def rows_covering(ids: np.ndarray, state: SplitState, split: str, *, what: str) -> np.ndarray:
+    """The rows of ``ids``, which must name every sample of ``split`` once (``what`` they are of)."""
+    n = len(state.index)
+    rows = rows_of(ids, state, split)
+    if len(ids) != n or len(np.unique(rows)) != len(rows):
+        dups = duplicated(ids)
+        got = f"{len(dups)} repeated ids ({examples(dups)})" if dups else f"{len(ids)} ids"
+        raise ValidationError(
+            f"The 'ids' parameter of {what} must hold every sample of split '{split}' once ({n}). Got {got} instead."
+        )
+    return rows
+
+
 def incompleteness(split: str, state: SplitState) -> str | None:
     """Why the logged split is not complete (an epoch without outputs for every sample), or None."""
     n = len(state.index)

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from dq._util.validate import as_matrix, duplicated, examples
+from dq._util.validate import as_matrix
 from dq.errors import ValidationError
 from dq.store import layout
-from dq.store.parts import SplitState, fixed_list, rows_of, write_parquet
+from dq.store.parts import SplitState, fixed_list, rows_covering, write_parquet
 
 
 def write_shared_embeddings(
@@ -28,14 +28,7 @@ def write_shared_embeddings(
     """Check that ``ids`` cover every sample of ``split`` once and write their embeddings in parts of
     at most ``chunk_rows`` rows; return the embedding size."""
     n = len(state.index)
-    rows = rows_of(ids, state, split)
-    if len(ids) != n or len(np.unique(rows)) != len(rows):
-        dups = duplicated(ids)
-        got = f"{len(dups)} repeated ids ({examples(dups)})" if dups else f"{len(ids)} ids"
-        raise ValidationError(
-            f"The 'ids' parameter of shared embeddings must hold every sample of split '{split}' once ({n}). "
-            f"Got {got} instead."
-        )
+    rows = rows_covering(ids, state, split, what="shared embeddings")
     matrix = as_matrix(embs, param="embs", n_rows=n, n_cols=dim, cols_hint=" (the embedding size of earlier calls)")
     if matrix.shape[1] == 0:
         raise ValidationError("The 'embs' parameter must have at least 1 column. Got 0 instead.")

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from dq._util.validate import as_matrix, check_probs, duplicated, examples
+from dq._util.validate import as_matrix, check_probs
 from dq.errors import ValidationError
 from dq.store import layout
-from dq.store.parts import SplitState, fixed_list, rows_of, write_parquet
+from dq.store.parts import SplitState, fixed_list, rows_covering, write_parquet
 
 #: A view's name: a short identifier (it names a directory of the run).
 _VIEW_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -38,14 +38,7 @@ def write_view(
     staging: Path, view: str, *, ids: np.ndarray, probs: Any, split: str, state: SplitState, labels: list[str]
 ) -> None:
     """Check that ``ids`` cover every sample of ``split`` once and write the view's part."""
-    n = len(state.index)
-    rows = rows_of(ids, state, split)
-    if len(ids) != n or len(np.unique(rows)) != len(rows):
-        dups = duplicated(ids)
-        got = f"{len(dups)} repeated ids ({examples(dups)})" if dups else f"{len(ids)} ids"
-        raise ValidationError(
-            f"The 'ids' parameter of a view must hold every sample of split '{split}' once ({n}). Got {got} instead."
-        )
+    rows = rows_covering(ids, state, split, what="a view")
     matrix = as_matrix(probs, param="probs", n_rows=len(ids), n_cols=len(labels), cols_hint=" (one per label)")
     check_probs(matrix)
     id_type = pa.int64() if ids.dtype.kind in "iu" else pa.string()
