@@ -189,3 +189,25 @@ def test_native_log_dataset_takes_an_id_column_and_names_bad_columns(dq_home: Pa
     from dq.store import Run
 
     assert Run(native.finish()).samples("training")["id"].tolist() == [10, 11]
+
+
+def test_torch_watch_takes_a_named_layer_and_its_tensors(dq_home: Path) -> None:
+    """A head not named classifier/fc, named by ``layer=``; a dataset of plain tensors (no ids in it)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential()
+    model.add_module("encoder", torch.nn.Linear(6, 4))
+    model.add_module("head", torch.nn.Linear(4, 2))
+    x, y = torch.randn(10, 6), torch.tensor([0, 1] * 5)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=4, shuffle=True)
+    dq.init(task_type="text_classification", project_name="p", run_name="named-layer")
+    dq.log_data_samples(texts=[f"t{i}" for i in range(10)], ids=list(range(100, 110)), labels=y, split="train")
+    dq.set_labels_for_run(["neg", "pos"])
+    watch(model, [loader], layer="head")
+    dq.set_epoch_and_split(0, "training")
+    for xb, _ in loader:
+        model(xb)  # with gradients: the watch detaches what it logs
+    from dq.store import Run
+
+    run = Run(dq.finish())
+    np.testing.assert_allclose(run.embs("training"), model.encoder(x).detach().numpy(), atol=1e-6)
+    assert run.samples("training")["id"].tolist() == list(range(100, 110))

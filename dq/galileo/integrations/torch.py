@@ -131,8 +131,13 @@ def watch(
     last_hidden_state_layer: Any = None,
     unpatch_on_start: bool = False,
     dataloader_random_sampling: bool = False,
+    *,
+    layer: Any = None,
 ) -> None:
     """Log every forward pass of ``model`` fed by ``dataloaders`` into the run started by ``dq.init``.
+
+    ``classifier_layer`` (or ``layer``): the module, or its dotted name, whose input is the embedding
+    and output the logits.
 
     ``embedding_dim``, ``logits_dim``, ``embedding_fn`` and ``logits_fn`` are dataquality's and not
     supported (refused when given). ``dataloader_random_sampling`` needs nothing here: any sampler
@@ -153,7 +158,7 @@ def watch(
                 "The model is already watched: call unwatch(model) first, or watch(..., unpatch_on_start=True)."
             )
         unwatch(model)
-    layer = _find_classifier(model, classifier_layer)
+    layer = _find_classifier(model, layer if layer is not None else classifier_layer)
     fallback = None
     if layer is None:
         fallback = _find_classifier(model, last_hidden_state_layer) if last_hidden_state_layer is not None else None
