@@ -7,6 +7,7 @@ stopped by the code under test (their context managers), never left running."""
 from __future__ import annotations
 
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,14 @@ from dq.store import Run  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 N = 30_000
 SAME = ["id", "label", "pred", "is_mislabeled", "suggested_label", "is_near_duplicate", "is_outlier", "cluster"]
+
+
+@pytest.fixture(autouse=True)
+def clean_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask's local workers are spawned processes, which re-run ``__main__``'s file; the console's
+    AppTest tests leave the console script there in this process. A main module without a file is
+    what ``python -m pytest`` or a notebook gives them."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 @pytest.fixture(scope="module")
