@@ -22,9 +22,11 @@ from dq.insights import run_insights  # noqa: E402
 from dq.insights.neighbors import knn  # noqa: E402
 from dq.scale import open_executor, use  # noqa: E402
 from dq.store import Run  # noqa: E402
+from dq.store.extend import SplitAdder  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning")
 N = 30_000
+INFERENCE_SET = "inference=week_1"
 SAME = ["id", "label", "pred", "is_mislabeled", "suggested_label", "is_near_duplicate", "is_outlier", "cluster"]
 
 
@@ -39,19 +41,28 @@ def clean_main(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def run_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path, _ = make_run(N, home=tmp_path_factory.mktemp("home"), dim=384, epochs=3)
-    return path
+    # A named inference set beside the training data: its neighbours are looked up among the training
+    # embeddings and its clusters assigned to the training centroids, on the engines too.
+    run, rng = Run(path), np.random.default_rng(0)
+    embs = run.embs("training")[:3_000] + rng.normal(scale=0.05, size=(3_000, 384)).astype(np.float32)
+    adder = SplitAdder(path)
+    adder.add_samples(texts=run.samples("training", columns=["text"])["text"][:3_000], split=INFERENCE_SET)
+    adder.add_outputs(
+        ids=list(range(3_000)), embs=embs, probs=run.probs("training")[:3_000], split=INFERENCE_SET, epoch=0
+    )
+    return adder.finish()
 
 
 def test_insights_agree_on_local_ray_and_dask(run_path: Path) -> None:
-    frames = {
-        ex: run_insights(run_path, executor=ex, refresh=True)["training"].frame for ex in ("local", "ray", "dask")
-    }
-    local = frames["local"]
-    for name in ("ray", "dask"):
-        frame = frames[name]
-        for column in SAME:
-            assert frame[column].tolist() == local[column].tolist(), (name, column)
-        np.testing.assert_allclose(frame["dep"].to_numpy(), local["dep"].to_numpy(), atol=1e-5)
+    results = {ex: run_insights(run_path, executor=ex, refresh=True) for ex in ("local", "ray", "dask")}
+    assert list(results["local"]) == ["training", INFERENCE_SET]
+    for split in results["local"]:
+        local = results["local"][split].frame
+        for name in ("ray", "dask"):
+            frame = results[name][split].frame
+            for column in [*SAME, *(["is_out_of_coverage"] if split == INFERENCE_SET else [])]:
+                assert frame[column].tolist() == local[column].tolist(), (name, split, column)
+            np.testing.assert_allclose(frame["dep"].to_numpy(), local["dep"].to_numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("executor", ["ray", "dask"])

@@ -33,6 +33,10 @@ from dq._util.validate import (
 from dq.config import UNLABELED
 from dq.errors import ValidationError
 from dq.insights.keywords import as_cluster_ids
+from dq.scale import active as active_executor
+
+#: Rows per block when clusters are assigned on an executor with several workers.
+ASSIGN_BATCH = 65_536
 
 #: Automatic cluster count: ``round(sqrt(n / AUTO_CLUSTERS_DIVISOR))`` clipped to the bounds below
 #: (and never above n). About 10 clusters at 200 samples, 22 at 1,000, the maximum from 5,000 on.
@@ -157,7 +161,19 @@ def assign_clusters(embs: Any, model: ClusterModel) -> np.ndarray:
             f"The 'model' parameter must be a ClusterModel from fit_clusters. Got {type(model).__name__} instead."
         )
     embs = as_embs(embs, param="embs", dim=model.centroids.shape[1])
-    return _compute_assign(embs, np.ascontiguousarray(model.centroids, dtype=np.float32))
+    centroids = np.ascontiguousarray(model.centroids, dtype=np.float32)
+    executor = active_executor()
+    if executor.workers <= 1:
+        return _compute_assign(embs, centroids)
+    # Row blocks assigned where the executor runs them (Ray / Dask workers), the centroids sent once.
+    blocks = [embs[start : start + ASSIGN_BATCH] for start in range(0, len(embs), ASSIGN_BATCH)]
+    parts = executor.map(assign_block, blocks, shared={"centroids": centroids})
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def assign_block(embs: np.ndarray, *, centroids: np.ndarray) -> np.ndarray:
+    """The nearest centroid of each row of one block: the batch function every executor runs (dq.scale)."""
+    return _compute_assign(embs, centroids)
 
 
 def _content_order(embs: np.ndarray, seed: int) -> np.ndarray:
