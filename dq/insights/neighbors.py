@@ -8,6 +8,7 @@ so a search holds one batch of candidates beyond its output.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -311,24 +312,40 @@ def _compute_label_distribution(nbrs: Neighbors, labels: np.ndarray, n_classes: 
     out = np.empty((m, n_classes), dtype=np.float32)
     # Rows a batch: its float64 (rows, classes) temporaries stay a few tens of MB at 10,000 classes.
     step = max(1, min(SEARCH_BATCH, LABEL_CELLS_PER_BATCH // n_classes))
-    for start in range(0, m, step):
-        stop = min(m, start + step)
-        neighbor_labels = labels[nbrs.idx[start:stop]]
-        sims = nbrs.sims[start:stop].astype(np.float64)
-        if weights == "similarity":
-            w = np.clip(sims, 0.0, None)
-        elif weights == "softmax":  # shifted by the row's best: the same shares, no overflow
-            w = np.exp((sims - sims.max(axis=1, keepdims=True, initial=0.0)) / SOFTMAX_TEMPERATURE)
-        else:
-            w = np.ones(neighbor_labels.shape, dtype=np.float64)
-        unlabeled = neighbor_labels == UNLABELED
-        w[unlabeled] = 0.0
-        rows = np.arange(stop - start)[:, None]
-        cells = rows * n_classes + np.where(unlabeled, 0, neighbor_labels)
-        mass = np.bincount(cells.ravel(), weights=w.ravel(), minlength=(stop - start) * n_classes)
-        mass = mass.reshape(stop - start, n_classes)
-        totals = mass.sum(axis=1, keepdims=True)
-        share = np.full(mass.shape, 1.0 / n_classes)
-        np.divide(mass, totals, out=share, where=totals > 0)
-        out[start:stop] = share
+    starts = list(range(0, m, step))
+    blocks = [(nbrs.sims[start : start + step], nbrs.idx[start : start + step]) for start in starts]
+    executor = active_executor()
+    shares: Iterator[np.ndarray]
+    if executor.workers <= 1:  # one block at a time in memory
+        shares = (label_block(b, labels=labels, n_classes=n_classes, weights=weights) for b in blocks)
+    else:  # on the workers, the labels sent once
+        shared = {"labels": labels, "n_classes": n_classes, "weights": weights}
+        shares = iter(executor.map(label_block, blocks, shared=shared))
+    for start, share in zip(starts, shares):
+        out[start : start + len(share)] = share
     return out
+
+
+def label_block(
+    block: tuple[np.ndarray, np.ndarray], *, labels: np.ndarray, n_classes: int, weights: str
+) -> np.ndarray:
+    """The label shares of one block of neighbour rows (``(sims, idx)``): the batch function every
+    executor runs (dq.scale)."""
+    block_sims, block_idx = block
+    neighbor_labels = labels[block_idx]
+    sims = block_sims.astype(np.float64)
+    if weights == "similarity":
+        w = np.clip(sims, 0.0, None)
+    elif weights == "softmax":  # shifted by the row's best: the same shares, no overflow
+        w = np.exp((sims - sims.max(axis=1, keepdims=True, initial=0.0)) / SOFTMAX_TEMPERATURE)
+    else:
+        w = np.ones(neighbor_labels.shape, dtype=np.float64)
+    unlabeled = neighbor_labels == UNLABELED
+    w[unlabeled] = 0.0
+    n = len(block_idx)
+    cells = np.arange(n)[:, None] * n_classes + np.where(unlabeled, 0, neighbor_labels)
+    mass = np.bincount(cells.ravel(), weights=w.ravel(), minlength=n * n_classes).reshape(n, n_classes)
+    totals = mass.sum(axis=1, keepdims=True)
+    share = np.full(mass.shape, 1.0 / n_classes)
+    np.divide(mass, totals, out=share, where=totals > 0)
+    return share
