@@ -171,6 +171,8 @@ def test_client_errors_galileo_users_hit(dq_home: Path) -> None:
     dq.set_epoch_and_split(0, "train")
     dq.log_model_outputs(ids=torch.tensor([0, 1]), embs=torch.eye(2, requires_grad=True) * 2, logits=torch.eye(2))
     assert dq.get_current_run_labels() == ["a", "b"]
+    with pytest.raises(ValidationError, match="same order"):  # set once per run
+        dq.set_labels_for_run(["b", "a"])
     path = Path(dq.finish())
     from dq.store import Run
 
@@ -211,3 +213,9 @@ def test_torch_watch_takes_a_named_layer_and_its_tensors(dq_home: Path) -> None:
     run = Run(dq.finish())
     np.testing.assert_allclose(run.embs("training"), model.encoder(x).detach().numpy(), atol=1e-6)
     assert run.samples("training")["id"].tolist() == list(range(100, 110))
+
+
+def test_one_label_named_is_the_binary_task(dq_home: Path) -> None:
+    dq.init(task_type="text_classification", project_name="p", run_name="binary")
+    dq.set_labels_for_run(["spam"])
+    assert dq.get_current_run_labels() == ["NOT_spam", "spam"]

@@ -47,6 +47,16 @@ def plain(value: Any) -> Any:
     return value
 
 
+def as_list(value: Any, *, param: str) -> list[Any]:
+    """``value`` (a list, an array, a Series, a framework's tensor) as a list of Python values.
+
+    >>> import numpy as np
+    >>> as_list(np.array([1, 2]), param="ids")
+    [1, 2]
+    """
+    return _to_list(param, value)
+
+
 def _to_list(param: str, value: Any) -> list[Any]:
     value = plain(value)
     if value is None or isinstance(value, (str, bytes, dict)):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dq._util.validate import as_texts, plain
+from dq._util.validate import as_list, as_texts, plain
 from dq.errors import RunStateError, ValidationError
 from dq.galileo import session as sess
 from dq.galileo.data import batches
@@ -42,6 +42,11 @@ def refuse_unsupported(**arguments: Any) -> None:
     given = [name for name, value in arguments.items() if value is not None]
     if given:
         raise ValidationError(f"watch does not support {given} in dq: pass classifier_layer= (a module or its name).")
+
+
+def is_open() -> bool:
+    """Whether a run is open (``init`` called and not yet finished)."""
+    return _session is not None
 
 
 def current() -> sess.Session:
@@ -138,12 +143,10 @@ def log_data_samples(
     s = current()
     key = s.current_split(split, inference_name)
     texts = as_texts(texts)
-    ids_list = list(plain(ids).tolist() if hasattr(plain(ids), "tolist") else ids)
+    ids_list = as_list(ids, param="ids")
     if labels is None and not is_inference(key):
         raise ValidationError(f"The 'labels' parameter must be given for split '{key}'. Got None instead.")
-    label_list = (
-        None if labels is None else list(plain(labels).tolist() if hasattr(plain(labels), "tolist") else labels)
-    )
+    label_list = None if labels is None else as_list(labels, param="labels")
     s.add_samples(texts=texts, labels=label_list, ids=ids_list, split=key, meta=meta)
 
 
@@ -230,7 +233,7 @@ def log_model_outputs(
     logits (binary, sigmoid) becomes two. With ``exclude_embs=True`` the samples' texts are embedded
     by the bundled sentence model instead (once per sample), so neighbors and clusters still work.
     """
-    if any(_symbolic(v) for v in (embs, logits, probs, log_probs)):
+    if any(symbolic(v) for v in (embs, logits, probs, log_probs)):
         return  # a framework tracing the model (shapes only, no values): not a batch of data
     s = current()
     key = s.current_split(split, inference_name)
@@ -257,7 +260,7 @@ def log_model_outputs(
     writer.add_outputs(ids=ids_list, embs=embs, logits=logits, probs=probs, split=key, epoch=at)
 
 
-def _symbolic(value: Any) -> bool:
+def symbolic(value: Any) -> bool:
     """Whether ``value`` is a placeholder of a model being traced: a Keras symbolic tensor, a PyTorch
     tensor on the ``meta`` device (Keras' torch backend builds models with them)."""
     return type(value).__name__ == "KerasTensor" or str(getattr(value, "device", "")) == "meta"

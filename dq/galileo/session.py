@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from dq._util.validate import as_labels_list, as_non_negative_int, examples, is_int, plain
+from dq._util.validate import as_labels_list, as_list, as_non_negative_int, examples, is_int, plain
 from dq.config import runs_root
 from dq.errors import RunStateError, ValidationError
 from dq.splits import INFERENCE, TEST, TRAINING, VALIDATION, inference_split, is_inference, is_split
@@ -119,11 +119,10 @@ class Session:
     # ------------------------------------------------------------------ labels
     def set_labels(self, labels: Any) -> None:
         """Name the classes in model output order; batches waiting for them are written."""
-        values = plain(labels)
-        values = list(values.tolist() if hasattr(values, "tolist") else values)
+        values = as_list(labels, param="labels")
+        if len(values) == 1:  # one class named: the binary task "not x" / "x", as dataquality reads it
+            values = [f"NOT_{values[0]}", values[0]]
         names = as_labels_list(values)
-        if len(names) == 1:  # one class named: the binary task "not x" / "x", as dataquality reads it
-            names = [f"NOT_{names[0]}", names[0]]
         if self.labels is not None and self.labels != names and (self.writer is not None or self.existing):
             raise ValidationError(
                 f"The 'labels' parameter must be the run's labels {examples(self.labels)} in the same order "
@@ -195,7 +194,7 @@ class Session:
         names = self.label_names(list(labels)) if labels is not None else None
         self.writer_for(split).add_samples(texts=texts, labels=names, ids=ids, split=split, meta=meta)
         order = self.id_order.setdefault(split, [])
-        ids_list = list(plain(ids).tolist() if hasattr(plain(ids), "tolist") else ids)
+        ids_list = as_list(ids, param="ids")
         order.extend(ids_list)
         self.texts.setdefault(split, {}).update(zip(ids_list, texts))
 

@@ -66,7 +66,7 @@ def split_into_ids_and_numpy_arr(arr: Any) -> tuple[Any, np.ndarray]:
 
 
 def _record(what: str, tensor: Any) -> None:
-    if isinstance(tensor, keras.KerasTensor) or str(getattr(tensor, "device", "")) == "meta":
+    if core.symbolic(tensor):
         return  # the model being built (symbolic): nothing to see yet
     try:
         value = np.asarray(plain(tensor))

@@ -88,7 +88,7 @@ def watch(
     the run's, else the training data's ClassLabel names, else the model's. ``wait`` and
     ``validate_before_training`` are Galileo's and ignored.
     """
-    if project_name or core._session is None:  # noqa: SLF001 - whether a run is open
+    if project_name or not core.is_open():
         core.init(TASK_TYPE, project_name or None, run_name or None)
     is_trainer = hasattr(setfit, "train") and hasattr(setfit, "model")
     model = setfit.model if is_trainer else setfit
