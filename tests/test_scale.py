@@ -18,7 +18,7 @@ from synthetic import make_run  # noqa: E402
 
 from dq.cli import main as dq_main  # noqa: E402
 from dq.errors import MissingExtraError, ValidationError  # noqa: E402
-from dq.insights import run_insights  # noqa: E402
+from dq.insights import InsightSettings, run_insights  # noqa: E402
 from dq.insights.neighbors import knn  # noqa: E402
 from dq.scale import open_executor, use  # noqa: E402
 from dq.store import Run  # noqa: E402
@@ -75,6 +75,45 @@ def test_neighbours_on_an_engine_match_exact_search(run_path: Path, executor: st
         found = knn(embs, k=10, queries=queries).idx
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)])
     assert recall >= 0.95
+
+
+def test_large_splits_are_held_as_float16_with_the_same_findings(run_path: Path) -> None:
+    """Above settings.float32_embs_max_bytes (here: always) the embeddings are read and indexed as
+    float16: half the memory, the neighbours and every finding within float16 rounding."""
+    run = Run(run_path)
+    half = run.embs("training", dtype=np.float16)
+    assert half.dtype == np.float16 and half.nbytes == run.embs("training").nbytes // 2
+    np.testing.assert_allclose(half, run.embs("training"), atol=1e-3)
+    full = run_insights(run_path, refresh=True)
+    small = run_insights(run_path, settings=InsightSettings(float32_embs_max_bytes=0), refresh=True)
+    for split in full:
+        a, b = full[split].frame, small[split].frame
+        assert a["id"].tolist() == b["id"].tolist() and a["label"].tolist() == b["label"].tolist()
+        for column in ["is_mislabeled", "suggested_label", "is_near_duplicate", "is_outlier"]:
+            agree = (a[column].fillna("-") == b[column].fillna("-")).mean()
+            assert agree >= 0.99, (split, column, agree)
+        # k-means starts from other rows (their content order moves with the rounding), and so may
+        # settle in another optimum: as tight a partition, not the same one.
+        vectors = run.embs(split)
+        tightness = [_tightness(vectors, frame["cluster"].to_numpy()) for frame in (a, b)]
+        assert abs(tightness[0] - tightness[1]) < 0.01 * tightness[0], (split, tightness)
+        assert np.abs(a["dep"].to_numpy() - b["dep"].to_numpy()).max() < 0.05, split
+        assert np.corrcoef(a["dep"], b["dep"])[0, 1] > 0.999, split
+    embs = run.embs("training")
+    queries = embs[:2_000]
+    exact = np.argsort(-(queries @ embs.T), axis=1, kind="stable")[:, :10]
+    found = knn(half, k=10, queries=half[:2_000]).idx
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)]) >= 0.95
+    with pytest.raises(ValidationError, match="'dtype' parameter must be float32 or float16"):
+        run.embs("training", dtype=np.float64)
+
+
+def _tightness(embs: np.ndarray, clusters: np.ndarray) -> float:
+    """The mean cosine similarity of the rows to their cluster's normalized mean: k-means' objective."""
+    sums = np.zeros((clusters.max() + 1, embs.shape[1]))
+    np.add.at(sums, clusters, embs)
+    centroids = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    return float(np.einsum("ij,ij->i", embs, centroids[clusters]).mean())
 
 
 def test_dq_auto_embeds_the_same_vectors_on_each_executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -32,8 +32,8 @@ from dq.store.reader import Run
 #: Bumped whenever the insights computation changes, so old cache entries are not reused.
 # 2: n_unlabeled; 3: ties never split across DEP buckets; 4: in-sample DEP pools every epoch; 5: views;
 # 6: "hard" from a sliding window, keywords without contraction fragments; 7: entries carry digests;
-# 8: confusion stored sparse, overlap top pairs only.
-INSIGHTS_VERSION = 8
+# 8: confusion stored sparse, overlap top pairs only; 9: float16 embeddings for large splits.
+INSIGHTS_VERSION = 9
 _LOG = logging.getLogger("dq.insights")
 DIGEST, FRAME_DIGEST = "blake2b", "frame_blake2b"
 #: Columns every split's frame has (some, such as is_out_of_coverage, only some splits).

@@ -28,6 +28,7 @@ from dq._util.validate import (
     as_floats,
     as_non_negative_int,
     check_same_length,
+    f32,
     is_int,
 )
 from dq.config import UNLABELED
@@ -184,7 +185,10 @@ def _content_order(embs: np.ndarray, seed: int) -> np.ndarray:
     pseudo-random function of their values keeps the sample, and the clusters, nearly the same.
     """
     direction = np.random.default_rng(seed).standard_normal(size=embs.shape[1], dtype=np.float32)
-    key = np.asarray(embs @ direction, dtype=np.float64) * 1e4
+    key = np.empty(embs.shape[0], dtype=np.float64)
+    for start in range(0, embs.shape[0], ASSIGN_BATCH):  # float16 embeddings: a float32 block at a time
+        key[start : start + ASSIGN_BATCH] = f32(embs[start : start + ASSIGN_BATCH]) @ direction
+    key *= 1e4
     return np.argsort(key - np.floor(key), kind="stable")
 
 
@@ -215,7 +219,7 @@ def _kmeans(rows: np.ndarray, k: int, seed: int, iterations: int, restarts: int,
         rows.shape[1], k, niter=iterations, nredo=restarts, seed=seed, spherical=True,
         max_points_per_centroid=TRAIN_POINTS_PER_CLUSTER, min_points_per_centroid=1, verbose=False,
     )  # fmt: skip
-    kmeans.train(np.ascontiguousarray(rows), init_centroids=init)
+    kmeans.train(f32(rows), init_centroids=None if init is None else f32(init))
     return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
 
 
@@ -224,7 +228,7 @@ def _compute_assign(embs: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     index.add(centroids)
     out = np.empty(embs.shape[0], dtype=np.int64)
     for start in range(0, embs.shape[0], ASSIGN_BATCH):
-        _, nearest = index.search(embs[start : start + ASSIGN_BATCH], 1)
+        _, nearest = index.search(f32(embs[start : start + ASSIGN_BATCH]), 1)
         out[start : start + nearest.shape[0]] = nearest[:, 0]
     return out
 

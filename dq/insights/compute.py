@@ -46,9 +46,8 @@ class Reference:
     contributes to every split's insights."""
 
     split: str
-    embs: np.ndarray
     labels: np.ndarray  # class indices
-    index: NeighborIndex
+    index: NeighborIndex  # holds the split's embeddings (its own copy: the read ones are let go)
     self_nbrs: Neighbors
     outlier_scores: np.ndarray
     clusters: ClusterModel
@@ -89,13 +88,19 @@ def build_reference(run: Run, settings: InsightSettings) -> Reference:
     run of inference data only: its samples are then their own reference, and out-of-coverage, which
     compares a sample with the training data, is not computed)."""
     split = TRAINING if TRAINING in run.splits else run.splits[0]
-    embs = run.embs(split)
+    embs = read_embs(run, split, settings)
     labels = label_indices(run.samples(split, columns=["label"])["label"], run.labels)
     index = build_index(embs, settings=settings)
     self_nbrs = knn(embs, k=settings.n_neighbors, settings=settings, index=index)
     outliers = find_outliers(self_nbrs, settings=settings)
     clusters = fit_clusters(embs, n_clusters=settings.n_clusters, seed=settings.seed)
-    return Reference(split, embs, labels, index, self_nbrs, outliers.score, clusters)
+    return Reference(split, labels, index, self_nbrs, outliers.score, clusters)
+
+
+def read_embs(run: Run, split: str, settings: InsightSettings) -> np.ndarray:
+    """The embeddings of ``split``: float32, or float16 above ``settings.float32_embs_max_bytes``."""
+    large = run.n_samples(split) * int(run.meta.get("embedding_dim") or 0) * 4 > settings.float32_embs_max_bytes
+    return run.embs(split, dtype=np.float16 if large else np.float32)
 
 
 def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float, float]:
@@ -149,11 +154,11 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     in_sample = split == TRAINING and run.training_outputs == IN_SAMPLE  # held-out splits never are
     # The epochs are pooled as they are read: never every epoch in memory at once.
     pools = pool_epochs(lambda i: run.probs(split, epochs[i]), len(epochs), in_sample=in_sample)
-    embs = reference.embs if is_training else run.embs(split)
+    embs = None if is_training else read_embs(run, split, settings)  # the reference's are in its index
     to_training = (
         reference.self_nbrs
         if is_training
-        else knn(reference.embs, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
+        else knn(None, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
     )
     nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
     dep = compute_dep(

@@ -4,7 +4,8 @@ IVF: faiss k-means on a seeded sample makes about ``4 * sqrt(n)`` lists, each qu
 ``nprobe`` lists nearest to it. The lists are scanned here one at a time, each meeting all the
 queries that probe it in one matrix product: the same neighbors as faiss's ``IndexIVFFlat``,
 which streams each list once per query and so is memory-bound (4x the CPU time at 100k x 384,
-measured). The index holds a copy of the embeddings (1.5 GB at 1M x 384).
+measured). The index holds a copy of the embeddings in list order (1.5 GB at 1M x 384 float32;
+float16 embeddings stay float16 there, and each list is multiplied in float32).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from dq._util.validate import f32
 from dq.insights.settings import InsightSettings
 
 #: Rows per block when probing centroids (bounds the memory of a (rows x lists) block).
@@ -70,7 +72,7 @@ def build(embs: np.ndarray, settings: InsightSettings) -> NeighborIndex:
     n, dim = embs.shape
     if n <= settings.exact_knn_max:
         flat = faiss.IndexFlatIP(dim)
-        flat.add(embs)
+        flat.add(f32(embs))
         return NeighborIndex(n=n, dim=dim, flat=flat)
     n_lists = min(n, round(IVF_LISTS_PER_SQRT_N * math.sqrt(n)))
     n_train = min(n, IVF_TRAIN_PER_LIST * n_lists)
@@ -83,7 +85,7 @@ def build(embs: np.ndarray, settings: InsightSettings) -> NeighborIndex:
         spherical=True,  # centroids stay on the unit sphere, like the data
         min_points_per_centroid=1,  # a small sample is deliberate, not worth a warning
     )
-    kmeans.train(embs[sample])
+    kmeans.train(f32(embs[sample]))
     centroids = faiss.IndexFlatIP(dim)
     # faiss types centroids as Optional: they are None only until train() has run.
     centroids.add(cast(np.ndarray, kmeans.centroids))
@@ -108,7 +110,7 @@ def probe(centroids: Any, points: np.ndarray, nprobe: int) -> np.ndarray:
     probes = np.empty((points.shape[0], nprobe), dtype=np.int32)
     for start in range(0, points.shape[0], PROBE_BATCH):
         block = points[start : start + PROBE_BATCH]
-        _, probes[start : start + len(block)] = centroids.search(block, nprobe)
+        _, probes[start : start + len(block)] = centroids.search(f32(block), nprobe)
     return probes
 
 
@@ -139,14 +141,14 @@ def ivf_search(
                 # Large blocks: faiss keeps the best k while it multiplies, never materialising
                 # the (queries x rows) block; 5-8x faster than matmul + argpartition there.
                 block, best = faiss.knn(
-                    np.ascontiguousarray(points[rows]), index.list_embs[lo:hi], k, metric=faiss.METRIC_INNER_PRODUCT
+                    f32(points[rows]), f32(index.list_embs[lo:hi]), k, metric=faiss.METRIC_INNER_PRODUCT
                 )
             elif hi - lo > k:
-                block = points[rows] @ index.list_embs[lo:hi].T
+                block = f32(points[rows]) @ f32(index.list_embs[lo:hi]).T
                 best = np.argpartition(block, -k, axis=1)[:, -k:]
                 block = np.take_along_axis(block, best, axis=1)
             else:
-                block = points[rows] @ index.list_embs[lo:hi].T
+                block = f32(points[rows]) @ f32(index.list_embs[lo:hi]).T
                 best = np.broadcast_to(np.arange(block.shape[1]), block.shape)
             # Each (query, probe) pair owns k cells of its query's candidates.
             cells = slots[:, None] * k + columns[: block.shape[1]]
@@ -173,7 +175,7 @@ def _brute_force(index: IVFLists, points: np.ndarray, k: int) -> tuple[np.ndarra
     sims = np.empty((points.shape[0], k), dtype=np.float32)
     idx = np.empty((points.shape[0], k), dtype=np.int64)
     for start in range(0, points.shape[0], BRUTE_FORCE_BATCH):
-        block = points[start : start + BRUTE_FORCE_BATCH] @ index.list_embs.T
+        block = f32(points[start : start + BRUTE_FORCE_BATCH]) @ index.list_embs.T
         rows = np.broadcast_to(index.list_rows, block.shape)
         sims[start : start + BRUTE_FORCE_BATCH], idx[start : start + BRUTE_FORCE_BATCH] = _best(block, rows, k)
     return sims, idx

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
-from dq._util.validate import as_class_indices, as_embs, as_positive_int
+from dq._util.validate import as_class_indices, as_embs, as_positive_int, f32
 from dq.config import UNLABELED
 from dq.errors import ValidationError
 from dq.insights import ivf
@@ -107,8 +107,9 @@ def knn(
 
     Parameters
     ----------
-    embs : (n, d) array of float
-        The searched embeddings (normalized here when they are not already).
+    embs : (n, d) array of float, or None
+        The searched embeddings (normalized here when they are not already); None when ``index``
+        is given with ``queries`` (the index holds the searched rows).
     k : int
         Neighbors per query, at least 1.
     queries : (m, d) array of float, optional
@@ -132,15 +133,21 @@ def knn(
     >>> nbrs.idx.ravel().tolist(), nbrs.sims.ravel().astype(float).round(2).tolist()
     ([1, 0, 3, 2], [1.0, 1.0, 0.8, 0.8])
     """
-    embs = as_embs(embs, param="embs")
+    if embs is None and (queries is None or not isinstance(index, NeighborIndex)):
+        raise ValidationError(
+            "The 'embs' parameter may be None only with 'queries' and an 'index' from build_index. "
+            f"Got queries={'None' if queries is None else 'given'} and index={type(index).__name__} instead."
+        )
+    embs = None if embs is None else as_embs(embs, param="embs")
     as_positive_int(k, param="k")
     _check_settings(settings)
+    shape = (index.n, index.dim) if embs is None and index is not None else cast(np.ndarray, embs).shape
     if queries is not None:
-        queries = as_embs(queries, param="queries", dim=embs.shape[1])
-    if index is not None and (not isinstance(index, NeighborIndex) or (index.n, index.dim) != embs.shape):
+        queries = as_embs(queries, param="queries", dim=shape[1])
+    if index is not None and (not isinstance(index, NeighborIndex) or (index.n, index.dim) != shape):
         got = (index.n, index.dim) if isinstance(index, NeighborIndex) else type(index).__name__
         raise ValidationError(
-            f"The 'index' parameter must be a NeighborIndex built from 'embs' {embs.shape}. Got {got} instead."
+            f"The 'index' parameter must be a NeighborIndex built from 'embs' {shape}. Got {got} instead."
         )
     return _compute_knn(embs, int(k), queries, settings, index)
 
@@ -248,22 +255,23 @@ def _check_settings(settings: Any) -> None:
 
 
 def _compute_knn(
-    embs: np.ndarray,
+    embs: np.ndarray | None,
     k: int,
     queries: np.ndarray | None,
     settings: InsightSettings,
     index: NeighborIndex | None,
 ) -> Neighbors:
-    n = embs.shape[0]
+    n = index.n if index is not None else cast(np.ndarray, embs).shape[0]
     self_search = queries is None
-    points = embs if queries is None else queries
+    points = cast(np.ndarray, embs if queries is None else queries)
     m = points.shape[0]
     k = max(0, min(k, n - 1 if self_search else n))
     sims = np.zeros((m, k), dtype=np.float32)
     idx = np.zeros((m, k), dtype=np.int64)
     if k == 0 or m == 0:
         return Neighbors(sims=sims, idx=idx)
-    index = index if index is not None else ivf.build(embs, settings)
+    if index is None:
+        index = ivf.build(cast(np.ndarray, embs), settings)
     k_search = k + 1 if self_search else k
     batch = SEARCH_BATCH if index.exact else IVF_SEARCH_BATCH
     executor = active_executor()
@@ -286,6 +294,7 @@ def search_block(
     """The neighbors of one block of queries (``(first row, queries)``) in ``index``: the batch function
     every executor runs (dq.scale)."""
     start, points = block
+    points = f32(points)  # float16 embeddings: one float32 block at a time
     stop = start + len(points)
     if index.ivf is None:
         d, i = index.flat.search(points, k_search)

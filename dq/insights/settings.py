@@ -20,6 +20,10 @@ class InsightSettings:
     exact_knn_max: int = 20_000
     #: IVF lists probed per query: recall vs speed.
     ivf_nprobe: int = 8
+    #: A split whose float32 embeddings would take more bytes than this is read and indexed as
+    #: float16 (half the memory; 5M x 384 fits in 3.6 GiB instead of 7.2): neighbors within float16
+    #: rounding of float32's (recall@10 0.9995 measured on 100k).
+    float32_embs_max_bytes: int = 4 * 2**30
     # -- near duplicates
     #: Cosine similarity at or above which two samples are near duplicates.
     duplicate_similarity: float = 0.95

@@ -125,9 +125,12 @@ class Run:
         """Only the (n, n_labels) probabilities of ``split`` at ``epoch`` (default: the last)."""
         return self._read_outputs(split, epoch, ("probs",))["probs"]
 
-    def embs(self, split: str, epoch: int | None = None) -> np.ndarray:
-        """Only the (n, embedding_dim) embeddings of ``split`` at ``epoch`` (default: the last)."""
-        return self._read_outputs(split, epoch, ("emb",))["emb"]
+    def embs(self, split: str, epoch: int | None = None, *, dtype: Any = np.float32) -> np.ndarray:
+        """Only the (n, embedding_dim) embeddings of ``split`` at ``epoch`` (default: the last), as
+        ``dtype`` (float32, or float16: half the memory, converted batch by batch as they are read)."""
+        if np.dtype(dtype) not in (np.float32, np.float16):
+            raise ValidationError(f"The 'dtype' parameter must be float32 or float16. Got {dtype!r} instead.")
+        return self._read_outputs(split, epoch, ("emb",), dtype=np.dtype(dtype))["emb"]
 
     @property
     def views(self) -> dict[str, list[str]]:
@@ -144,7 +147,9 @@ class Run:
             )
         return self._read_rows(layout.view_dir(self.path, view, split), split, ("probs",), f"view '{view}'")["probs"]
 
-    def _read_outputs(self, split: str, epoch: int | None, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def _read_outputs(
+        self, split: str, epoch: int | None, columns: tuple[str, ...], *, dtype: np.dtype = np.dtype(np.float32)
+    ) -> dict[str, np.ndarray]:
         epochs = self.epochs(split)
         epoch = epochs[-1] if epoch is None else epoch
         if epoch not in epochs:
@@ -154,14 +159,18 @@ class Run:
             )
         out: dict[str, np.ndarray] = {}
         if "emb" in columns and self._split_meta(split).get("embeddings") == "shared":  # stored once
-            out = self._read_rows(layout.embeddings_dir(self.path, split), split, ("emb",), "the embeddings")
+            out = self._read_rows(layout.embeddings_dir(self.path, split), split, ("emb",), "the embeddings", dtype)
             columns = tuple(c for c in columns if c != "emb")
         if columns:
-            out.update(self._read_rows(layout.outputs_dir(self.path, split, epoch), split, columns, f"epoch {epoch}"))
+            where = layout.outputs_dir(self.path, split, epoch)
+            out.update(self._read_rows(where, split, columns, f"epoch {epoch}", dtype))
         return out
 
-    def _read_rows(self, directory: Path, split: str, columns: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
-        """Matrix columns of the parts in ``directory``, placed by their ``row`` column."""
+    def _read_rows(
+        self, directory: Path, split: str, columns: tuple[str, ...], what: str, dtype: np.dtype = np.dtype(np.float32)
+    ) -> dict[str, np.ndarray]:
+        """Matrix columns of the parts in ``directory``, placed by their ``row`` column (``emb`` as
+        ``dtype``, the others float32)."""
         # Fill preallocated arrays batch by batch: peak memory is the result plus a few hundred MB
         # of decoding buffers at 1M x 384, not (as with concatenating every part first) about
         # three copies of the embeddings.
@@ -172,7 +181,9 @@ class Run:
             raise RunFormatError(f"{self.path}: {what} of split '{split}' holds {n_rows} rows, expected {n}.")
         with refuse_damaged(parts[0]):
             schema = pq.read_schema(parts[0])
-        out = {c: np.empty((n, schema.field(c).type.list_size), dtype=np.float32) for c in columns}
+        out = {
+            c: np.empty((n, schema.field(c).type.list_size), dtype=dtype if c == "emb" else np.float32) for c in columns
+        }
         # Rows a batch: wide rows (10,000 classes) in smaller batches, so decoding stays small.
         width = sum(schema.field(c).type.list_size for c in columns)
         batch_rows = max(1, min(_READ_BATCH_ROWS, _READ_BATCH_CELLS // max(width, 1)))
