@@ -11,7 +11,7 @@ from sklearn.metrics import adjusted_rand_score, f1_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from dq.errors import ValidationError
-from dq.insights import projection
+from dq.insights import map_place, projection
 from dq.insights.clusters import (
     TABLE_COLUMNS,
     ClusterModel,
@@ -285,3 +285,22 @@ def test_map_epochs_rule_and_validation() -> None:
         project_2d(embs, seed=-1)
     with pytest.raises(ValidationError, match="'embs'"):
         project_2d(np.ones(5, dtype=np.float32))
+
+
+def test_a_large_split_is_laid_out_on_a_sample_and_the_rest_placed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Above MAP_FIT_MAX rows UMAP lays out a seeded sample; every other row lands among its blob.
+    monkeypatch.setattr(map_place, "MAP_FIT_MAX", 400)
+    embs, truth = blobs([800, 600, 400], dim=384, spread=1.0, seed=5)
+    coords = project_2d(embs, seed=0)
+    assert coords.shape == (1800, 2) and np.isfinite(coords).all()
+    np.testing.assert_array_equal(coords, project_2d(embs, seed=0))  # deterministic
+    sample = np.sort(np.random.default_rng(0).choice(1800, 400, replace=False))
+    placed = np.setdiff1d(np.arange(1800), sample)
+    # Each placed row's nearest laid-out rows on the map are of its own blob.
+    knn = KNeighborsClassifier(n_neighbors=5).fit(coords[sample], truth[sample])
+    assert np.mean(knn.predict(coords[placed]) == truth[placed]) >= 0.95
+    # ...and it lies inside its blob's extent, not in a heap between blobs.
+    for blob in range(3):
+        lo, hi = np.percentile(coords[sample][truth[sample] == blob], [1, 99], axis=0)
+        inside = np.all((coords[placed][truth[placed] == blob] >= lo) & (coords[placed][truth[placed] == blob] <= hi), 1)
+        assert inside.mean() >= 0.95, blob

@@ -18,7 +18,7 @@ from synthetic import make_run  # noqa: E402
 
 from dq.cli import main as dq_main  # noqa: E402
 from dq.errors import MissingExtraError, ValidationError  # noqa: E402
-from dq.insights import InsightSettings, run_insights  # noqa: E402
+from dq.insights import InsightSettings, map_place, projection, run_insights  # noqa: E402
 from dq.insights.neighbors import knn  # noqa: E402
 from dq.scale import open_executor, use  # noqa: E402
 from dq.store import Run  # noqa: E402
@@ -106,6 +106,25 @@ def test_large_splits_are_held_as_float16_with_the_same_findings(run_path: Path)
     assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, exact)]) >= 0.95
     with pytest.raises(ValidationError, match="'dtype' parameter must be float32 or float16"):
         run.embs("training", dtype=np.float64)
+
+
+def test_map_placement_agrees_on_local_ray_and_dask(run_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large split's map: a sample laid out (here its first two principal components, standing in
+    for UMAP, which runs in the driver), the other rows placed on it block by block on the engine."""
+    monkeypatch.setattr(map_place, "MAP_FIT_MAX", 5_000)
+    embs = Run(run_path).embs("training", dtype=np.float16)
+    basis = projection._pca_basis(embs, projection.MAP_PCA_DIMS, seed=0)
+    coords = {}
+    for name in ("local", "ray", "dask"):
+        with open_executor(name) as ex, use(ex):
+            coords[name] = map_place.sampled_map(embs, 0, basis, lambda reduced: reduced[:, :2])
+    assert coords["local"].shape == (N, 2) and np.isfinite(coords["local"]).all()
+    np.testing.assert_array_equal(coords["ray"], coords["local"])
+    np.testing.assert_array_equal(coords["dask"], coords["local"])
+    # A placed row sits near its own first two components (where the laid-out rows like it are).
+    reduced = basis.project(embs)[:, :2]
+    spread = np.linalg.norm(reduced - reduced.mean(axis=0), axis=1).mean()
+    assert np.median(np.linalg.norm(coords["local"] - reduced, axis=1)) < 0.25 * spread
 
 
 def _tightness(embs: np.ndarray, clusters: np.ndarray) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 from dq._util.fileio import atomic_path
 from dq.errors import ValidationError
 from dq.insights.cache import cache_dir
+from dq.insights.compute import read_embs
 from dq.insights.projection import project_2d
 from dq.insights.settings import InsightSettings
 from dq.store.reader import Run
@@ -40,9 +41,9 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
     cached = _load_map(path, run.n_samples(split))
     if cached is not None:
         return cached
-    xy = project_2d(
-        run.embs(split), seed=settings.seed, n_neighbors=settings.map_neighbors, min_dist=settings.map_min_dist
-    ).astype(np.float32)
+    embs = read_embs(run, split, settings)  # float16 for a large split, as for the other insights
+    xy = project_2d(embs, seed=settings.seed, n_neighbors=settings.map_neighbors, min_dist=settings.map_min_dist)
+    xy = xy.astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.save(fh, xy)

@@ -14,6 +14,10 @@ any work. This module avoids that cost and most of the rest:
 4. SGD epochs from a fixed budget of point-epochs (:data:`MAP_EPOCH_BUDGET`): 500 epochs for a
    small split like UMAP's default, 100 at 100k.
 
+5. Above ``map_place.MAP_FIT_MAX`` rows (200k) UMAP lays out a seeded sample and every other row
+   is placed among its nearest sampled rows, block by block on the active executor
+   (:mod:`dq.insights.map_place`).
+
 With a seed UMAP runs its SGD single-threaded (the parallel SGD is not reproducible): a cached
 map must not move between runs.
 """
@@ -29,6 +33,8 @@ import numpy as np
 
 from dq._util.validate import as_embs, as_non_negative_int, is_int
 from dq.errors import ValidationError
+from dq.insights import map_place
+from dq.insights.map_place import Basis
 from dq.insights.settings import InsightSettings
 
 #: Dimensions kept by the PCA before the neighbor search (about 80% of the variance of MiniLM
@@ -107,10 +113,18 @@ def _compute_map(embs: np.ndarray, seed: int, n_neighbors: int, min_dist: float)
     n = embs.shape[0]
     if n < n_neighbors + 2:
         return _pca_fallback(embs)
-    reduced = _pca(embs, MAP_PCA_DIMS, seed)
+    basis = _pca_basis(embs, MAP_PCA_DIMS, seed)
+    if n > map_place.MAP_FIT_MAX:  # laid out on a sample, the other rows placed on it
+        return map_place.sampled_map(embs, seed, basis, lambda reduced: _umap(reduced, seed, n_neighbors, min_dist))
+    return _umap(basis.project(embs), seed, n_neighbors, min_dist)
+
+
+def _umap(reduced: np.ndarray, seed: int, n_neighbors: int, min_dist: float) -> np.ndarray:
+    """UMAP of PCA-reduced rows, from their neighbors and first two components (module docstring)."""
+    n = reduced.shape[0]
     init = reduced[:, :MAP_DIMS]
     if np.ptp(init, axis=0).min() == 0:  # identical rows: UMAP would divide by a zero range
-        return _pca_fallback(embs)
+        return _pca_fallback(reduced)
     idx, dists = _knn(reduced, n_neighbors, seed)
     reducer = _umap_class()(
         n_neighbors=n_neighbors, min_dist=min_dist, n_components=MAP_DIMS, metric="euclidean",
@@ -124,8 +138,9 @@ def _compute_map(embs: np.ndarray, seed: int, n_neighbors: int, min_dist: float)
     return np.ascontiguousarray(coords, dtype=np.float32)
 
 
-def _pca(embs: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    """Project onto the top ``dims`` principal directions, centred; never copies all of ``embs`` in float64."""
+def _pca_basis(embs: np.ndarray, dims: int, seed: int) -> Basis:
+    """The top ``dims`` principal directions (of a seeded sample of at most MAP_PCA_SAMPLE rows),
+    centred; projecting never copies all of ``embs`` in float64."""
     n, d = embs.shape
     sample = embs
     if n > MAP_PCA_SAMPLE:
@@ -136,8 +151,7 @@ def _pca(embs: np.ndarray, dims: int, seed: int) -> np.ndarray:
     _, vectors = np.linalg.eigh(centred.T @ centred)
     components = _fix_signs(vectors[:, ::-1][:, : min(dims, d)].T)
     # x @ W - mean @ W: no centred copy of all rows.
-    shift = (mean @ components.T).astype(np.float32)
-    return np.ascontiguousarray(embs @ components.T.astype(np.float32) - shift)
+    return Basis(components.astype(np.float32), (mean @ components.T).astype(np.float32))
 
 
 def _fix_signs(components: np.ndarray) -> np.ndarray:
