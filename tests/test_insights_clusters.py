@@ -302,5 +302,6 @@ def test_a_large_split_is_laid_out_on_a_sample_and_the_rest_placed(monkeypatch: 
     # ...and it lies inside its blob's extent, not in a heap between blobs.
     for blob in range(3):
         lo, hi = np.percentile(coords[sample][truth[sample] == blob], [1, 99], axis=0)
-        inside = np.all((coords[placed][truth[placed] == blob] >= lo) & (coords[placed][truth[placed] == blob] <= hi), 1)
+        mine = coords[placed][truth[placed] == blob]
+        inside = np.all((mine >= lo) & (mine <= hi), axis=1)
         assert inside.mean() >= 0.95, blob

@@ -91,7 +91,8 @@ def place_block(rows: np.ndarray, *, basis: Basis, index: Any, coords: np.ndarra
     sq, idx = index.search(points, PLACE_NEIGHBORS)
     short = np.flatnonzero((idx < 0).any(axis=1))
     if short.size:  # the probed lists held fewer than k sampled rows: probe every list for those
-        every = faiss.SearchParametersIVF(nprobe=index.nlist)
+        every = faiss.SearchParametersIVF()
+        every.nprobe = index.nlist
         sq[short], idx[short] = index.search(points[short], PLACE_NEIGHBORS, params=every)
     found = idx >= 0
     dists = np.sqrt(np.maximum(sq, 0.0), where=found, out=np.full(sq.shape, np.inf, dtype=np.float32))
