@@ -305,3 +305,20 @@ def test_a_large_split_is_laid_out_on_a_sample_and_the_rest_placed(monkeypatch: 
         mine = coords[placed][truth[placed] == blob]
         inside = np.all((mine >= lo) & (mine <= hi), axis=1)
         assert inside.mean() >= 0.95, blob
+
+
+def test_placement_probes_every_list_for_rows_whose_probed_lists_are_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    # ~70 lists of ~3 sampled rows and one probed: 10 neighbours need the exhaustive second search,
+    # which must give what probing every list from the start gives.
+    monkeypatch.setattr(map_place, "PLACE_LISTS_PER_SQRT_N", 5)
+    rng = np.random.default_rng(0)
+    sample, coords = rng.normal(size=(200, 8)).astype(np.float32), rng.normal(size=(200, 2)).astype(np.float32)
+    basis = map_place.Basis(np.eye(8, dtype=np.float32), np.zeros(8, dtype=np.float32))
+    queries = rng.normal(size=(50, 8)).astype(np.float32)
+    placed = {}
+    for nprobe in (1, 10_000):
+        monkeypatch.setattr(map_place, "PLACE_NPROBE", nprobe)
+        index = map_place._sample_index(sample, 0)
+        placed[nprobe] = map_place.place_block(queries, basis=basis, index=index, coords=coords)
+    assert np.isfinite(placed[1]).all()
+    np.testing.assert_allclose(placed[1], placed[10_000], rtol=1e-5)
