@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +153,16 @@ def test_insights_refuses_bad_arguments_in_one_line_and_writes_nothing(run_path,
         assert word in line
     assert captured.out == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_insights_verbose_prints_each_step_with_its_seconds_and_peak_memory(run_path, tmp_path, capsys):
+    out = tmp_path / "steps.parquet"
+    assert main(["insights", str(run_path), "--out", str(out), "--refresh", "-v"]) == 0
+    steps = re.findall(r"^dq: step=(.+) seconds=([0-9.]+) peak_gb=([0-9.]+)$", capsys.readouterr().err, re.M)
+    names = [name for name, _, _ in steps]
+    assert {"reference training/index", "training/dep", "validation/near duplicates", "all splits/save"} <= set(names)
+    peaks = [float(peak) for _, _, peak in steps]
+    assert peaks == sorted(peaks) and peaks[-1] > 0  # the peak so far never falls
 
 
 def test_insights_on_a_directory_that_is_not_a_run(tmp_path, capsys):

@@ -37,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _fill_auto_defaults(args)
     if getattr(args, "quiet", False):
         commands.quiet_libraries()
+    if getattr(args, "verbose", False):
+        commands.show_steps()
     try:
         return int(args.func(args))
     except DQError as exc:

@@ -103,6 +103,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def show_steps() -> None:
+    """Print the steps' timings (dq._util.steps) to stderr as they end: ``dq insights -v``."""
+    import logging
+
+    from dq._util.steps import LOG
+
+    for old in [h for h in LOG.handlers if getattr(h, "dq_steps", False)]:
+        LOG.removeHandler(old)  # one handler, to this call's stderr, however often main() runs in a process
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("dq: %(message)s"))
+    handler.dq_steps = True  # type: ignore[attr-defined]
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+
+
 def _insight_settings(args: argparse.Namespace) -> Any:
     from dataclasses import replace
 

@@ -59,6 +59,9 @@ def _add_executor(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--address", help="the cluster to use: a Dask scheduler (tcp://host:8786) or Ray (auto, ray://host:10001)"
     )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="print each step's seconds and the peak memory so far to stderr"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dq._util.steps import Laps
 from dq.errors import ValidationError
 from dq.insights import cache
 from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split
@@ -71,9 +72,12 @@ def run_insights(
     with open_executor(executor, address) as ex, use(ex):
         reference = build_reference(run, settings)
         results = {split: compute_split(run, split, reference, settings) for split in run.splits}
+    lap = Laps("all splits")
     attach_alerts(results)
+    lap("alerts")
     for result in results.values():
         cache.save(directory, result)
+    lap("save")
     return results
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from dq._util.steps import Laps
 from dq.config import IN_SAMPLE
 from dq.insights import alerts as alerts_mod
 from dq.insights.alert_types import HARD_ERROR_RATE
@@ -88,12 +89,17 @@ def build_reference(run: Run, settings: InsightSettings) -> Reference:
     run of inference data only: its samples are then their own reference, and out-of-coverage, which
     compares a sample with the training data, is not computed)."""
     split = TRAINING if TRAINING in run.splits else run.splits[0]
+    lap = Laps(f"reference {split}")
     embs = read_embs(run, split, settings)
     labels = label_indices(run.samples(split, columns=["label"])["label"], run.labels)
+    lap("read")
     index = build_index(embs, settings=settings)
+    lap("index")
     self_nbrs = knn(embs, k=settings.n_neighbors, settings=settings, index=index)
+    lap("neighbors")
     outliers = find_outliers(self_nbrs, settings=settings)
     clusters = fit_clusters(embs, n_clusters=settings.n_clusters, seed=settings.seed)
+    lap("clusters")
     return Reference(split, labels, index, self_nbrs, outliers.score, clusters)
 
 
@@ -147,6 +153,7 @@ def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float
 
 def compute_split(run: Run, split: str, reference: Reference, settings: InsightSettings) -> SplitInsights:
     """Every per-sample analysis of one split, assembled into a frame, plus summaries."""
+    lap = Laps(split)
     samples = run.samples(split)
     labels = label_indices(samples["label"], run.labels)
     epochs = run.epochs(split)
@@ -154,12 +161,14 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     in_sample = split == TRAINING and run.training_outputs == IN_SAMPLE  # held-out splits never are
     # The epochs are pooled as they are read: never every epoch in memory at once.
     pools = pool_epochs(lambda i: run.probs(split, epochs[i]), len(epochs), in_sample=in_sample)
+    lap("read and pool epochs")
     embs = None if is_training else read_embs(run, split, settings)  # the reference's are in its index
     to_training = (
         reference.self_nbrs
         if is_training
         else knn(None, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
     )
+    lap("neighbors in the reference")
     nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
     dep = compute_dep(
         pools,
@@ -173,9 +182,12 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     # again for in-sample outputs, which DEP pools without keeping it).
     last = pools.last if pools.last is not None else run.probs(split, epochs[-1])
     del pools, nbr_probs
+    lap("dep")
     self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
+    lap("neighbors")
     texts = samples["text"].tolist()
     dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)
+    lap("near duplicates")
     outliers = find_outliers(self_nbrs, settings=settings)
     coverage = (
         None
@@ -184,6 +196,7 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     )
     boundary = on_boundary(last)
     cluster_ids = reference.clusters.labels if is_training else assign_clusters(embs, reference.clusters)
+    lap("outliers, boundary, clusters")
 
     preds = last.argmax(axis=1)
     names = np.array(run.labels, dtype=object)
@@ -225,7 +238,9 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     for column in samples.columns.difference(["id", "text", "label"]):
         frame[f"meta_{column}" if column in frame.columns else column] = samples[column]
 
+    lap("frame")
     keywords = cluster_keywords(texts, cluster_ids, top_n=settings.cluster_top_words)
+    lap("cluster keywords")
     clusters = cluster_table(
         cluster_ids, keywords, dep=dep.score, labels=labels, preds=preds, n_classes=len(run.labels)
     )
@@ -242,7 +257,7 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         "analyses": {r.name: r.summary for r in (dep, dups, outliers, boundary, *([coverage] if coverage else []))},
         "settings": settings.key(),
     }
-    return SplitInsights(
+    result = SplitInsights(
         split=split,
         frame=frame,
         summary=summary,
@@ -252,6 +267,8 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         confusion=sparse_confusion(labels, preds, len(run.labels)),
         clusters=clusters,
     )
+    lap("metrics and tables")
+    return result
 
 
 def attach_alerts(results: dict[str, SplitInsights]) -> None:

@@ -45,9 +45,7 @@ class Basis:
         return np.ascontiguousarray(f32(rows) @ self.components.T - self.shift)
 
 
-def sampled_map(
-    embs: np.ndarray, seed: int, basis: Basis, lay_out: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
+def sampled_map(embs: np.ndarray, seed: int, basis: Basis, lay_out: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """(n, 2) positions of every row: ``lay_out`` (PCA-reduced rows -> positions) on a seeded sample of
     :data:`MAP_FIT_MAX` rows, the others placed on it (see the module docstring)."""
     n = embs.shape[0]

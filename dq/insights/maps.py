@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from dq._util.fileio import atomic_path
+from dq._util.steps import step
 from dq.errors import ValidationError
 from dq.insights.cache import cache_dir
 from dq.insights.compute import read_embs
@@ -41,9 +42,10 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
     cached = _load_map(path, run.n_samples(split))
     if cached is not None:
         return cached
-    embs = read_embs(run, split, settings)  # float16 for a large split, as for the other insights
-    xy = project_2d(embs, seed=settings.seed, n_neighbors=settings.map_neighbors, min_dist=settings.map_min_dist)
-    xy = xy.astype(np.float32)
+    with step(f"{split}/map"):
+        embs = read_embs(run, split, settings)  # float16 for a large split, as for the other insights
+        xy = project_2d(embs, seed=settings.seed, n_neighbors=settings.map_neighbors, min_dist=settings.map_min_dist)
+        xy = xy.astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.save(fh, xy)
