@@ -1,0 +1,136 @@
+"""dq insights on the large synthetic runs (1M and 5M samples x 384-d, 20 classes, 3 epochs) with the
+local executor, each step timed; and the engines' overhead on the same run (--executor ray / dask).
+
+Each command runs in a fresh process, ``dq insights RUN --out ... --refresh -v`` (every analysis,
+the cache rewritten), and the 2-D map after it (``--with-map`` on the cached insights, so only the
+map is computed). The step lines ``-v`` prints give each step's seconds and the peak RSS so far;
+the child's own ``ru_maxrss`` (from ``wait4``) is the peak of the whole command. Runs are built by
+bench/synthetic.py once and reused. Run::
+
+    python bench/bench_scale.py --home /tmp/dq-scale-home --n 1000000 5000000 --engines-at 1000000
+
+and the results replace the ``scale`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, write_section  # noqa: E402
+from synthetic import default_run_name, make_run  # noqa: E402
+
+STEP = re.compile(r"^dq: step=(.+) seconds=([0-9.]+) peak_gb=([0-9.]+)$", re.M)
+#: The figure before this work (docs/benchmarks.md, insights speed): 1M in one call, the map left out.
+OLD_1M = {"seconds": 1073, "peak_gb": 5.17}
+
+
+@dataclass
+class Result:
+    n: int
+    executor: str
+    what: str
+    seconds: float
+    peak_gb: float
+    steps: list[tuple[str, float, float]] = field(default_factory=list)
+    rc: int = 0
+
+
+def _run(cmd: list[str], n: int, executor: str, what: str) -> Result:
+    """Run ``cmd`` under GNU time (its peak RSS) and collect the step lines it prints."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", *cmd], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    peak = re.findall(r"^maxrss_kb=(\d+)$", proc.stderr, re.M)
+    steps = [(name, float(s), float(p)) for name, s, p in STEP.findall(proc.stderr)]
+    if proc.returncode:
+        print(proc.stderr[-2000:], file=sys.stderr)
+    return Result(n, executor, what, seconds, int(peak[-1]) / 1024**2 if peak else float("nan"), steps, proc.returncode)
+
+
+def _insights(run: Path, n: int, executor: str, out: Path, *, with_map: bool = False) -> Result:
+    dq = str(Path(sys.executable).with_name("dq"))
+    cmd = [dq, "insights", str(run), "--out", str(out), "-v", "--executor", executor]
+    cmd += ["--with-map"] if with_map else ["--refresh"]
+    return _run(cmd, n, executor, "map" if with_map else "insights")
+
+
+def _table(results: list[Result]) -> str:
+    rows = ["| n | executor | command | seconds | peak RSS (GB) | vs local |", "|---|---|---|---|---|---|"]
+    local = {(r.n, r.what): r.seconds for r in results if r.executor == "local"}
+    for r in results:
+        ratio = f"{r.seconds / local[(r.n, r.what)]:.2f}×" if r.executor != "local" and (r.n, r.what) in local else ""
+        what = "dq insights --refresh" if r.what == "insights" else "the 2-D map (--with-map, insights cached)"
+        status = "" if r.rc == 0 else f" (exit {r.rc})"
+        rows.append(f"| {r.n:,} | {r.executor} | {what}{status} | {r.seconds:.0f} | {r.peak_gb:.2f} | {ratio} |")
+    return "\n".join(rows)
+
+
+def _steps(results: list[Result]) -> str:
+    local = [r for r in results if r.executor == "local"]
+    names = list(dict.fromkeys(name for r in local for name, _, _ in r.steps))
+    head = " | ".join(f"{r.n:,} {r.what}: s / peak GB" for r in local)
+    rows = [f"| step | {head} |", "|---|" + "---|" * len(local)]
+    for name in names:
+        cells = []
+        for r in local:
+            hit = [(s, p) for step, s, p in r.steps if step == name]
+            cells.append(f"{hit[0][0]:.1f} / {hit[0][1]:.2f}" if hit else "")
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, required=True, help="dq home holding (or to hold) the synthetic runs")
+    parser.add_argument("--n", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--engines-at", type=int, default=None, help="also run Ray and Dask on the run of this size")
+    parser.add_argument("--no-map", action="store_true", help="leave the 2-D map out")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    results: list[Result] = []
+    for n in args.n:
+        run = args.home / "runs" / "synthetic" / default_run_name(n, n_classes=20, dim=384, epochs=3, noise=0.1, seed=0)
+        if not run.exists():
+            make_run(n, home=args.home)
+        out = args.home / f"insights-{n}.parquet"
+        executors = ["local"] + (["ray", "dask"] if n == args.engines_at else [])
+        for executor in executors:
+            results.append(_insights(run, n, executor, out))
+            print(results[-1], flush=True)
+        if not args.no_map:
+            results.append(_insights(run, n, "local", out, with_map=True))
+            print(results[-1], flush=True)
+    old = (
+        f"Before this work (docs above, insights speed): 1M in {OLD_1M['seconds']} s with a peak of "
+        f"{OLD_1M['peak_gb']} GB, the map left out."
+    )
+    body = "\n\n".join(
+        [
+            "## Scale: 1M and 5M samples on one machine (local executor), Ray and Dask overhead",
+            "`bench/bench_scale.py`: synthetic runs of bench/synthetic.py (384-d, 20 classes, 3 epochs, 10% of "
+            "labels flipped; embeddings logged with every epoch, as an integration does). Each command in a fresh "
+            "process; seconds are wall time on this shared 2-core machine, peak RSS the child's `ru_maxrss`. "
+            "Splits above 4 GiB of float32 embeddings are held as float16; the map of a split above 200k rows "
+            "is UMAP on a 200k sample with the other rows placed on it. Ray and Dask start a local cluster of "
+            "2 workers (1 CPU each) inside the command; their start-up is included.",
+            _table(results),
+            "Steps (`-v`): seconds / peak RSS so far (GB).",
+            _steps(results),
+            old,
+            f"_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}._",
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section("scale", body)
+
+
+if __name__ == "__main__":
+    main()
