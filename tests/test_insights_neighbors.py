@@ -16,6 +16,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from dq.errors import ValidationError
+from dq.insights import duplicates
 from dq.insights.duplicates import find_near_duplicates
 from dq.insights.neighbors import (
     SOFTMAX_TEMPERATURE,
@@ -234,6 +235,17 @@ def test_planted_paraphrases_and_exact_text_duplicates_are_grouped():
         "n_conflicting_samples": 5,
         "threshold": 0.95,
     }
+
+
+def test_exact_duplicates_are_confirmed_by_their_texts_not_by_a_shared_hash(monkeypatch):
+    # Every text hashed to the same key (the worst collision): only equal normalized texts are linked,
+    # and blocks hashed apart (as on an engine) find duplicates across blocks.
+    texts = ["refund please", "where is my card", "Refund  please", "top up", "WHERE is my card", "x"]
+    expected = [0, 1, 0, 3, 1, 5]
+    assert duplicates._exact_duplicate_partner(texts).tolist() == expected
+    monkeypatch.setattr(duplicates, "TEXT_KEY_BATCH", 2)
+    monkeypatch.setattr(duplicates, "text_keys_block", lambda block: np.zeros(len(block), dtype=np.uint64))
+    assert duplicates._exact_duplicate_partner(texts).tolist() == expected
 
 
 def test_duplicates_refuse_mismatched_inputs():

@@ -22,7 +22,10 @@ from dq.errors import ValidationError
 from dq.insights.base import AnalysisResult
 from dq.insights.neighbors import Neighbors, check_neighbors
 from dq.insights.settings import InsightSettings
+from dq.scale import active as active_executor
 
+#: Texts normalized and hashed per block (one batch of the executor).
+TEXT_KEY_BATCH = 100_000
 #: ``dup_group`` of a sample that has no duplicate.
 NO_GROUP = -1
 #: Score of a sample whose normalized text occurs more than once: the same text, the same meaning.
@@ -139,10 +142,33 @@ def _compute_near_duplicates(texts: list[str], labels: list[Any], nbrs: Neighbor
 
 
 def _exact_duplicate_partner(texts: list[str]) -> np.ndarray:
-    """For each sample, the first sample with the same normalized text (itself when unique)."""
-    codes, _ = pd.factorize(pd.Series([normalize_text(t) for t in texts], dtype=object))
-    _, first = np.unique(codes, return_index=True)
-    return first[codes].astype(np.int64) if len(texts) else np.zeros(0, dtype=np.int64)
+    """For each sample, the first sample with the same normalized text (itself when unique).
+
+    The texts are normalized and hashed block by block on the active executor (dq.scale); only the
+    rows whose 64-bit key is shared are compared by their normalized texts, so a hash collision
+    never makes a duplicate.
+    """
+    n = len(texts)
+    partner = np.arange(n, dtype=np.int64)
+    if n == 0:
+        return partner
+    blocks = [texts[start : start + TEXT_KEY_BATCH] for start in range(0, n, TEXT_KEY_BATCH)]
+    executor = active_executor()
+    keys = np.concatenate(
+        [text_keys_block(b) for b in blocks] if executor.workers <= 1 else executor.map(text_keys_block, blocks)
+    )
+    _, key_codes, key_counts = np.unique(keys, return_inverse=True, return_counts=True)
+    shared = np.flatnonzero(key_counts[key_codes] >= 2)
+    if shared.size:
+        codes, _ = pd.factorize(pd.Series([normalize_text(texts[i]) for i in shared], dtype=object))
+        _, first = np.unique(codes, return_index=True)
+        partner[shared] = shared[first[codes]]
+    return partner
+
+
+def text_keys_block(texts: list[str]) -> np.ndarray:
+    """64-bit keys of the normalized texts of one block: the batch function every executor runs."""
+    return np.asarray(pd.util.hash_array(np.array([normalize_text(t) for t in texts], dtype=object)))
 
 
 def _groups(heads: np.ndarray, tails: np.ndarray, n: int) -> np.ndarray:
