@@ -1,0 +1,136 @@
+"""The console on the 5M-sample synthetic run (headless Chromium): the Dataset page's table visible
+after opening the run, and a filter change, against the targets of 5 s and 2 s.
+
+The run's insights are cached on disk first (``dq insights``; not timed). Opening is timed from
+navigating a fresh browser context to "/" until the table's first row text is in the page: on a
+server that has just started and reads the run's cached insights for that first page (``streamlit
+run``), on the launcher ``make run`` uses (``python -m dq_console.serve``, which reads them before it
+listens), and on a server that already holds them. A filter change toggles "Misclassified only" and
+stops when the script is idle and the table shows the new count. The server's peak RSS comes from
+/proc. The measuring code is bench/bench_console.py's. Run::
+
+    python bench/bench_console_scale.py --home /tmp/dq-5m-home \\
+        --run /tmp/dq-5m-home/runs/synthetic/synth-v1-n5000000-c20-d384-e3-noise0.1-s0
+
+and the results replace the ``console_scale`` section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, write_section  # noqa: E402
+from bench_console import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    start_server,
+    stop_server,
+    time_filter_changes,
+    time_open,
+)
+
+OPEN_TARGET_S = 5.0
+FILTER_TARGET_S = 2.0
+
+
+def _peak_rss_gb(pid: int) -> float:
+    """VmHWM (the peak resident set) of a live process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
+def _row(measure: str, runs: list[float], target: float) -> str:
+    median = statistics.median(runs)
+    met = "yes" if median <= target else f"no (by {median - target:.2f} s)"
+    return f"| {measure} | {median:.2f} | {', '.join(f'{t:.2f}' for t in runs)} | ≤ {target:g} | {met} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    os.environ["DQ_HOME"] = str(args.home)
+    from playwright.sync_api import sync_playwright
+
+    import dq.insights
+    from dq.store import Run
+
+    start = time.perf_counter()
+    dq.insights.run_insights(args.run)  # computed once, or read from the cache: not timed
+    print(f"insights ready in {time.perf_counter() - start:.1f} s", flush=True)
+    n = sum(Run(args.run).n_samples(s) for s in Run(args.run).splits)
+    fresh: dict[str, list[float]] = {"streamlit run": [], "python -m dq_console.serve": []}
+    warm: list[float] = []
+    filters: list[float] = []
+    peaks: list[float] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(args.repeats):
+                for launcher in fresh:
+                    proc, url = start_server(args.home, launcher=launcher)
+                    try:
+                        fresh[launcher].append(time_open(browser, url))
+                        print(f"open, fresh server ({launcher}): {fresh[launcher][-1]:.2f} s", flush=True)
+                        if launcher == "streamlit run":
+                            warm.append(time_open(browser, url))
+                            print(f"open, warm server: {warm[-1]:.2f} s", flush=True)
+                        peaks.append(_peak_rss_gb(proc.pid))
+                    finally:
+                        stop_server(proc)
+            proc, url = start_server(args.home)
+            try:
+                time_open(browser, url)
+                filters = time_filter_changes(browser, url, args.repeats)
+                print("filter toggles: " + ", ".join(f"{t:.2f}" for t in filters) + " s", flush=True)
+                peaks.append(_peak_rss_gb(proc.pid))
+            finally:
+                stop_server(proc)
+        finally:
+            browser.close()
+    body = "\n\n".join(
+        [
+            "## Console on 5M samples (headless Chromium)",
+            f"`bench/bench_console_scale.py` on `{args.run.name}` ({n:,} samples; insights cached on disk). "
+            "Open: navigating a fresh browser context to `/` until the table's first row text is in the page. "
+            'Filter change: toggling "Misclassified only" until the script is idle and the count caption shows '
+            "the new rows. Medians of the repetitions.",
+            "| measure | median s | all runs (s) | target (s) | met? |\n|---|---|---|---|---|\n"
+            + "\n".join(
+                [
+                    _row(
+                        "open, fresh server (`streamlit run`: reads the cached insights)",
+                        fresh["streamlit run"],
+                        OPEN_TARGET_S,
+                    ),
+                    _row(
+                        "open, fresh server (`python -m dq_console.serve`, as `make run`)",
+                        fresh["python -m dq_console.serve"],
+                        OPEN_TARGET_S,
+                    ),
+                    _row("open, warm server", warm, OPEN_TARGET_S),
+                    _row("filter change (Misclassified only)", filters, FILTER_TARGET_S),
+                ]
+            ),  # fmt: skip
+            f"Server peak RSS: {max(peaks):.2f} GB.",
+            f"_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}._",
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section("console_scale", body)
+
+
+if __name__ == "__main__":
+    main()
