@@ -121,17 +121,20 @@ def _filtered_rows(
     mask = np.asarray(apply_filter(frame, _flt), dtype=bool)
     if _selected is not None:
         mask &= frame["id"].isin(_selected).to_numpy()
-    # The split's DEP order is sorted once; a view takes its rows in that order (a sort of the kept
-    # rows cost seconds per filter change at 5M samples).
-    _, order = _dep_order(insights_id, _insights)
-    return _insights, frame.take(order[mask[order]])
+    # The split is sorted by DEP once; a view keeps its rows of that copy (sorting the kept rows, or
+    # taking all of them, cost seconds per filter change at 5M samples). No filter: the copy itself.
+    _, order, by_dep = _dep_sorted(insights_id, _insights)
+    kept = mask[order]
+    return _insights, by_dep if kept.all() else by_dep[kept]
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _dep_order(insights_id: int, _insights: SplitInsights) -> tuple[SplitInsights, np.ndarray]:
-    """Row positions of the split by DEP, highest first (ties in sample order); the entry holds the
-    insights object, as _filtered_rows's do."""
-    return _insights, np.argsort(-_insights.frame["dep"].to_numpy(dtype=np.float64), kind="stable")
+def _dep_sorted(insights_id: int, _insights: SplitInsights) -> tuple[SplitInsights, np.ndarray, pd.DataFrame]:
+    """The split's row positions by DEP, highest first (ties in sample order), and its frame in that
+    order (its cells are the frame's objects, not copies); the entry holds the insights object, as
+    _filtered_rows's do."""
+    order = np.argsort(-_insights.frame["dep"].to_numpy(dtype=np.float64), kind="stable")
+    return _insights, order, _insights.frame.take(order)
 
 
 def filter_summary(insights: SplitInsights) -> str:
