@@ -248,6 +248,31 @@ def test_exact_duplicates_are_confirmed_by_their_texts_not_by_a_shared_hash(monk
     assert duplicates._exact_duplicate_partner(texts).tolist() == expected
 
 
+def test_ivf_blocks_on_local_threads_find_the_same_neighbours_and_leave_blas_as_it_was(monkeypatch):
+    # Several IVF query blocks: on one thread per core (the local executor's threads) or in turn, the
+    # same neighbours in the same order; BLAS's thread count is back to what it was afterwards.
+    from threadpoolctl import threadpool_info
+
+    from dq.insights import neighbors
+    from dq.scale import executors
+
+    embs, _ = clustered(3_000, seed=11)
+    settings = InsightSettings(exact_knn_max=500)
+    monkeypatch.setattr(neighbors, "IVF_SEARCH_BATCH", 400)
+    blas_before = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    found = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(executors, "LOCAL_THREADS", threads)
+        found[threads] = knn(embs, k=10, settings=settings)
+    np.testing.assert_array_equal(found[2].idx, found[1].idx)
+    np.testing.assert_array_equal(found[2].sims, found[1].sims)
+    assert [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"] == blas_before
+    with executors.open_executor("local") as ex:
+        assert ex.map(lambda x, *, k: x * k, list(range(50)), shared={"k": 3}, threads=True) == [
+            3 * x for x in range(50)
+        ]
+
+
 def test_duplicates_refuse_mismatched_inputs():
     embs, blob = clustered(50, seed=7)
     nbrs = knn(embs, k=3)

@@ -282,7 +282,10 @@ def _compute_knn(
     shared = {"index": index, "k_search": k_search, "nprobe": settings.ivf_nprobe, "self_search": self_search}
     for first in range(0, len(starts), wave):
         blocks = [(start, points[start : min(m, start + batch)]) for start in starts[first : first + wave]]
-        for (start, block), (d, i) in zip(blocks, executor.map(search_block, blocks, shared=shared)):
+        # IVF blocks multiply with one BLAS thread each: here they go on a thread per core (an exact
+        # index's faiss search already uses every core).
+        found = executor.map(search_block, blocks, shared=shared, threads=not index.exact)
+        for (start, block), (d, i) in zip(blocks, found):
             sims[start : start + len(block)], idx[start : start + len(block)] = d, i
     np.clip(sims, -1.0, 1.0, out=sims)  # float32 rounding can put a duplicate at 1.0000001
     return Neighbors(sims=sims, idx=idx)

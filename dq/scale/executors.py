@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from dq.errors import MissingExtraError, ValidationError
 EXECUTORS: tuple[str, ...] = ("local", "ray", "dask")
 #: Workers of the cluster started when no address is given (this machine: 2 cores).
 LOCAL_CLUSTER_WORKERS = 2
+#: Threads of the local executor for thread-safe batch functions (``map(..., threads=True)``).
+LOCAL_THREADS = min(os.cpu_count() or 1, 8)
 
 
 @dataclass
@@ -34,13 +37,31 @@ class Executor:
     workers: int = 1
     _map: Callable[[Callable[..., Any], list[Any], dict[str, Any]], list[Any]] | None = field(default=None, repr=False)
 
-    def map(self, fn: Callable[..., Any], items: list[Any], *, shared: dict[str, Any] | None = None) -> list[Any]:
+    def map(
+        self, fn: Callable[..., Any], items: list[Any], *, shared: dict[str, Any] | None = None, threads: bool = False
+    ) -> list[Any]:
         """``[fn(item, **shared) for item in items]``, on this executor; ``shared`` is sent to each
-        worker once (large arrays: an index, a model name)."""
+        worker once (large arrays: an index, a model name). ``threads``: ``fn`` is thread-safe and
+        spends its time in code that releases the GIL (numpy, faiss), so the local executor runs the
+        items on one thread per core, BLAS single-threaded meanwhile (the engines' workers already
+        are one per core)."""
         shared = shared or {}
         if self._map is None:
+            if threads and len(items) > 1 and LOCAL_THREADS > 1:
+                return _on_threads(fn, items, shared)
             return [fn(item, **shared) for item in items]
         return self._map(fn, items, shared)
+
+
+def _on_threads(fn: Callable[..., Any], items: list[Any], shared: dict[str, Any]) -> list[Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    # The BLAS limit is set once around the pool: a limit entered and left inside each thread would
+    # race (one thread restoring the library's threads while another still runs).
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(LOCAL_THREADS) as pool:
+        return list(pool.map(lambda item: fn(item, **shared), items))
 
 
 _LOCAL = Executor("local")
