@@ -273,6 +273,15 @@ def planted_errors(n: int, *, n_classes: int = 20, dim: int = 384, noise: float 
     return mask[:n]
 
 
+def embeddings(n: int, *, n_classes: int = 20, dim: int = 384, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``n`` embeddings of a synthetic run (float32 unit rows, as make_run logs them) and the
+    blob each was drawn from; for tests of the neighbour search on this data's tight blobs."""
+    world = _world(n_classes, dim, seed)
+    blocks = [_block(world, seed, k, 0.1) for k in range(-(-n // BLOCK))]
+    embs = np.concatenate([_embs(world, blk, seed, k) for k, blk in enumerate(blocks)])[:n]
+    return np.ascontiguousarray(embs, dtype=np.float32), np.concatenate([blk.blob for blk in blocks])[:n]
+
+
 def make_run(
     n: int,
     *,

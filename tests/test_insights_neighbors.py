@@ -7,7 +7,9 @@ neighbors then have cosine ~0.6 and no two points reach 0.9 (no natural duplicat
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +29,9 @@ from dq.insights.neighbors import (
 )
 from dq.insights.outliers import OUTLIER_MIN_SCORE, find_out_of_coverage, find_outliers
 from dq.insights.settings import InsightSettings
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from synthetic import embeddings  # noqa: E402
 
 DIM = 384
 # Small enough that a few thousand points go through the IVF path in a test.
@@ -271,6 +276,29 @@ def test_ivf_blocks_on_local_threads_find_the_same_neighbours_and_leave_blas_as_
         assert ex.map(lambda x, *, k: x * k, list(range(50)), shared={"k": 3}, threads=True) == [
             3 * x for x in range(50)
         ]
+
+
+def test_ivf_splits_the_lists_of_tight_clusters(monkeypatch):
+    # Five tight blobs: k-means hands each blob to one centroid, so five lists would hold every row
+    # and every query would scan a fifth of the data. Above the cap those lists are cut into parts of
+    # about IVF_PART_MIN rows; the neighbours stay in the query's own blob, as exact search finds them.
+    from dq.insights import ivf
+
+    embs, blob = embeddings(6_000)  # bench/synthetic.py's blobs, on which the lists collapse
+    settings = InsightSettings(exact_knn_max=500)
+    whole = np.diff(ivf.build(embs, settings).ivf.list_starts)
+    assert whole.max() > 10 * whole.mean() and np.median(whole) <= 1  # the problem: a blob's list
+    monkeypatch.setattr(ivf, "IVF_LIST_CAP_MIN", 40)
+    monkeypatch.setattr(ivf, "IVF_PART_MIN", 20)
+    index = ivf.build(embs, settings)
+    sizes = np.diff(index.ivf.list_starts)
+    assert sizes.sum() == 6_000 and sizes.max() <= 0.5 * whole.max() and np.median(sizes) >= 5
+    nbrs = knn(embs, k=10, settings=settings, index=index)
+    exact = knn(embs, k=10, settings=replace(settings, exact_knn_max=10_000))
+    own_blob = [(blob[found.idx] == blob[:, None]).mean() for found in (nbrs, exact)]
+    assert own_blob[0] >= own_blob[1] - 0.01, own_blob
+    assert np.abs(nbrs.sims.mean(axis=1) - exact.sims.mean(axis=1)).max() < 0.02  # as similar, if not the same rows
+    np.testing.assert_array_equal(ivf.build(embs, settings).ivf.list_rows, index.ivf.list_rows)  # deterministic
 
 
 def test_duplicates_refuse_mismatched_inputs():

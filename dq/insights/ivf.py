@@ -27,6 +27,16 @@ PROBE_BATCH = 16_384
 IVF_LISTS_PER_SQRT_N = 4
 IVF_TRAIN_PER_LIST = 16
 IVF_KMEANS_ITERATIONS = 5
+#: Tight clusters (many near-identical texts, templated data) make k-means give a whole cluster to one
+#: centroid: a list of 100,000 rows that every query of the cluster scans. When a list would hold
+#: more than max(IVF_LIST_CAP_PER_MEAN x the mean list, IVF_LIST_CAP_MIN) rows (estimated on the
+#: training sample), such lists are split at the median of their principal direction into parts of
+#: about max(the mean list, IVF_PART_MIN) rows, and centroids no training row chose are dropped.
+IVF_LIST_CAP_PER_MEAN = 2
+IVF_LIST_CAP_MIN = 4_096
+IVF_PART_MIN = 1_024
+#: Power iterations for a list's principal direction.
+_POWER_ITERATIONS = 8
 #: (queries x rows) blocks at least this large are searched by faiss.knn, which keeps only the best k.
 FAISS_BLOCK_MIN = 4_000_000
 #: Queries per block of the brute-force fallback.
@@ -85,10 +95,13 @@ def build(embs: np.ndarray, settings: InsightSettings) -> NeighborIndex:
         spherical=True,  # centroids stay on the unit sphere, like the data
         min_points_per_centroid=1,  # a small sample is deliberate, not worth a warning
     )
-    kmeans.train(f32(embs[sample]))
-    centroids = faiss.IndexFlatIP(dim)
+    train = f32(embs[sample])
+    kmeans.train(train)
     # faiss types centroids as Optional: they are None only until train() has run.
-    centroids.add(cast(np.ndarray, kmeans.centroids))
+    vectors = _balanced(train, cast(np.ndarray, kmeans.centroids), n, settings.seed)
+    n_lists = len(vectors)
+    centroids = faiss.IndexFlatIP(dim)
+    centroids.add(vectors)
     # Every row is a query of the split's own search: its probes come with its list for free.
     self_probes = probe(centroids, embs, min(settings.ivf_nprobe, n_lists))
     home_list = self_probes[:, 0]
@@ -103,6 +116,43 @@ def build(embs: np.ndarray, settings: InsightSettings) -> NeighborIndex:
         self_probes=self_probes,
     )
     return NeighborIndex(n=n, dim=dim, ivf=lists)
+
+
+def _balanced(train: np.ndarray, vectors: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """The k-means centroids, or, when a list would be oversized, the lists' centroids with the
+    oversized lists split (see IVF_LIST_CAP_PER_MEAN); ``train`` is the sample they were fitted on."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    home = probe(index, train, 1)[:, 0]
+    scale = len(train) / n  # training rows per row
+    mean = n / len(vectors)
+    expected = np.bincount(home, minlength=len(vectors)) / scale
+    if expected.max() <= max(IVF_LIST_CAP_PER_MEAN * mean, IVF_LIST_CAP_MIN):
+        return vectors
+    part = max(mean, IVF_PART_MIN) * scale  # training rows per part
+    oversized = expected > max(IVF_LIST_CAP_PER_MEAN * mean, IVF_LIST_CAP_MIN)
+    kept = [vectors[(expected > 0) & ~oversized]]
+    rng = np.random.default_rng(seed)
+    for j in np.flatnonzero(oversized):
+        for rows in _median_split(train[home == j], part, rng):
+            mean_row = rows.mean(axis=0)
+            kept.append((mean_row / max(float(np.linalg.norm(mean_row)), 1e-12))[None, :])
+    return np.ascontiguousarray(np.concatenate(kept), dtype=np.float32)
+
+
+def _median_split(rows: np.ndarray, part: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """``rows`` cut in halves at the median of their principal direction, again and again, until each
+    part holds at most ``part`` rows (at least 2)."""
+    if len(rows) <= max(part, 2):
+        return [rows]
+    centred = rows - rows.mean(axis=0)
+    direction = rng.standard_normal(rows.shape[1]).astype(np.float32)
+    for _ in range(_POWER_ITERATIONS):
+        direction = centred.T @ (centred @ direction)
+        direction /= max(float(np.linalg.norm(direction)), 1e-12)
+    order = np.argsort(centred @ direction, kind="stable")
+    half = len(rows) // 2
+    return _median_split(rows[order[:half]], part, rng) + _median_split(rows[order[half:]], part, rng)
 
 
 def probe(centroids: Any, points: np.ndarray, nprobe: int) -> np.ndarray:
