@@ -33,7 +33,7 @@ from pathlib import Path
 from dq._util.steps import Laps
 from dq.errors import ValidationError
 from dq.insights import cache
-from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split
+from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split, split_neighbors
 from dq.insights.settings import InsightSettings
 from dq.scale import open_executor, use
 from dq.store.reader import Run
@@ -71,7 +71,9 @@ def run_insights(
             return cached  # type: ignore[return-value]
     with open_executor(executor, address) as ex, use(ex):
         reference = build_reference(run, settings)
-        results = {split: compute_split(run, split, reference, settings) for split in run.splits}
+        neighbors = {split: split_neighbors(run, split, reference, settings) for split in run.splits}
+        reference.index = None  # every split's neighbours are found: the embeddings can go
+        results = {split: compute_split(run, split, reference, neighbors.pop(split), settings) for split in run.splits}
     lap = Laps("all splits")
     attach_alerts(results)
     lap("alerts")

@@ -48,7 +48,9 @@ class Reference:
 
     split: str
     labels: np.ndarray  # class indices
-    index: NeighborIndex  # holds the split's embeddings (its own copy: the read ones are let go)
+    # The split's embeddings (its own copy: the read ones are let go); None once every split's
+    # neighbours are found (SplitNeighbors).
+    index: NeighborIndex | None
     self_nbrs: Neighbors
     outlier_scores: np.ndarray
     clusters: ClusterModel
@@ -151,7 +153,37 @@ def dep_thresholds(dep: np.ndarray, is_misclassified: np.ndarray) -> tuple[float
     return min(easy, hard), hard
 
 
-def compute_split(run: Run, split: str, reference: Reference, settings: InsightSettings) -> SplitInsights:
+@dataclass
+class SplitNeighbors:
+    """What one split takes from the embeddings: its neighbours among the reference split and among
+    itself, and its clusters. Found for every split before any frame is assembled, so the
+    reference's index (the embeddings: 3.6 GiB at 5M x 384) is let go first."""
+
+    to_reference: Neighbors
+    own: Neighbors
+    clusters: np.ndarray
+
+
+def split_neighbors(run: Run, split: str, reference: Reference, settings: InsightSettings) -> SplitNeighbors:
+    """The neighbours and clusters of ``split`` (the reference split's come with the reference)."""
+    if split == reference.split:
+        return SplitNeighbors(reference.self_nbrs, reference.self_nbrs, reference.clusters.labels)
+    if reference.index is None:
+        raise RuntimeError("the reference's index was released before every split's neighbours were found")
+    lap = Laps(split)
+    embs = read_embs(run, split, settings)
+    to_reference = knn(None, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
+    lap("neighbors in the reference")
+    own = knn(embs, k=settings.n_neighbors, settings=settings)
+    lap("neighbors")
+    clusters = assign_clusters(embs, reference.clusters)
+    lap("clusters")
+    return SplitNeighbors(to_reference, own, clusters)
+
+
+def compute_split(
+    run: Run, split: str, reference: Reference, neighbors: SplitNeighbors, settings: InsightSettings
+) -> SplitInsights:
     """Every per-sample analysis of one split, assembled into a frame, plus summaries."""
     lap = Laps(split)
     samples = run.samples(split)
@@ -162,13 +194,7 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     # The epochs are pooled as they are read: never every epoch in memory at once.
     pools = pool_epochs(lambda i: run.probs(split, epochs[i]), len(epochs), in_sample=in_sample)
     lap("read and pool epochs")
-    embs = None if is_training else read_embs(run, split, settings)  # the reference's are in its index
-    to_training = (
-        reference.self_nbrs
-        if is_training
-        else knn(None, k=settings.n_neighbors, queries=embs, settings=settings, index=reference.index)
-    )
-    lap("neighbors in the reference")
+    to_training, self_nbrs, cluster_ids = neighbors.to_reference, neighbors.own, neighbors.clusters
     nbr_probs = knn_label_distribution(to_training, reference.labels, len(run.labels), weights="softmax")
     dep = compute_dep(
         pools,
@@ -183,8 +209,6 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
     last = pools.last if pools.last is not None else run.probs(split, epochs[-1])
     del pools, nbr_probs
     lap("dep")
-    self_nbrs = reference.self_nbrs if is_training else knn(embs, k=settings.n_neighbors, settings=settings)
-    lap("neighbors")
     texts = samples["text"].tolist()
     dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)
     lap("near duplicates")
@@ -195,8 +219,7 @@ def compute_split(run: Run, split: str, reference: Reference, settings: InsightS
         else find_out_of_coverage(to_training, reference.outlier_scores, settings=settings)
     )
     boundary = on_boundary(last)
-    cluster_ids = reference.clusters.labels if is_training else assign_clusters(embs, reference.clusters)
-    lap("outliers, boundary, clusters")
+    lap("outliers, boundary")
 
     preds = last.argmax(axis=1)
     names = np.array(run.labels, dtype=object)

@@ -146,7 +146,7 @@ def _median_split(rows: np.ndarray, part: float, rng: np.random.Generator) -> li
     if len(rows) <= max(part, 2):
         return [rows]
     centred = rows - rows.mean(axis=0)
-    direction = rng.standard_normal(rows.shape[1]).astype(np.float32)
+    direction = rng.standard_normal(rows.shape[1], dtype=np.float32)
     for _ in range(_POWER_ITERATIONS):
         direction = centred.T @ (centred @ direction)
         direction /= max(float(np.linalg.norm(direction)), 1e-12)
