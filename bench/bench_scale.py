@@ -9,17 +9,21 @@ bench/synthetic.py once and reused. Run::
 
     python bench/bench_scale.py --home /tmp/dq-scale-home --n 1000000 5000000 --engines-at 1000000
 
+(``--only insights`` or ``--only map`` reruns one command; every result is kept in the home's
+bench_scale.jsonl and the table shows the latest of each)
+
 and the results replace the ``scale`` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,6 +65,22 @@ def _insights(run: Path, n: int, executor: str, out: Path, *, with_map: bool = F
     return _run(cmd, n, executor, "map" if with_map else "insights")
 
 
+def _keep(log: Path, result: Result) -> None:
+    print(result, flush=True)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({**asdict(result), "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}) + "\n")
+
+
+def _kept(log: Path) -> list[Result]:
+    if not log.exists():
+        return []
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        Result(r["n"], r["executor"], r["what"], r["seconds"], r["peak_gb"], [tuple(x) for x in r["steps"]], r["rc"])
+        for r in records
+    ]
+
+
 def _table(results: list[Result]) -> str:
     rows = ["| n | executor | command | seconds | peak RSS (GB) | vs local |", "|---|---|---|---|---|---|"]
     local = {(r.n, r.what): r.seconds for r in results if r.executor == "local"}
@@ -93,7 +113,16 @@ def main() -> None:
     parser.add_argument("--engines-at", type=int, default=None, help="also run Ray and Dask on the run of this size")
     parser.add_argument("--no-map", action="store_true", help="leave the 2-D map out")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--only",
+        choices=["insights", "map"],
+        default=None,
+        help="run only this command (the others' last results stay)",
+    )
     args = parser.parse_args()
+    # Every result is kept in the home's bench_scale.jsonl; the table shows the latest of each
+    # (n, executor, command), so a long benchmark can be run, or rerun, in pieces.
+    log = args.home / "bench_scale.jsonl"
     results: list[Result] = []
     for n in args.n:
         run = args.home / "runs" / "synthetic" / default_run_name(n, n_classes=20, dim=384, epochs=3, noise=0.1, seed=0)
@@ -101,12 +130,16 @@ def main() -> None:
             make_run(n, home=args.home)
         out = args.home / f"insights-{n}.parquet"
         executors = ["local"] + (["ray", "dask"] if n == args.engines_at else [])
-        for executor in executors:
-            results.append(_insights(run, n, executor, out))
-            print(results[-1], flush=True)
-        if not args.no_map:
+        if args.only != "map":
+            for executor in executors:
+                results.append(_insights(run, n, executor, out))
+                _keep(log, results[-1])
+        if not args.no_map and args.only != "insights":
             results.append(_insights(run, n, "local", out, with_map=True))
-            print(results[-1], flush=True)
+            _keep(log, results[-1])
+    latest = {(r.n, r.executor, r.what): r for r in _kept(log)}
+    order = {"local": 0, "ray": 1, "dask": 2}
+    results = sorted(latest.values(), key=lambda r: (r.n, r.what != "insights", order.get(r.executor, 9)))
     old = (
         f"Before this work (docs above, insights speed): 1M in {OLD_1M['seconds']} s with a peak of "
         f"{OLD_1M['peak_gb']} GB, the map left out."
