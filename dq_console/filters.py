@@ -99,7 +99,8 @@ def view_key(split: str, state: Any = None) -> str:
 
 
 def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
-    """The rows of the split that pass the filters and the map selection, sorted by DEP descending.
+    """The rows of the split that pass the filters and the map selection, in the split's order (the
+    table shows them highest DEP first: :func:`dq_console.table.page_of`).
 
     The result is shared between reruns and sessions showing the same view (paging, opening a
     sample and reloading the page do not filter again): never modify it in place.
@@ -118,23 +119,12 @@ def _filtered_rows(
     # Keyed on the identity of the (cached, shared) insights object and the view; the entry holds
     # the insights object, so its id cannot be reused by another split's insights while it lives.
     frame = _insights.frame
-    mask = np.asarray(apply_filter(frame, _flt), dtype=bool)
+    mask = np.array(apply_filter(frame, _flt), dtype=bool)  # a copy: pandas hands out read-only arrays
     if _selected is not None:
         mask &= frame["id"].isin(_selected).to_numpy()
-    # The split is sorted by DEP once; a view keeps its rows of that copy (sorting the kept rows, or
-    # taking all of them, cost seconds per filter change at 5M samples). No filter: the copy itself.
-    _, order, by_dep = _dep_sorted(insights_id, _insights)
-    kept = mask[order]
-    return _insights, by_dep if kept.all() else by_dep[kept]
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _dep_sorted(insights_id: int, _insights: SplitInsights) -> tuple[SplitInsights, np.ndarray, pd.DataFrame]:
-    """The split's row positions by DEP, highest first (ties in sample order), and its frame in that
-    order (its cells are the frame's objects, not copies); the entry holds the insights object, as
-    _filtered_rows's do."""
-    order = np.argsort(-_insights.frame["dep"].to_numpy(dtype=np.float64), kind="stable")
-    return _insights, order, _insights.frame.take(order)
+    # In the split's order: the table ranks the page it shows by DEP (table.page_of). Sorting, or
+    # copying, every kept row cost seconds per view at 5M samples; no filter: the frame itself.
+    return _insights, frame if mask.all() else frame[mask]
 
 
 def filter_summary(insights: SplitInsights) -> str:

@@ -63,7 +63,7 @@ def preload() -> str | None:
         return None
     split = run.splits[0]  # the split shown first
     insights = load_insights(str(run.path), run.content_hash)[split]
-    filtered(insights, state={**URL_KEYS, **SESSION_DEFAULTS})  # the unfiltered view, highest DEP first
+    filtered(insights, state={**URL_KEYS, **SESSION_DEFAULTS})  # the unfiltered view
     split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
     return str(run.path)
 

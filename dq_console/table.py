@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from functools import partial
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -69,9 +70,30 @@ def n_pages(n_rows: int) -> int:
 
 
 def page_of(rows: pd.DataFrame, page_number: int) -> pd.DataFrame:
-    """Rows of page ``page_number`` (1-based, clipped to the pages there are)."""
+    """Rows of page ``page_number`` (1-based, clipped to the pages there are), highest DEP first."""
     page = min(max(int(page_number), 1), n_pages(len(rows)))
-    return rows.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    first = (page - 1) * PAGE_SIZE
+    return rows.iloc[top_by_dep(rows["dep"].to_numpy(dtype=np.float64), first + PAGE_SIZE)[first:]]
+
+
+def top_by_dep(dep: np.ndarray, stop: int) -> np.ndarray:
+    """Positions of the ``stop`` highest DEPs, highest first, ties (and missing DEPs, last) in row
+    order: the head of a stable sort by DEP descending, without sorting every row (a page of a
+    5M-row view costs a partition, not a sort).
+
+    >>> top_by_dep(np.array([0.2, 0.9, np.nan, 0.9, 0.5]), 3).tolist()
+    [1, 3, 4]
+    """
+    key = np.where(np.isnan(dep), np.inf, -dep)
+    stop = min(max(stop, 0), len(key))
+    if stop == len(key):
+        return np.argsort(key, kind="stable")
+    if stop == 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = np.partition(key, stop - 1)[stop - 1]
+    above = np.flatnonzero(key < kth)
+    chosen = np.concatenate([above, np.flatnonzero(key == kth)[: stop - len(above)]])
+    return chosen[np.lexsort((chosen, key[chosen]))]
 
 
 def flags_text(rows: pd.DataFrame) -> pd.Series:

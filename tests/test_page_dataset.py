@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 import dq
@@ -21,7 +23,7 @@ from dq_console.charts import dep_bins, pick_updates
 from dq_console.filter_bar import escape_markdown
 from dq_console.filters import alert_key
 from dq_console.sample_view import reasons
-from dq_console.table import PAGE_SIZE, flags_text, page_of
+from dq_console.table import PAGE_SIZE, flags_text, page_of, top_by_dep
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 RUN_TIMEOUT_S = 60
@@ -310,6 +312,16 @@ def test_reasons_and_neighbors_directly(tiny: SplitInsights) -> None:
 
 
 # --- pure pieces: pages, flags, chart clicks, DEP bins -----------------------------------------------
+
+
+@given(
+    st.lists(st.one_of(st.sampled_from([0.1, 0.5, 0.9]), st.floats(0, 1), st.just(float("nan"))), max_size=60),
+    st.integers(0, 70),
+)
+def test_top_by_dep_is_the_head_of_a_stable_sort_by_dep_descending(dep: list[float], stop: int) -> None:
+    values = np.array(dep, dtype=np.float64)
+    stable = np.argsort(np.where(np.isnan(values), np.inf, -values), kind="stable")
+    assert top_by_dep(values, stop).tolist() == stable[:stop].tolist()
 
 
 def test_page_of_clips_and_flags_text(tiny: SplitInsights) -> None:
