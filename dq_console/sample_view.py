@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dq._util.validate import as_embs
+from dq._util.embs import as_embs
 from dq.edits.model import EDIT_TEXT
 from dq.insights import SplitInsights
 from dq.insights.alerts import AlertThresholds

@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dq._util.embs import NORM_TOLERANCE, as_embs
 from dq._util.validate import (
-    NORM_TOLERANCE,
     as_bools,
     as_class_indices,
-    as_embs,
     as_floats,
     as_ids,
     as_labels_list,

@@ -21,14 +21,13 @@ import faiss
 import numpy as np
 import pandas as pd
 
+from dq._util.embs import as_embs, f32
 from dq._util.validate import (
     as_bools,
     as_class_indices,
-    as_embs,
     as_floats,
     as_non_negative_int,
     check_same_length,
-    f32,
     is_int,
 )
 from dq.config import UNLABELED

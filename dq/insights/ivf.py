@@ -18,7 +18,7 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from dq._util.validate import f32
+from dq._util.embs import f32
 from dq.insights.settings import InsightSettings
 
 #: Rows per block when probing centroids (bounds the memory of a (rows x lists) block).

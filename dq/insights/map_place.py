@@ -19,7 +19,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from dq._util.validate import f32
+from dq._util.embs import f32
 from dq.scale import active as active_executor
 
 #: Splits larger than this are laid out on a seeded sample of this many rows.

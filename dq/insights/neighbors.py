@@ -14,7 +14,8 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from dq._util.validate import as_class_indices, as_embs, as_positive_int, f32
+from dq._util.embs import as_embs, f32
+from dq._util.validate import as_class_indices, as_positive_int
 from dq.config import UNLABELED
 from dq.errors import ValidationError
 from dq.insights import ivf

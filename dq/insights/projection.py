@@ -31,7 +31,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from dq._util.validate import as_embs, as_non_negative_int, is_int
+from dq._util.embs import as_embs
+from dq._util.validate import as_non_negative_int, is_int
 from dq.errors import ValidationError
 from dq.insights import map_place
 from dq.insights.map_place import Basis
