@@ -4,7 +4,7 @@ local executor, each step timed; and the engines' overhead on the same run (--ex
 Each command runs in a fresh process, ``dq insights RUN --out ... --refresh -v`` (every analysis,
 the cache rewritten), and the 2-D map after it (``--with-map`` on the cached insights, so only the
 map is computed). The step lines ``-v`` prints give each step's seconds and the peak RSS so far;
-the child's own ``ru_maxrss`` (from ``wait4``) is the peak of the whole command. Runs are built by
+GNU time's maximum resident set size is the peak of the whole command (its largest process). Runs are built by
 bench/synthetic.py once and reused. Run::
 
     python bench/bench_scale.py --home /tmp/dq-scale-home --n 1000000 5000000 --engines-at 1000000
