@@ -163,6 +163,9 @@ def test_insights_verbose_prints_each_step_with_its_seconds_and_peak_memory(run_
     assert {"reference training/index", "training/dep", "validation/near duplicates", "all splits/save"} <= set(names)
     peaks = [float(peak) for _, _, peak in steps]
     assert peaks == sorted(peaks) and peaks[-1] > 0  # the peak so far never falls
+    # The printing ends with the command: a later call in the same process prints no steps.
+    assert main(["insights", str(run_path), "--out", str(out), "--refresh"]) == 0
+    assert "step=" not in capsys.readouterr().err
 
 
 def test_insights_on_a_directory_that_is_not_a_run(tmp_path, capsys):

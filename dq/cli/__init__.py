@@ -37,10 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _fill_auto_defaults(args)
     if getattr(args, "quiet", False):
         commands.quiet_libraries()
-    if getattr(args, "verbose", False):
-        commands.show_steps()
     try:
-        return int(args.func(args))
+        with commands.steps_shown(getattr(args, "verbose", False)):
+            return int(args.func(args))
     except DQError as exc:
         print(f"dq {args.command}: error: {' '.join(str(exc).split(chr(10)))}", file=sys.stderr)
         return EXIT_USAGE

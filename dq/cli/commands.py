@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -103,19 +105,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_steps() -> None:
-    """Print the steps' timings (dq._util.steps) to stderr as they end: ``dq insights -v``."""
+@contextlib.contextmanager
+def steps_shown(shown: bool) -> Iterator[None]:
+    """While a command runs with ``-v``: print the steps' timings (dq._util.steps) to stderr as they
+    end. The handler and the logger's level are taken back afterwards (a process may run several
+    commands: tests, notebooks)."""
     import logging
 
     from dq._util.steps import LOG
 
-    for old in [h for h in LOG.handlers if getattr(h, "dq_steps", False)]:
-        LOG.removeHandler(old)  # one handler, to this call's stderr, however often main() runs in a process
+    if not shown:
+        yield
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("dq: %(message)s"))
-    handler.dq_steps = True  # type: ignore[attr-defined]
+    level = LOG.level
     LOG.addHandler(handler)
     LOG.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        LOG.removeHandler(handler)
+        LOG.setLevel(level)
 
 
 def _insight_settings(args: argparse.Namespace) -> Any:
