@@ -30,8 +30,11 @@ def step(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        seconds = time.perf_counter() - start
-        LOG.info("step=%s seconds=%.2f peak_gb=%.2f", name, seconds, peak_rss_bytes() / 1024**3)
+        _log(name, time.perf_counter() - start)
+
+
+def _log(name: str, seconds: float) -> None:
+    LOG.info("step=%s seconds=%.2f peak_gb=%.2f", name, seconds, peak_rss_bytes() / 1024**3)
 
 
 class Laps:
@@ -44,6 +47,5 @@ class Laps:
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        peak = peak_rss_bytes() / 1024**3
-        LOG.info("step=%s/%s seconds=%.2f peak_gb=%.2f", self.prefix, name, now - self._last, peak)
+        _log(f"{self.prefix}/{name}", now - self._last)
         self._last = now

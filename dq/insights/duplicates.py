@@ -153,10 +153,7 @@ def _exact_duplicate_partner(texts: list[str]) -> np.ndarray:
     if n == 0:
         return partner
     blocks = [texts[start : start + TEXT_KEY_BATCH] for start in range(0, n, TEXT_KEY_BATCH)]
-    executor = active_executor()
-    keys = np.concatenate(
-        [text_keys_block(b) for b in blocks] if executor.workers <= 1 else executor.map(text_keys_block, blocks)
-    )
+    keys = np.concatenate(active_executor().map(text_keys_block, blocks))
     _, key_codes, key_counts = np.unique(keys, return_inverse=True, return_counts=True)
     shared = np.flatnonzero(key_counts[key_codes] >= 2)
     if shared.size:

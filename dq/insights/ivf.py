@@ -127,10 +127,10 @@ def _balanced(train: np.ndarray, vectors: np.ndarray, n: int, seed: int) -> np.n
     scale = len(train) / n  # training rows per row
     mean = n / len(vectors)
     expected = np.bincount(home, minlength=len(vectors)) / scale
-    if expected.max() <= max(IVF_LIST_CAP_PER_MEAN * mean, IVF_LIST_CAP_MIN):
+    oversized = expected > max(IVF_LIST_CAP_PER_MEAN * mean, IVF_LIST_CAP_MIN)
+    if not oversized.any():
         return vectors
     part = max(mean, IVF_PART_MIN) * scale  # training rows per part
-    oversized = expected > max(IVF_LIST_CAP_PER_MEAN * mean, IVF_LIST_CAP_MIN)
     kept = [vectors[(expected > 0) & ~oversized]]
     rng = np.random.default_rng(seed)
     for j in np.flatnonzero(oversized):
