@@ -55,8 +55,10 @@ $(UV):
 	$(PYTHON) -m pip install --quiet --root-user-action=ignore --target $(VENV)/uv uv==$(UV_VERSION)
 
 # The stamp is rebuilt when the lock or pyproject.toml changes; an existing .venv is synced, not recreated.
+# Bytecode is compiled at install (as pip does): a console or test server then starts without compiling
+# every module it imports, also where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
 $(STAMP): $(LOCK) pyproject.toml | $(UV)
-	$(UV) pip sync --python $(BIN)/python $(LOCK)
+	$(UV) pip sync --compile-bytecode --python $(BIN)/python $(LOCK)
 	$(UV) pip install --python $(BIN)/python --no-deps -e .
 	@# Compile UMAP's numba kernels into their on-disk cache once, not in the first map of every run.
 	$(BIN)/python -c "import numpy as np; from dq.insights.projection import project_2d; project_2d(np.random.default_rng(0).normal(size=(300, 16)).astype('float32'))"

@@ -58,11 +58,7 @@ def split_arrays(
 ) -> SplitArrays:
     """Class indices and the probability matrix of ``split`` (keyed by run path, hash and split)."""
     frame = _insights.frame
-    probs = (
-        np.stack(frame["probs"].to_numpy()).astype(np.float32, copy=False)
-        if len(frame)
-        else np.zeros((0, len(classes)), dtype=np.float32)
-    )
+    probs = _insights.probs.astype(np.float32, copy=False)
     return SplitArrays(label_indices(frame["label"], list(classes)), label_indices(frame["pred"], list(classes)), probs)
 
 

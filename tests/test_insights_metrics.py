@@ -391,3 +391,24 @@ def test_class_overlap_of_a_split_without_labels_is_all_zero() -> None:
     probs = np.random.default_rng(0).dirichlet(np.ones(4), size=10)
     got = class_overlap(probs, np.full(10, -1), ["a", "b", "c", "d"], top=3)
     assert len(got) == 3 and (got["overlap"] == 0).all() and (got["n_confused"] == 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.sampled_from(["a", "b", "c", "zz", ""]), st.none(), st.integers(0, 3)), max_size=40),
+    storage=st.sampled_from(["object", "str"]),
+)
+def test_label_indices_equal_a_lookup_of_each_name(values: list[object], storage: str) -> None:
+    """Arrow strings, object columns and mixed columns all give the names' positions, -1 elsewhere."""
+    import pandas as pd
+
+    from dq.insights.compute import label_indices
+
+    names = ["a", "b", "c"]
+    if storage == "str":  # pandas' own string dtype (Arrow-backed): only text and missing values
+        values = [v if isinstance(v, str) or v is None else str(v) for v in values]
+    series = pd.Series(values, dtype=storage)
+    expected = [names.index(v) if isinstance(v, str) and v in names else -1 for v in series]
+    got = label_indices(series, names)
+    assert got.dtype == np.int64
+    assert got.tolist() == expected

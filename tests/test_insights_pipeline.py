@@ -309,6 +309,9 @@ def _assert_same(a: dict[str, SplitInsights], b: dict[str, SplitInsights]) -> No
     for split in a:
         pd.testing.assert_frame_equal(a[split].frame.drop(columns="probs"), b[split].frame.drop(columns="probs"))
         np.testing.assert_array_equal(np.stack(a[split].frame["probs"]), np.stack(b[split].frame["probs"]))
+        for result in (a[split], b[split]):  # the matrix is the column, row for row (computed or read)
+            assert result.probs.dtype == np.float32
+            np.testing.assert_array_equal(result.probs, np.stack(result.frame["probs"]))
         assert a[split].summary == b[split].summary
         np.testing.assert_array_equal(a[split].confusion.toarray(), b[split].confusion.toarray())
         for table in ("class_report", "overlap", "misclassified_pairs"):

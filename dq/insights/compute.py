@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from dq._util.steps import Laps
@@ -68,6 +70,9 @@ class SplitInsights:
     misclassified_pairs: pd.DataFrame
     confusion: sp.csr_array  # (classes, classes), sparse: rows ground truth, columns prediction
     clusters: pd.DataFrame
+    #: (n, classes) float32: the frame's ``probs`` column as one matrix, in frame order (its rows
+    #: are the column's cells), for whatever aggregates every row.
+    probs: np.ndarray
     alerts: list[alerts_mod.Alert] = field(default_factory=list)
 
 
@@ -82,8 +87,18 @@ FRAME_COLUMNS: tuple[str, ...] = (
 
 def label_indices(labels: pd.Series, class_names: list[str]) -> np.ndarray:
     """Class index of each sample's label (a name of ``class_names``); -1 for missing (inference)."""
-    index = {name: i for i, name in enumerate(class_names)}
-    return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in labels], dtype=np.int64)
+    # One hash lookup in Arrow (strings stay Arrow strings under pandas 3: no Python loop over
+    # millions of cells); a value that is not one of the names (None, NaN) gets -1, and a column
+    # that is not all text (ints, mixed) goes through a Categorical, which matches only strings.
+    try:
+        values = pa.chunked_array(pa.array(labels))  # pandas 3 string columns: zero copy
+        if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+            found = pc.index_in(values, value_set=pa.array(class_names, type=values.type))
+            return found.fill_null(-1).to_numpy().astype(np.int64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    is_text = np.fromiter((isinstance(v, str) for v in labels), dtype=bool, count=len(labels))
+    return np.where(is_text, pd.Categorical(labels, categories=class_names).codes, -1).astype(np.int64)
 
 
 def build_reference(run: Run, settings: InsightSettings) -> Reference:
@@ -289,6 +304,7 @@ def compute_split(
         misclassified_pairs=top_misclassified_pairs(labels, preds, run.labels, top=None),
         confusion=sparse_confusion(labels, preds, len(run.labels)),
         clusters=clusters,
+        probs=last,
     )
     lap("metrics and tables")
     return result
