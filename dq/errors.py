@@ -45,3 +45,11 @@ class MissingExtraError(DQError, ImportError):
 
 class EditsDBError(DQError):
     """The edits-cart database cannot be used (not SQLite, or written by a newer dq)."""
+
+
+class UsersDBError(DQError):
+    """The users database of a team's dq home cannot be used (not SQLite, damaged, or newer)."""
+
+
+class AccessDenied(DQError, PermissionError):
+    """A user's role does not allow what was asked (a viewer's edit, a read without a grant)."""

@@ -12,24 +12,21 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dq.edits import Change, EditsCart, current_samples, default_author, run_key
+from dq.edits import Change, EditsCart, current_samples, run_key
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS
+from dq.errors import AccessDenied
 from dq.store import Run
+from dq_console.filter_bar import escape_markdown
 from dq_console.state import notify
+from dq_console.team import author
 from dq_console.text import plural
 
 #: How each action reads in the console.
 ACTION_NAMES = {RELABEL: "relabel", REMOVE: "remove", EDIT_TEXT: "edit text", SEND_TO_LABELERS: "send to labelers"}
+#: What an action did to a sample, told to another user.
+DONE_TO_IT = {REMOVE: "removed it", EDIT_TEXT: "edited its text", SEND_TO_LABELERS: "sent it to labelers"}
 #: How a sample's table row marks what the cart does to it (a relabel shows its new label).
 MARKS = {REMOVE: "removed", EDIT_TEXT: "text edited", SEND_TO_LABELERS: "to labelers"}
-
-
-def author() -> str:
-    """The signed-in user's e-mail (or name) when the app has authentication, else the local user."""
-    user = st.user
-    if user.get("is_logged_in"):
-        return str(user.get("email") or user.get("name") or default_author())
-    return default_author()
 
 
 def active_edits(run: Run, split: str) -> pd.DataFrame:
@@ -65,12 +62,29 @@ def add_changes(run: Run, split: str, changes: list[Change], *, done: str) -> No
     if not changes:
         notify("Nothing to change: the samples already hold that value.", icon=":material/info:")
         return
-    batch = EditsCart().add(run, split, changes, author=author())
+    try:
+        batch = EditsCart().add(run, split, changes, author=author())
+    except AccessDenied as exc:  # the role changed since the page was drawn: the library said no
+        notify(str(exc), icon=":material/block:")
+        return
     st.session_state["last_batch"] = batch
     notify(
         f"{done} {plural(len(changes), 'sample')}. The Edits cart page lists it, with undo.",
         icon=":material/shopping_cart:",
     )
+
+
+def others_changes(edits: pd.DataFrame, me: str) -> list[str]:
+    """One line per active edit of a sample made by someone other than ``me`` (who, what, when),
+    escaped for markdown: a shared cart says who changed a sample under another user's eyes."""
+    lines = []
+    for action, value, who, when in zip(edits["action"], edits["new_value"], edits["author"], edits["created_at"]):
+        if str(who) == me:
+            continue
+        what = f"relabeled it to {value}" if action == RELABEL else DONE_TO_IT[action]
+        stamp = pd.Timestamp(when).strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(escape_markdown(f"{who} {what} on {stamp}."))
+    return lines
 
 
 def edit_marks(active: pd.DataFrame, ids: list | None = None) -> dict[str, str]:

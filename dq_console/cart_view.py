@@ -1,14 +1,14 @@
-"""The Edits cart page's pieces: counts, the edit list with undo, the downloads, retrain & compare.
+"""The Edits cart page's pieces: counts, the edit list with undo (filterable by author), the downloads.
 
 Downloads are built only when their button is clicked (``st.download_button`` with a callable).
-The retrain runs in a background thread of the server process (``dq_console.jobs.start_job``); a
-fragment polls it once a second, so the rest of the page stays usable meanwhile.
+Retrain & compare is in ``dq_console.retrain_view``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from functools import partial
+from functools import partial, wraps
 from typing import Any
 
 import numpy as np
@@ -16,14 +16,14 @@ import pandas as pd
 import streamlit as st
 
 from dq.edits import EditsCart, fix, fix_all, labelers_frame, run_key
-from dq.edits.compare import compare
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
 from dq.edits.model import ACTIONS
+from dq.errors import AccessDenied
 from dq.insights import InsightSettings, split_insights
 from dq.store import Run
-from dq_console.cart import ACTION_NAMES, active_edits, author
-from dq_console.jobs import get_job, start_job
+from dq_console.cart import ACTION_NAMES, active_edits
 from dq_console.state import notify
+from dq_console.team import author, may_edit
 from dq_console.text import plural
 
 #: Strictness values offered for the auto-fix (the insights' default first among equals).
@@ -51,18 +51,6 @@ HISTORY_CONFIG = {
     "author": st.column_config.TextColumn("Author", width=100),
     "status": st.column_config.TextColumn(
         "Status", width=100, help="active · superseded (a later edit of the same sample wins) · undone"
-    ),
-}
-COMPARE_CONFIG = {
-    "before": st.column_config.NumberColumn("Before", format="%.4f"),
-    "after": st.column_config.NumberColumn("After (fixed data)", format="%.4f"),
-    "change": st.column_config.NumberColumn("Change", format="%+.4f"),
-    "change_low": st.column_config.NumberColumn(
-        "95% interval from", format="%+.4f", help="Paired bootstrap over the split's rows: the change could be this low"
-    ),
-    "change_high": st.column_config.NumberColumn("to", format="%+.4f", help="... or this high"),
-    "beyond_noise": st.column_config.CheckboxColumn(
-        "Beyond noise", help="The 95% interval excludes 0: the change is unlikely to be chance"
     ),
 }
 #: Rows of the edit list drawn at most (the counts above it cover all).
@@ -94,26 +82,42 @@ def history_with_status(run: Run, split: str, insights_frame: pd.DataFrame) -> p
     )
 
 
+def _refused(undo: Callable[[], None]) -> Callable[[], None]:
+    """An undo callback that shows the library's refusal (a role taken back meanwhile) instead of failing."""
+
+    @wraps(undo)
+    def checked(*args: Any) -> None:
+        try:
+            undo(*args)
+        except AccessDenied as exc:
+            notify(str(exc), icon=":material/block:")
+
+    return checked
+
+
+@_refused
 def _undo_last() -> None:
     batch = st.session_state.get("last_batch")
     if batch:
-        n = EditsCart().undo_batch(batch)
+        n = EditsCart().undo_batch(batch, author=author())
         st.session_state["last_batch"] = None
         notify(f"Undid your last action ({plural(n, 'edit')}).", icon=":material/undo:")
 
 
+@_refused
 def _undo_all(key: str, split: str) -> None:
-    n = EditsCart().undo_all(key, split)
+    n = EditsCart().undo_all(key, split, author=author())
     st.session_state["last_batch"] = None
     notify(f"Undid {n:,} edits of {split}.", icon=":material/undo:")
 
 
+@_refused
 def _undo_rows(table_key: str, edit_ids: list[int]) -> None:
     cart = EditsCart()
     # The positions refer to the list the user saw when ticking: ``edit_ids`` is that list.
     chosen = [edit_ids[r] for r in st.session_state[table_key].selection.rows if r < len(edit_ids)]
     for edit_id in chosen:
-        cart.undo(edit_id)
+        cart.undo(edit_id, author=author())
     notify(f"Undid {plural(len(chosen), 'edit')}.", icon=":material/undo:")
 
 
@@ -135,6 +139,7 @@ def undo_bar(run: Run, split: str, n_active: int) -> None:
 def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     """The edits, filterable; ticking active ones and pressing Undo undoes exactly those."""
     history = history_with_status(run, split, insights_frame)
+    editable = may_edit(run.project)
     if history.empty:
         st.info(
             "The cart is empty. On the Dataset page, tick rows or filter them, then relabel, remove, edit "
@@ -143,15 +148,20 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         )
         return
     names = [ACTION_NAMES[a] for a in ACTIONS]
-    pick, status_col, search_col = st.columns([2, 2, 2])
+    pick, status_col, author_col, search_col = st.columns([2, 2, 2, 2])
     chosen = pick.multiselect("Action", names, placeholder="Any action", key="cart_actions")
     statuses = status_col.multiselect(
         "Status", ["active", "superseded", "undone"], default=["active", "superseded"], key="cart_status"
+    )
+    authors = author_col.multiselect(
+        "Author", sorted(history["author"].unique()), placeholder="Anyone", key="cart_authors"
     )
     query = search_col.text_input("Sample id", placeholder="exact id", key="cart_sample")
     shown = history
     if chosen:
         shown = shown[shown["action"].isin(chosen)]
+    if authors:
+        shown = shown[shown["author"].isin(authors)]
     if statuses:
         shown = shown[shown["status"].isin(statuses)]
     if query:
@@ -159,24 +169,26 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     st.caption(
         f"{len(shown):,} of {len(history):,} edits of {split}, newest first"
         + (f" (the first {HISTORY_ROWS:,} shown)" if len(shown) > HISTORY_ROWS else "")
-        + ". Tick edits to undo them."
+        + (". Tick edits to undo them." if editable else ".")
     )
     shown = shown.head(HISTORY_ROWS)
     # Streamlit keeps a table's ticks as row positions under its key. Keyed by the edits listed (and
     # their status), the table starts unticked whenever the list changes, e.g. after an undo: a
     # tick never slides onto an edit the user did not choose.
     listed = tuple(zip(shown["edit_id"].astype(int), shown["status"]))
-    key = f"cart_list_{hash((listed, tuple(chosen), tuple(statuses), query))}"
+    key = f"cart_list_{hash((listed, tuple(chosen), tuple(statuses), tuple(authors), query))}"
     columns = ["created_at", "action", "sample_id", "text", "old_value", "new_value", "author", "status"]
     selection = st.dataframe(
         shown[columns],
         hide_index=True,
         column_config=HISTORY_CONFIG,
         key=key,
-        on_select="rerun",
+        on_select="rerun" if editable else "ignore",
         selection_mode="multi-row",
         height=min(420, 38 + 35 * len(shown)),
     )
+    if not editable:
+        return
     ticked = [int(shown["edit_id"].iloc[r]) for r in selection.selection.rows if r < len(shown)]
     st.button(
         f"Undo {plural(len(ticked), 'ticked edit')}",
@@ -302,93 +314,3 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         disabled=rows.empty,
         key="download_labelers_csv",
     )
-
-
-def retrain_job_key(run: Run, split: str) -> str:
-    """The key of the retrain of ``run``'s ``split`` in :mod:`dq_console.jobs` (one job per run and split)."""
-    return f"{run.path}:{split}"
-
-
-def _start_retrain(run: Run, split: str, mode: str | None, insights: pd.DataFrame | None) -> None:
-    fixed = fix(run, split, auto_fix=mode, insights=insights).frame
-    key = retrain_job_key(run, split)
-    start_job(key, run, fixed, split=split)
-    # What the cart held when this retrain started: a result is stale once the cart moves on.
-    st.session_state["retrain_cart"] = {**st.session_state["retrain_cart"], key: _cart_state(run, split, mode)}
-
-
-def _cart_state(run: Run, split: str, mode: str | None) -> tuple[Any, ...]:
-    return (*EditsCart().version(run_key(run), split), mode)
-
-
-def retrain_section(run: Run, split: str) -> None:
-    """Retrain on the fixed data in the background and compare the evaluation splits before/after."""
-    st.subheader("Retrain and compare")
-    evaluation = [s for s in run.splits if s in ("validation", "test")]
-    if not evaluation:
-        st.info("This run has no validation or test split to compare on; log one to see before/after metrics.")
-    mode, flagged_at = auto_fix_choice(run, split, key="retrain_autofix", label="Train on")
-    st.caption(
-        "Retraining runs the `dq auto` pipeline (sentence embeddings, cross-fitted heads) on the fixed "
-        f"{split} split and the run's other splits unchanged, into a new run of the same project."
-    )
-    job = get_job(retrain_job_key(run, split))
-    running = job is not None and job.state == "running"
-    st.button(
-        "Retrain on the fixed data",
-        icon=":material/model_training:",
-        type="primary",
-        disabled=running,
-        on_click=_start_retrain,
-        args=(run, split, mode, flagged_at),
-        key="retrain_start",
-        help=f"as {author()}",
-    )
-    if job is None:
-        return
-    if job.state == "running":
-        _job_progress(retrain_job_key(run, split))
-    elif job.state == "failed":
-        st.error(f"Retraining failed: {job.error}", icon=":material/error:")
-    else:
-        started = st.session_state["retrain_cart"].get(retrain_job_key(run, split))
-        _job_result(run, job.result, stale=started is not None and started != _cart_state(run, split, mode))
-
-
-@st.fragment(run_every=1.0)
-def _job_progress(key: str) -> None:
-    # Only this fragment reruns while the job runs; when it ends, the whole page shows the result.
-    job = get_job(key)
-    if job is None or job.state != "running":
-        st.rerun()
-    st.progress(min(max(job.fraction, 0.0), 1.0), text=f"Retraining: {job.message}")
-
-
-@st.cache_data(show_spinner="Comparing the runs...", max_entries=16)
-def _compare(before: str, before_hash: str, after: str, after_hash: str) -> pd.DataFrame:
-    return compare(Run(before), Run(after))
-
-
-def _job_result(run: Run, result: Any, *, stale: bool) -> None:
-    after = Run(result.path)
-    if stale:
-        st.warning(
-            "The cart (or the auto-fix choice) changed since this retrain: the result below is for the data as "
-            "it was then. Retrain to see the effect of the current edits.",
-            icon=":material/history:",
-        )
-    st.success(
-        f"Retrained into run {after.project}/{after.name}"
-        + (" (this fixed data was trained before: reused)" if result.reused else "")
-        + ". It is listed in the run picker.",
-        icon=":material/check_circle:",
-    )
-    table = _compare(str(run.path), run.content_hash, str(after.path), after.content_hash)
-    if table.empty:
-        st.caption("No validation or test split in both runs to compare on.")
-        return
-    st.caption(
-        "The evaluation splits are not edited: both models are scored against the same labels. A change whose "
-        "95% interval (paired bootstrap over the split's rows) holds 0 is within the noise of this split's size."
-    )
-    st.dataframe(table, hide_index=True, column_config=COMPARE_CONFIG)

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dq_console.state import init_state, show_notices
+from dq_console.team import gate
 
 #: Less empty room above each screen than Streamlit's default (6rem): the table starts higher.
 PAGE_STYLE = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>"
@@ -22,6 +23,7 @@ def page_path(name: str) -> Path:
 def main() -> None:
     """Draw the menu and run the chosen screen (Streamlit reruns this on every interaction)."""
     init_state()
+    gate()  # with sign-in on: the sign-in or no-access page, and nothing else, unless granted
     page = st.navigation(
         [
             st.Page(page_path("dataset"), title="Dataset", icon=":material/table_rows:", default=True),

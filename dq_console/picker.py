@@ -11,6 +11,7 @@ from dq.store.reader import RunEntry
 from dq_console.data import load_insights, load_map, open_run
 from dq_console.map_selection import needs_restore, restore_selection
 from dq_console.state import clear_filters, init_state
+from dq_console.team import require_visitor, sign_in_on, user_badge, visible
 
 
 def offer_demo() -> None:
@@ -93,7 +94,11 @@ def pick_run() -> tuple[Run, str, SplitInsights]:
     # The first request to a fresh server runs a deep-linked page without streamlit_app.py (Streamlit's
     # pages/-folder mode lasts until st.navigation first runs), so the state may not be set up yet.
     init_state()
-    entries = [e for e in list_runs() if e.finished]
+    require_visitor()
+    entries = visible([e for e in list_runs() if e.finished])
+    if not entries and sign_in_on():
+        st.info("No finished run in your projects yet.", icon=":material/folder_open:")
+        st.stop()
     if not entries:
         offer_demo()
     projects = sorted({e.project for e in entries})
@@ -116,6 +121,7 @@ def pick_run() -> tuple[Run, str, SplitInsights]:
         if state["split"] not in run.splits:
             state["split"] = run.splits[0]  # training first
         st.selectbox("Split", run.splits, key="split", format_func=split_title, on_change=_on_change_view)
+    user_badge(run.project)
     _announce_newer(runs, entry)
     insights = load_insights(str(run.path), run.content_hash)
     split_insights = insights[state["split"]]

@@ -26,10 +26,11 @@ from dq.insights.alerts import AlertThresholds
 from dq.insights.neighbors import knn_of_row
 from dq.store import Run
 from dq_console.actions import sample_actions
-from dq_console.cart import edit_marks
+from dq_console.cart import edit_marks, others_changes
 from dq_console.filter_bar import escape_markdown
 from dq_console.state import close_sample
 from dq_console.table import flags_text
+from dq_console.team import author, may_edit
 
 #: Neighbors listed for the opened sample.
 N_NEIGHBORS = 10
@@ -209,9 +210,14 @@ def sample_view(
                 st.caption("Text in the edits cart:")
                 st.code(text_now, language=None, wrap_lines=True)
             mark = edit_marks(mine).get(str(sample_id))
+            for line in others_changes(mine, author()):
+                st.caption(line)  # a caption draws markdown: the e-mail and label are escaped in the line
         else:
             text_now, mark = str(sample["text"]), None
-        sample_actions(run, split, sample, mark, text_now, on_done=_acted)
+        if may_edit(run.project):
+            sample_actions(run, split, sample, mark, text_now, on_done=_acted)
+        elif mark:
+            st.caption(f"In the edits cart: {escape_markdown(mark)}")
         why_col, probs_col = st.columns([4, 5], gap="medium")
         with why_col:
             st.markdown("**Why it was flagged**")

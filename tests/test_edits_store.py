@@ -21,8 +21,9 @@ from tiny_runs import LABELS, fresh_tiny_run
 
 from dq.edits import ACTIONS, SCHEMA_VERSION, Change, EditsCart, current_samples, run_key
 from dq.edits.store import EDIT_COLUMNS
-from dq.errors import EditsDBError, ValidationError
+from dq.errors import AccessDenied, EditsDBError, ValidationError
 from dq.store import Run
+from dq.team import Users
 
 N_PROCESSES, N_THREADS, ADDS_EACH = 3, 4, 15
 #: Seconds the concurrency test holds the database locked while the writers start.
@@ -241,7 +242,8 @@ def _add_many(db: str, run_dir: str, worker: str) -> list[str]:
     worker edits samples of its own (worker "p1" or "t1" -> its own block of ids)."""
     cart, run = EditsCart(Path(db)), Run(run_dir)
     first = (int(worker[1:]) + (N_PROCESSES if worker[0] == "t" else 0)) * ADDS_EACH
-    return [cart.add(run, "training", [Change(first + i, "send_to_labelers")], author=worker) for i in range(ADDS_EACH)]
+    author = f"{worker}@example.com"
+    return [cart.add(run, "training", [Change(first + i, "send_to_labelers")], author=author) for i in range(ADDS_EACH)]
 
 
 def _process_worker(db: str, run_dir: str, worker: str, barrier: Any, results: Any) -> None:
@@ -252,8 +254,17 @@ def _process_worker(db: str, run_dir: str, worker: str, barrier: Any, results: A
         results.put((worker, repr(exc)))
 
 
-def test_processes_and_threads_adding_at_once_lose_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("team", [False, True], ids=["one person", "signed-in team"])
+def test_processes_and_threads_adding_at_once_lose_nothing(tmp_path, monkeypatch, team):
+    """Writers in processes and threads at once; in a team's home each writer is a signed-in editor,
+    and a viewer writing at the same time is refused every time without disturbing anyone."""
     run = fresh_tiny_run(tmp_path / "home", n_train=(N_PROCESSES + N_THREADS) * ADDS_EACH)  # a sample per edit
+    viewer_refusals: list[str] = []
+    if team:
+        users = Users(tmp_path / "users.db")  # beside the cart: the home is a team's
+        for worker in [f"p{i}" for i in range(N_PROCESSES)] + [f"t{i}" for i in range(N_THREADS)]:
+            users.add(f"{worker}@example.com", "editor", project=run.project)
+        users.add("viewer@example.com", "viewer")
     # A spawned process re-runs the parent's __main__ file; under the whole suite that is whatever an
     # AppTest left there (streamlit_app.py). The workers live in this module: give them a bare __main__.
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
@@ -273,7 +284,19 @@ def test_processes_and_threads_adding_at_once_lose_nothing(tmp_path, monkeypatch
         ctx.Process(target=_process_worker, args=(db, str(run.path), f"p{i}", barrier, results))
         for i in range(N_PROCESSES)
     ]
+
+    def viewer_worker() -> None:
+        go.wait()
+        cart = EditsCart(Path(db))
+        for i in range(ADDS_EACH):
+            try:
+                cart.add(run, "training", [Change(i, "remove")], author="viewer@example.com")
+            except AccessDenied as exc:
+                viewer_refusals.append(str(exc))
+
     threads = [threading.Thread(target=thread_worker, args=(f"t{i}",)) for i in range(N_THREADS)]
+    if team:
+        threads.append(threading.Thread(target=viewer_worker))
     for worker in (*processes, *threads):
         worker.start()
     # Hold an exclusive lock on the still empty file while every worker starts: all of them queue on
@@ -299,6 +322,11 @@ def test_processes_and_threads_adding_at_once_lose_nothing(tmp_path, monkeypatch
     assert len(history) == total == len(set(batches)) == len(set(history["sample_id"]))
     assert set(history["batch"]) == set(batches)
     assert sorted(history["edit_id"]) == list(range(1, total + 1))
+    assert set(history["author"]) == {f"{name}@example.com" for name in outcomes}
+    if team:
+        assert len(viewer_refusals) == ADDS_EACH
+        expected = f"viewer@example.com is a viewer of project '{run.project}'; changing it needs editor"
+        assert expected in viewer_refusals[0]
 
 
 # --- resolution, as a property --------------------------------------------------------------------

@@ -14,8 +14,9 @@ import dq.client
 from dq.edits import EditsCart, run_key
 from dq.store import Run
 from dq_console.cart import edit_marks
-from dq_console.cart_view import AUTO_FIX, fixed_bytes, retrain_job_key
+from dq_console.cart_view import AUTO_FIX, fixed_bytes
 from dq_console.jobs import get_job
+from dq_console.retrain_view import retrain_job_key
 from tests.tiny_runs import LABELS, log_tiny_run
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import NoReturn
 
-from dq.cli import commands
+from dq.cli import commands, team
 from dq.config import CONSOLE_HOST, CONSOLE_PORT, DEFAULT_STRICTNESS
 from dq.scale import EXECUTORS
 
@@ -248,4 +248,5 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=commands.cmd_runs)
+    team.add_commands(sub, fmt, port=_port, positive=_positive)
     return parser

@@ -27,6 +27,7 @@ from dq.config import dq_home
 from dq.edits.model import ACTIONS, EDIT_TEXT, FIELDS, RELABEL, Change, run_key
 from dq.errors import EditsDBError, ValidationError
 from dq.store.reader import Run
+from dq.team.users import EDIT, team_users
 
 #: File name of the cart under the dq home.
 DB_NAME = "edits.db"
@@ -193,6 +194,7 @@ class EditsCart:
             raise ValidationError(f"The 'author' parameter must be a non-empty string. Got {author!r} instead.")
         for change in changes:
             _check_change(change, run.labels)
+        self._require_edit(author, [run.project])
         _check_samples_exist(run, split, changes)
         batch = uuid.uuid4().hex
         now = _now()
@@ -209,11 +211,13 @@ class EditsCart:
             _reseal(db, "batch = ?", [batch])
         return batch
 
-    def undo(self, edit_id: int) -> None:
-        """Undo one edit (a no-op if it is undone already)."""
+    def undo(self, edit_id: int, *, author: str | None = None) -> None:
+        """Undo one edit (a no-op if it is undone already). ``author``: who undoes it (in a team's
+        home an editor of the edit's project; elsewhere unused)."""
         unknown = ValidationError(f"The 'edit_id' parameter must name an edit in {self.path}. Got {edit_id!r}.")
         if not self.path.exists():
             raise unknown
+        self._require_edit(author, self._projects("edit_id = ?", [int(edit_id)]))
         with self._connect() as db, write_transaction(db):
             if db.execute(f"SELECT 1 FROM {TABLE} WHERE edit_id = ?", [int(edit_id)]).fetchone() is None:
                 raise unknown
@@ -222,11 +226,13 @@ class EditsCart:
             )
             _reseal(db, "edit_id = ?", [int(edit_id)])
 
-    def undo_batch(self, batch: str) -> int:
-        """Undo every edit of one batch (one user action); return how many were not undone before."""
+    def undo_batch(self, batch: str, *, author: str | None = None) -> int:
+        """Undo every edit of one batch (one user action); return how many were not undone before.
+        ``author`` as for :meth:`undo`."""
         unknown = ValidationError(f"The 'batch' parameter must name a batch in {self.path}. Got {batch!r}.")
         if not self.path.exists():
             raise unknown
+        self._require_edit(author, self._projects("batch = ?", [batch]))
         with self._connect() as db, write_transaction(db):
             if db.execute(f"SELECT 1 FROM {TABLE} WHERE batch = ? LIMIT 1", [batch]).fetchone() is None:
                 raise unknown
@@ -236,16 +242,31 @@ class EditsCart:
             _reseal(db, "batch = ?", [batch])
             return cursor.rowcount
 
-    def undo_all(self, run_key: str, split: str | None = None) -> int:
-        """Undo every active edit of a run (of one split, if given); return how many."""
+    def undo_all(self, run_key: str, split: str | None = None, *, author: str | None = None) -> int:
+        """Undo every active edit of a run (of one split, if given); return how many. ``author``
+        as for :meth:`undo`."""
         if not self.path.exists():
             return 0
+        self._require_edit(author, [run_key.split("/", 1)[0]])
         where, params = _where(run_key, split)
         now = _now()
         with self._connect() as db, write_transaction(db):
             cursor = db.execute(f"UPDATE {TABLE} SET undone_at = ? WHERE {where} AND undone_at IS NULL", [now, *params])
             _reseal(db, f"{where} AND undone_at = ?", [*params, now])
             return cursor.rowcount
+
+    def _require_edit(self, author: str | None, projects: Sequence[str]) -> None:
+        """In a team's home (a users file beside the cart), refuse unless ``author`` may edit
+        every one of ``projects`` (dq.team): the check is here, not only in the pages."""
+        users = team_users(self.path)
+        if users is not None:
+            for project in projects:
+                users.require(author, project, EDIT)
+
+    def _projects(self, where: str, params: Sequence[object]) -> list[str]:
+        """The projects of the edits that ``where`` selects."""
+        keys = self._read(f"SELECT DISTINCT run FROM {TABLE} WHERE {where}", params)["run"]
+        return sorted({str(key).split("/", 1)[0] for key in keys})
 
     # --- reading ----------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from dq_console.picker import pick_run
 from dq_console.sample_view import close_if_left, sample_panel
 from dq_console.state import require_entry_script, show_notices, sync_url
 from dq_console.table import sample_table
+from dq_console.team import may_edit, read_only_note
 
 require_entry_script()
 run, split, insights = pick_run()
@@ -50,7 +51,10 @@ def samples(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -
     twenty users on two cores that halves what the server and each browser do for a page change."""
     alone = not st.session_state.pop("page_run", False)
     ticked = sample_table(rows, split=split, n_split=len(insights.frame), active=active_edits(run, split))
-    actions_panel(run, split, insights.frame, rows, ticked)
+    if may_edit(run.project):
+        actions_panel(run, split, insights.frame, rows, ticked)
+    else:
+        read_only_note(run.project)
     if alone:
         if st.session_state["sample_id"] is not None and st.session_state["sample_id"] != st.session_state.get(
             "panel_for"

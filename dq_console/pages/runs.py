@@ -1,19 +1,24 @@
 """Runs: the finished runs under DQ_HOME, and apart from them the directories that are not (yet) runs."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dq_console.entry import page_path
 from dq_console.picker import choose_run
 from dq_console.runs import FINISHED_COLUMNS, UNFINISHED_COLUMNS, finished_table, run_listing, unfinished_table
 from dq_console.state import require_entry_script
+from dq_console.team import require_visitor, visible
 
 DEMO_COMMANDS = """\
 make run      # set up, build the demo run, open this console
 dq demo       # only build the demo run"""
 
 require_entry_script()
+require_visitor()
 st.title("Runs")
 listing = run_listing()
+listing = replace(listing, finished=visible(listing.finished), unfinished=visible(listing.unfinished))
 st.caption("Runs are read from")
 st.code(str(listing.root), language=None)
 

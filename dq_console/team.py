@@ -1,0 +1,136 @@
+"""Sign-in and roles in the console (``dq serve --auth-config``): who is signed in, what they may do.
+
+With sign-in on (``DQ_SIGN_IN=1``, set by ``dq serve`` with an auth config), an anonymous visitor
+gets the sign-in page and nothing else; a signed-in user without a grant gets a page saying so;
+everyone else sees only the projects they hold a role in. The pages hide what a role may not do,
+but the library refuses it anyway (``dq.edits`` checks every edit against ``dq.team.Users``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from dq.edits import EditsCart, default_author
+from dq.errors import DQError
+from dq.store import RunEntry
+from dq.team import EDIT, Users, normal_email, team_users
+from dq.team.auth import SIGN_IN_ENV
+
+
+def sign_in_on() -> bool:
+    """Whether this console asks its visitors to sign in."""
+    return os.environ.get(SIGN_IN_ENV) == "1"
+
+
+def signed_in_email() -> str | None:
+    """The signed-in user's e-mail address (as grants store it), or None."""
+    if not st.user.get("is_logged_in"):
+        return None
+    email = st.user.get("email")
+    try:
+        return normal_email(email)
+    except DQError:
+        return None
+
+
+def author() -> str:
+    """Who the cart records as an edit's author: the signed-in user's e-mail, else the local user."""
+    return signed_in_email() or default_author()
+
+
+def gate() -> str | None:
+    """Before any page: with sign-in on, draw the sign-in page (anonymous) or the no-access page
+    (no grant, or no e-mail from the provider) and stop the script; return the signed-in e-mail.
+    Without sign-in, None."""
+    if not sign_in_on():
+        return None
+    if not st.user.get("is_logged_in"):
+        st.navigation([st.Page(_sign_in_page, title="Sign in", icon=":material/login:")]).run()
+        st.stop()
+    email = signed_in_email()
+    if email is None or Users().grants(email).empty:
+        st.navigation([st.Page(_no_access_page, title="No access", icon=":material/block:")]).run()
+        st.stop()
+    return email
+
+
+def _sign_in_page() -> None:
+    st.set_page_config(page_title="Sign in · dq studio", page_icon=":material/fact_check:", layout="centered")
+    st.title("dq studio")
+    st.write("This console is shared by a team. Sign in to see the runs your role lets you see.")
+    st.button("Sign in", type="primary", icon=":material/login:", on_click=st.login)
+
+
+def _no_access_page() -> None:
+    st.set_page_config(page_title="No access · dq studio", page_icon=":material/fact_check:", layout="centered")
+    st.title("No access yet")
+    email = signed_in_email()
+    if email is None:
+        st.write("Your sign-in gave no e-mail address, and roles are granted to e-mail addresses.")
+    else:
+        st.write(f"You are signed in as **{email}**, but you hold no role in any project of this console.")
+        st.write("Ask an admin to grant you one:")
+        st.code(f"dq users add {email} --role viewer --project PROJECT", language="bash")
+    st.button("Sign out", icon=":material/logout:", on_click=st.logout)
+
+
+def require_visitor() -> None:
+    """On a page (deep links included): stop, drawing nothing, unless sign-in is off or the visitor
+    is signed in and holds a grant (the entry script's :func:`gate` says why to those who are not)."""
+    if sign_in_on():
+        email = signed_in_email()
+        if email is None or Users().grants(email).empty:
+            st.stop()
+
+
+def visible(entries: list[RunEntry]) -> list[RunEntry]:
+    """The runs among ``entries`` whose project the visitor may read."""
+    projects = readable_projects()
+    return entries if projects is None else [e for e in entries if e.project in projects]
+
+
+def readable_projects() -> set[str] | None:
+    """The projects the visitor may read: None for every project (no sign-in, or a grant on all)."""
+    email = signed_in_email() if sign_in_on() else None
+    if email is None:
+        return None
+    return Users().projects(email)
+
+
+def may_edit(project: str) -> bool:
+    """Whether the cart would take an edit from this visitor in ``project`` (what the library checks)."""
+    users = team_users(EditsCart().path)
+    if users is None:  # one person's home: nothing is checked
+        return True
+    who = author()
+    return _is_email(who) and users.may(who, project, EDIT)
+
+
+def _is_email(value: str) -> bool:
+    try:
+        normal_email(value)
+    except DQError:
+        return False
+    return True
+
+
+def user_badge(project: str) -> None:
+    """In the sidebar: who is signed in, their role in ``project``, and sign-out."""
+    email = signed_in_email()
+    if email is None:
+        return
+    role = Users().role(email, project)
+    with st.sidebar:
+        st.caption(f"Signed in as {email} · {role or 'no role'} in {project}")
+        st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
+
+
+def read_only_note(project: str) -> None:
+    """Said where a page leaves out the controls that change samples (the visitor may not edit)."""
+    users = team_users(EditsCart().path)
+    who = author()
+    role = users.role(who, project) if users is not None and _is_email(who) else None
+    held = f"a {role} of {project}" if role else f"not granted a role in {project}"
+    st.info(f"You are {held}: changing samples needs the editor role.", icon=":material/visibility:")
