@@ -1,6 +1,6 @@
 # dq studio: two commands to a working console.
 #   make run    set up .venv, build the demo run, open the console
-#   make test   set up .venv and Chromium; ruff, mypy, the doctests of dq/, then the whole test suite (what CI runs)
+#   make test   set up .venv, Chromium and Caddy; ruff, mypy, the doctests of dq/, then the whole test suite (what CI runs)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -34,7 +34,7 @@ LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 # Nothing may be fetched from the model hub at run time: the embedding model ships in a package.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help venv lock chromium demo run test bench screenshots clean distclean
+.PHONY: help venv lock chromium caddy demo run test bench screenshots clean distclean
 
 help:
 	@echo "make run        set up .venv, build the demo run, open the console (PORT=, HOST= to listen elsewhere)"
@@ -42,6 +42,7 @@ help:
 	@echo "make venv       create .venv with exactly the locked dependencies and dq-studio (editable)"
 	@echo "make lock       re-resolve requirements.lock to the newest versions (then: make test)"
 	@echo "make chromium   install Debian's chromium if $(CHROMIUM) is missing"
+	@echo "make caddy      install Debian's caddy (the reverse proxy of deploy/Caddyfile) if it is missing"
 	@echo "make demo       build the demo run and print its path (honours DQ_HOME)"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make screenshots  every console page at 1400x900 and 1920x1080 into docs/img/ (demo run, Chromium)"
@@ -69,16 +70,25 @@ lock: | $(UV)
 	$(UV) pip compile pyproject.toml --all-extras $(LOCK_PLATFORM) --upgrade --quiet -o $(LOCK)
 	@echo "$(LOCK) refreshed: run make test before committing it"
 
+# apt_install PACKAGE,PATH: install Debian's PACKAGE unless PATH exists (as root, or through sudo).
+define apt_install
+if [ -x $(2) ]; then \
+    echo "$(1): $(2) is present"; \
+else \
+    if [ "$$(id -u)" -eq 0 ]; then SUDO=""; \
+    elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
+    else echo "$(1): $(2) is missing; install it as root: apt-get install -y $(1)" >&2; exit 1; fi; \
+    $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y $(1); \
+fi
+endef
+
 # Debian's chromium, never `playwright install` (it downloads browsers from outside the registries).
 chromium:
-	@if [ -x $(CHROMIUM) ]; then \
-	    echo "chromium: $(CHROMIUM) is present"; \
-	else \
-	    if [ "$$(id -u)" -eq 0 ]; then SUDO=""; \
-	    elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
-	    else echo "chromium: $(CHROMIUM) is missing; install it as root: apt-get install -y chromium" >&2; exit 1; fi; \
-	    $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
-	fi
+	@$(call apt_install,chromium,$(CHROMIUM))
+
+# Debian's caddy: the reverse proxy of deploy/Caddyfile, which the team end-to-end test runs in front of dq serve.
+caddy:
+	@$(call apt_install,caddy,/usr/bin/caddy)
 
 demo: venv
 	$(BIN)/dq demo
@@ -90,7 +100,7 @@ run: venv demo
 # The house first (lint, format, types, the docstrings' examples), cheapest first, one tool a line so
 # that a failure names it; then the suite. DQ_REQUIRE_BROWSER makes the browser tests fail, not
 # skip, when Chromium cannot be found.
-test: venv chromium
+test: venv chromium caddy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

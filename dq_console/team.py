@@ -17,6 +17,7 @@ from dq.errors import DQError
 from dq.store import RunEntry
 from dq.team import EDIT, Users, normal_email, team_users
 from dq.team.auth import SIGN_IN_ENV
+from dq_console.filter_bar import escape_markdown
 
 
 def sign_in_on() -> bool:
@@ -70,7 +71,8 @@ def _no_access_page() -> None:
     if email is None:
         st.write("Your sign-in gave no e-mail address, and roles are granted to e-mail addresses.")
     else:
-        st.write(f"You are signed in as **{email}**, but you hold no role in any project of this console.")
+        who = escape_markdown(email)
+        st.write(f"You are signed in as **{who}**, but you hold no role in any project of this console.")
         st.write("Ask an admin to grant you one:")
         st.code(f"dq users add {email} --role viewer --project PROJECT", language="bash")
     st.button("Sign out", icon=":material/logout:", on_click=st.logout)
@@ -123,7 +125,7 @@ def user_badge(project: str) -> None:
         return
     role = Users().role(email, project)
     with st.sidebar:
-        st.caption(f"Signed in as {email} · {role or 'no role'} in {project}")
+        st.caption(escape_markdown(f"Signed in as {email} · {role or 'no role'} in {project}"))
         st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign_out")
 
 
