@@ -13,9 +13,10 @@ import streamlit as st
 
 from dq.edits import EditsCart, fix, run_key
 from dq.edits.compare import compare
+from dq.edits.retrain import retrain
 from dq.store import Run
 from dq_console.cart_view import auto_fix_choice
-from dq_console.jobs import get_job, start_job
+from dq_console.jobs import get_job, job_progress, start_job
 from dq_console.team import author
 
 COMPARE_CONFIG = {
@@ -40,7 +41,7 @@ def retrain_job_key(run: Run, split: str) -> str:
 def _start_retrain(run: Run, split: str, mode: str | None, insights: pd.DataFrame | None) -> None:
     fixed = fix(run, split, auto_fix=mode, insights=insights).frame
     key = retrain_job_key(run, split)
-    start_job(key, run, fixed, split=split)
+    start_job(key, retrain, run, fixed, split=split)
     # What the cart held when this retrain started: a result is stale once the cart moves on.
     st.session_state["retrain_cart"] = {**st.session_state["retrain_cart"], key: _cart_state(run, split, mode)}
 
@@ -75,21 +76,12 @@ def retrain_section(run: Run, split: str) -> None:
     if job is None:
         return
     if job.state == "running":
-        _job_progress(retrain_job_key(run, split))
+        job_progress(retrain_job_key(run, split), "Retraining")
     elif job.state == "failed":
         st.error(f"Retraining failed: {job.error}", icon=":material/error:")
     else:
         started = st.session_state["retrain_cart"].get(retrain_job_key(run, split))
         _job_result(run, job.result, stale=started is not None and started != _cart_state(run, split, mode))
-
-
-@st.fragment(run_every=1.0)
-def _job_progress(key: str) -> None:
-    # Only this fragment reruns while the job runs; when it ends, the whole page shows the result.
-    job = get_job(key)
-    if job is None or job.state != "running":
-        st.rerun()
-    st.progress(min(max(job.fraction, 0.0), 1.0), text=f"Retraining: {job.message}")
 
 
 @st.cache_data(show_spinner="Comparing the runs...", max_entries=16)

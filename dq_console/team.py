@@ -15,7 +15,7 @@ import streamlit as st
 from dq.edits import EditsCart, default_author
 from dq.errors import DQError
 from dq.store import RunEntry
-from dq.team import EDIT, Users, normal_email, team_users
+from dq.team import ALL_PROJECTS, EDIT, Users, normal_email, team_users
 from dq.team.auth import SIGN_IN_ENV
 from dq_console.filter_bar import escape_markdown
 
@@ -108,6 +108,31 @@ def may_edit(project: str) -> bool:
         return True
     who = author()
     return _is_email(who) and users.may(who, project, EDIT)
+
+
+def may_build_runs() -> bool:
+    """Whether the visitor may build runs (upload) anywhere: no users file, or an editor grant."""
+    users = team_users(EditsCart().path)
+    if users is None:
+        return True
+    who = author()
+    return _is_email(who) and bool(users.grants(who)["role"].isin(["editor", "admin"]).any())
+
+
+def upload_projects(existing: list[str]) -> tuple[list[str], bool]:
+    """Where the visitor may build a new run: the projects among ``existing`` (and among their
+    grants) they may edit, and whether they may start a new project (no sign-in, or an editor
+    grant on every project)."""
+    users = team_users(EditsCart().path)
+    if users is None:
+        return sorted(set(existing)), True
+    who = author()
+    if not _is_email(who):
+        return [], False
+    anywhere = users.may(who, ALL_PROJECTS, EDIT)
+    named = set(users.grants(who)["project"]) - {ALL_PROJECTS}
+    candidates = sorted(set(existing) | named)
+    return [p for p in candidates if users.may(who, p, EDIT)], anywhere
 
 
 def _is_email(value: str) -> bool:

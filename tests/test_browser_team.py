@@ -166,6 +166,10 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
     url, run = team["url"], team["run"]
     texts = run.samples("training")["text"].tolist()
 
+    def shot(page: Any, name: str) -> None:
+        assert CLIENT_SECRET not in page.content() and COOKIE_SECRET not in page.content()  # no secret on a page
+        screenshot(page, name)
+
     def fresh_page() -> Any:
         context = new_context(viewport={"width": 1400, "height": 900})
         context.set_default_timeout(60_000)
@@ -179,12 +183,13 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
         expect(page.get_by_role("button", name="Sign in")).to_be_visible()
         content = page.content()
         assert not any(text in content for text in texts[:20]) and "tiny" not in page.inner_text("body")
-    screenshot(page, "team-1-anonymous")
+    shot(page, "team-1-anonymous")
 
     # alice, an editor: relabels two samples.
     page = fresh_page()
     _sign_in(page, "alice", url, wait_idle)
     expect(page.get_by_text("Signed in as alice@example.com · editor in tiny")).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav").locator("a", has_text="Upload")).to_have_count(1)  # editors build runs
     page.goto(url + "/?label=billing")  # every row billing: relabelling to login changes each
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
     _tick_rows(page, [0, 1], wait_idle)
@@ -197,7 +202,7 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
     wait_idle(page)
     page.get_by_role("button", name="Relabel 2 samples").click()
     wait_idle(page)
-    screenshot(page, "team-2-alice-relabeled")
+    shot(page, "team-2-alice-relabeled")
     history = EditsCart(team["home"] / "edits.db").history("tiny/r1", "training")
     assert history["author"].tolist() == ["alice@example.com"] * 2 and set(history["new_value"]) == {"login"}
     relabeled = history["sample_id"].tolist()
@@ -207,6 +212,7 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
     _sign_in(page, "bob", url, wait_idle)
     expect(page.get_by_text("You are a viewer of tiny: changing samples needs the editor role.")).to_be_visible()
     expect(page.get_by_text("Fix these samples")).to_have_count(0)
+    expect(page.get_by_test_id("stSidebarNav").locator("a", has_text="Upload")).to_have_count(0)
     page.goto(url + "/?label=billing")  # the rows alice relabeled come first, as she saw them
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
     grid = page.get_by_test_id("stDataFrame").first
@@ -218,7 +224,7 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
     panel = page.get_by_role("dialog")
     expect(panel.get_by_text("alice@example.com relabeled it to login on")).to_be_visible()
     expect(panel.get_by_role("button", name="Relabel")).to_have_count(0)
-    screenshot(page, "team-3-bob-sees-who-changed-a-sample")
+    shot(page, "team-3-bob-sees-who-changed-a-sample")
     page.keyboard.press("Escape")
     page.get_by_test_id("stSidebarNav").locator("a", has_text="Edits cart").first.click()
     wait_idle(page)
@@ -228,7 +234,7 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
     page.keyboard.press("Escape")
     for control in ("Undo my last action", "Undo all edits of this split", "Retrain on the fixed data"):
         expect(page.get_by_role("button", name=control)).to_have_count(0)
-    screenshot(page, "team-4-bob-sees-alices-edits")
+    shot(page, "team-4-bob-sees-alices-edits")
     # ...and the library refuses what the page does not offer him.
     cart = EditsCart(team["home"] / "edits.db")
     with pytest.raises(AccessDenied, match="bob@example.com is a viewer of project 'tiny'"):
@@ -249,7 +255,7 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
     expect(page.get_by_text("No access yet")).to_be_visible()
     expect(page.get_by_text("carol@example.com", exact=False).first).to_be_visible()
     assert not any(text in page.content() for text in texts[:20]) and "tiny/r1" not in page.inner_text("body")
-    screenshot(page, "team-5-carol-no-access")
+    shot(page, "team-5-carol-no-access")
 
     # No secret in any page or log line.
     for log in team["logs"].values():

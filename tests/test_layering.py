@@ -20,7 +20,7 @@ ALLOWED: dict[str, set[str]] = {
     "dq.scale": BASE,
     "dq.team": BASE,
     "dq.client": BASE | {"dq.store"},
-    "dq.auto": BASE | {"dq.store", "dq.scale"},
+    "dq.auto": BASE | {"dq.store", "dq.scale", "dq.team"},
     "dq.insights": BASE | {"dq.store", "dq.scale"},
     "dq.edits": BASE | {"dq.store", "dq.insights", "dq.auto", "dq.team"},
     "dq.integrations": BASE | {"dq.store", "dq.client"},

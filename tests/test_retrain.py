@@ -13,9 +13,10 @@ import pytest
 
 import dq
 from dq.auto.demo import DATA_DIR as DEMO_DATA
+from dq.auto.jobs import DONE, FAILED
 from dq.auto.pipeline import AutoSettings, auto
 from dq.edits.compare import compare
-from dq.edits.retrain import DONE, FAILED, RetrainJob, retrain
+from dq.edits.retrain import RetrainJob, retrain
 from dq.errors import ValidationError
 from dq.splits import TEST, TRAINING, VALIDATION
 from dq.store import Run
@@ -169,8 +170,8 @@ def test_a_failing_job_says_why_in_one_line(base: Run, home: Path):
 @pytest.mark.model
 def test_job_registry_keeps_one_running_job_per_key(base: Run, home: Path):
     fixed = _fixed(base).iloc[11:]
-    job = start_job("bank/base:test", base, fixed, home=home, **_quiet())
-    again = start_job("bank/base:test", base, fixed, home=home, **_quiet())
+    job = start_job("bank/base:test", retrain, base, fixed, home=home, **_quiet())
+    again = start_job("bank/base:test", retrain, base, fixed, home=home, **_quiet())
     # The same job while it runs; a new one (reusing the finished run) once it is over.
     assert again is job or job.state == DONE
     assert get_job("bank/base:test") is again

@@ -56,7 +56,10 @@ def test_roles_per_project_and_for_every_project(users: Users) -> None:
     [
         (lambda u: u.add("not-an-email", "viewer"), "The 'email' parameter must be an e-mail address"),
         (lambda u: u.add("a@b.c", "owner"), "The 'role' parameter must be one of ['viewer', 'editor', 'admin']"),
-        (lambda u: u.add("a@b.c", "viewer", project="a/b"), "The 'project' parameter must be a project name"),
+        (
+            lambda u: u.add("a@b.c", "viewer", project="a/b"),
+            "The 'project' parameter must be a non-empty name without '/'",
+        ),
         (lambda u: u.may("a@b.c", "p", "delete"), "The 'action' parameter must be one of ['read', 'edit', 'manage']"),
     ],
 )

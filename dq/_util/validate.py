@@ -192,6 +192,24 @@ def check_probs(probs: np.ndarray, *, param: str = "probs", atol: float = CONFIG
         )
 
 
+def as_name(value: Any, *, param: str) -> str:
+    """A project or run name: non-empty, no '/', not starting with '.' (it names a directory).
+
+    >>> as_name("support", param="project")
+    'support'
+    >>> as_name("../x", param="project")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dq.errors.ValidationError: The 'project' parameter must be a non-empty name without '/' ... Got '../x' instead.
+    """
+    if not isinstance(value, str) or not value.strip() or "/" in value or "\\" in value or value.startswith("."):
+        raise ValidationError(
+            f"The '{param}' parameter must be a non-empty name without '/' that does not start with '.'. "
+            f"Got {value!r} instead."
+        )
+    return value
+
+
 def as_positive_int(value: Any, *, param: str, owner: str | None = None) -> int:
     """Return ``value`` as an int; refuse anything but a whole number >= 1 (bool included).
 

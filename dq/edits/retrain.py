@@ -11,25 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dq._util.text import error_line
+from dq.auto.jobs import AutoJob
 from dq.auto.pipeline import AutoResult, AutoSettings, ProgressFn, auto, fingerprint
 from dq.config import cache_root
 from dq.errors import ValidationError
 from dq.splits import TRAINING
 from dq.store.reader import Run
 
-#: Job states of ``RetrainJob.state``.
-RUNNING, DONE, FAILED = "running", "done", "failed"
 #: Hex digits of the data fingerprint in a retrained run's default name.
 _NAME_HASH_CHARS = 8
 # Settings copied from a dq auto run; the column roles are set by the file retrain writes.
@@ -220,96 +217,14 @@ def _settings(run: Run, columns: _Columns) -> AutoSettings:
     return AutoSettings(text=columns.text, label=columns.label, id=columns.id, split=columns.split, **copied)
 
 
-# --- background job -------------------------------------------------------------------------------
+class RetrainJob(AutoJob):
+    """``retrain`` running in a background thread (see :class:`dq.auto.jobs.AutoJob`).
 
-
-class RetrainJob:
-    """``retrain`` running in a background thread; every property is safe to read from any thread.
-
-    Examples
-    --------
     >>> job = RetrainJob.start(run, fixed)                    # doctest: +SKIP
-    >>> job.state, job.fraction, job.message                  # doctest: +SKIP
-    ('running', 0.42, 'embedded 4096 of 10003 texts')
     >>> job.wait(); job.result.path                           # doctest: +SKIP
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._state = RUNNING
-        self._fraction = 0.0
-        self._message = "starting"
-        self._result: AutoResult | None = None
-        self._error: str | None = None
-        self._thread: threading.Thread | None = None
-
     @classmethod
-    def start(cls, run: Run, fixed: pd.DataFrame, **kw: Any) -> RetrainJob:
+    def start(cls, run: Run, fixed: pd.DataFrame, **kw: Any) -> Self:  # type: ignore[override]
         """Start ``retrain(run, fixed, **kw)`` in a daemon thread and return its job at once."""
-        job = cls()
-        job._thread = threading.Thread(target=job._work, args=(run, fixed, kw), name="dq-retrain", daemon=True)
-        job._thread.start()
-        return job
-
-    @property
-    def state(self) -> str:
-        """``"running"``, ``"done"`` or ``"failed"``."""
-        with self._lock:
-            return self._state
-
-    @property
-    def fraction(self) -> float:
-        """How far the job is, 0..1, never decreasing; 1.0 once done."""
-        with self._lock:
-            return self._fraction
-
-    @property
-    def message(self) -> str:
-        """What the job is doing (or, once over, how it ended)."""
-        with self._lock:
-            return self._message
-
-    @property
-    def result(self) -> AutoResult | None:
-        """The new run once done, else None."""
-        with self._lock:
-            return self._result
-
-    @property
-    def error(self) -> str | None:
-        """One line saying why the job failed, else None."""
-        with self._lock:
-            return self._error
-
-    def wait(self, timeout: float | None = None) -> str:
-        """Block until the job is over (or ``timeout`` seconds pass); return its state."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return self.state
-
-    def _work(self, run: Run, fixed: pd.DataFrame, kw: dict[str, Any]) -> None:
-        user_progress, user_log = kw.pop("progress", None), kw.pop("log", None)
-
-        def progress(fraction: float, message: str) -> None:
-            with self._lock:
-                self._fraction = max(self._fraction, min(max(float(fraction), 0.0), 1.0))
-                self._message = message
-            if user_progress is not None:
-                user_progress(fraction, message)
-
-        def log(line: str) -> None:
-            with self._lock:
-                self._message = line
-            if user_log is not None:
-                user_log(line)
-
-        try:
-            result = retrain(run, fixed, progress=progress, log=log, **kw)
-        except BaseException as exc:  # noqa: BLE001 - a job must never stay "running"; the thread ends here
-            with self._lock:
-                self._state, self._error = FAILED, error_line(exc)
-                self._message = f"failed: {self._error}"
-            return
-        with self._lock:
-            self._state, self._result, self._fraction = DONE, result, 1.0
-            self._message = f"{'reused' if result.reused else 'built'} {result.path.name}"
+        return super().start(retrain, run, fixed, **kw)

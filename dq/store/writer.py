@@ -24,6 +24,7 @@ from dq._util.validate import (
     as_ids,
     as_labels_list,
     as_matrix,
+    as_name,
     as_non_negative_int,
     as_texts,
     check_probs,
@@ -91,12 +92,8 @@ class RunWriter:
         chunk_rows: int = CONFIG.chunk_rows,
         training_outputs: str = IN_SAMPLE,
     ) -> None:
-        for param, value in (("project", project), ("run", run)):
-            if not isinstance(value, str) or not value.strip() or "/" in value or value.startswith("."):
-                raise ValidationError(
-                    f"The '{param}' parameter must be a non-empty name without '/' that does not "
-                    f"start with '.'. Got {value!r} instead."
-                )
+        as_name(project, param="project")
+        as_name(run, param="run")
         if training_outputs not in TRAINING_OUTPUTS:
             raise ValidationError(
                 f"The 'training_outputs' parameter must be one of {list(TRAINING_OUTPUTS)}. "

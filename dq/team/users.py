@@ -33,6 +33,7 @@ import pandas as pd
 from sqlite_utils import Database
 
 from dq._util.sqlite import open_database, write_transaction
+from dq._util.validate import as_name
 from dq.config import dq_home
 from dq.errors import AccessDenied, UsersDBError, ValidationError
 
@@ -84,11 +85,7 @@ def _check_role(role: object) -> str:
 
 
 def _check_project(project: object) -> str:
-    if project is None:
-        return ALL_PROJECTS
-    if not isinstance(project, str) or not project.strip() or "/" in project:
-        raise ValidationError(f"The 'project' parameter must be a project name (no '/'). Got {project!r} instead.")
-    return project.strip()
+    return ALL_PROJECTS if project is None else as_name(project, param="project")
 
 
 def _check_action(action: object) -> str:
