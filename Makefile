@@ -1,6 +1,6 @@
 # dq studio: two commands to a working console.
 #   make run    set up .venv, build the demo run, open the console
-#   make test   set up .venv, Chromium and Caddy; ruff, mypy, the doctests of dq/, then the whole test suite (what CI runs)
+#   make test   set up .venv, Chromium, Caddy and Label Studio's server; ruff, mypy, the doctests of dq/, then the whole test suite (what CI runs)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -34,7 +34,7 @@ LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 # Nothing may be fetched from the model hub at run time: the embedding model ships in a package.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help venv lock chromium caddy demo run test bench screenshots clean distclean
+.PHONY: help venv lock chromium caddy labelstudio demo run test bench screenshots clean distclean
 
 help:
 	@echo "make run        set up .venv, build the demo run, open the console (PORT=, HOST= to listen elsewhere)"
@@ -43,6 +43,7 @@ help:
 	@echo "make lock       re-resolve requirements.lock to the newest versions (then: make test)"
 	@echo "make chromium   install Debian's chromium if $(CHROMIUM) is missing"
 	@echo "make caddy      install Debian's caddy (the reverse proxy of deploy/Caddyfile) if it is missing"
+	@echo "make labelstudio  Label Studio's server in .venv-labelstudio (for the round-trip test)"
 	@echo "make demo       build the demo run and print its path (honours DQ_HOME)"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make screenshots  every console page at 1400x900 and 1920x1080 into docs/img/ (demo run, Chromium)"
@@ -68,6 +69,7 @@ $(STAMP): $(LOCK) pyproject.toml | $(UV)
 # An upgrade: resolve everything anew, then `make test` vets it before the lock is committed.
 lock: | $(UV)
 	$(UV) pip compile pyproject.toml --all-extras $(LOCK_PLATFORM) --upgrade --quiet -o $(LOCK)
+	$(UV) pip compile --no-config requirements-labelstudio.in $(LOCK_PLATFORM) --upgrade --quiet -o requirements-labelstudio.lock
 	@echo "$(LOCK) refreshed: run make test before committing it"
 
 # apt_install PACKAGE,PATH: install Debian's PACKAGE unless PATH exists (as root, or through sudo).
@@ -86,6 +88,16 @@ endef
 chromium:
 	@$(call apt_install,chromium,$(CHROMIUM))
 
+# Label Studio's server, for the round-trip test, in a virtual environment of its own (its pins clash with
+# dq's: it holds NumPy below 2.3), installed exactly from requirements-labelstudio.lock.
+LS_VENV := .venv-labelstudio
+labelstudio: $(LS_VENV)/.installed
+
+$(LS_VENV)/.installed: requirements-labelstudio.lock | $(UV)
+	@test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(UV) pip sync --compile-bytecode --python $(LS_VENV)/bin/python requirements-labelstudio.lock
+	@touch $@
+
 # Debian's caddy: the reverse proxy of deploy/Caddyfile, which the team end-to-end test runs in front of dq serve.
 caddy:
 	@$(call apt_install,caddy,/usr/bin/caddy)
@@ -100,7 +112,7 @@ run: venv demo
 # The house first (lint, format, types, the docstrings' examples), cheapest first, one tool a line so
 # that a failure names it; then the suite. DQ_REQUIRE_BROWSER makes the browser tests fail, not
 # skip, when Chromium cannot be found.
-test: venv chromium caddy
+test: venv chromium caddy labelstudio
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

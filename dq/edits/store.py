@@ -177,12 +177,14 @@ class EditsCart:
 
     # --- writing ----------------------------------------------------------------------------------
 
-    def add(self, run: Run, split: str, changes: Sequence[Change], *, author: str) -> str:
+    def add(self, run: Run, split: str, changes: Sequence[Change], *, author: str, by: str | None = None) -> str:
         """Store ``changes`` to samples of ``split`` of ``run`` as one batch; return the batch id.
 
         All rows are written in one transaction. Every sample must be one of the split's, actions
         one of ``ACTIONS``, a relabel's new value one of ``run.labels``, a text edit's new text
-        non-blank.
+        non-blank. ``by``: who stores them when the author is someone else (labels pulled from
+        Label Studio: the author is the annotator); in a team's home ``by`` (else the author) must
+        be an editor of the run's project.
         """
         if split not in run.splits:
             raise ValidationError(
@@ -194,7 +196,7 @@ class EditsCart:
             raise ValidationError(f"The 'author' parameter must be a non-empty string. Got {author!r} instead.")
         for change in changes:
             _check_change(change, run.labels)
-        self._require_edit(author, [run.project])
+        self._require_edit(by if by is not None else author, [run.project])
         _check_samples_exist(run, split, changes)
         batch = uuid.uuid4().hex
         now = _now()

@@ -4,6 +4,7 @@ fixed dataset and the files for labelers to download, and retraining on the fixe
 import streamlit as st
 
 from dq_console.cart_view import counts_row, downloads, edit_list, undo_bar
+from dq_console.labelstudio_view import label_studio_section
 from dq_console.picker import pick_run
 from dq_console.retrain_view import retrain_section
 from dq_console.state import require_entry_script, sync_url
@@ -25,6 +26,8 @@ else:
 edit_list(run, split, insights.frame)
 st.divider()
 downloads(run, split, insights.frame)
+st.divider()
+label_studio_section(run, split)
 if editable:
     st.divider()
     retrain_section(run, split)
