@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from dq_console.state import init_state, show_notices
-from dq_console.team import gate, may_build_runs
+from dq_console.team import gate, is_admin_somewhere, may_build_runs
 
 #: Less empty room above each screen than Streamlit's default (6rem): the table starts higher.
 PAGE_STYLE = "<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>"
@@ -32,6 +32,7 @@ def main() -> None:
             st.Page(page_path("edits_cart"), title="Edits cart", icon=":material/shopping_cart:"),
             st.Page(page_path("runs"), title="Runs", icon=":material/folder_open:"),
             *([st.Page(page_path("upload"), title="Upload", icon=":material/upload:")] if may_build_runs() else []),
+            *([st.Page(page_path("team"), title="Team", icon=":material/group:")] if is_admin_somewhere() else []),
         ]
     )
     st.set_page_config(page_title=f"{page.title} · dq studio", page_icon=":material/fact_check:", layout="wide")

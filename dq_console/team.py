@@ -119,6 +119,12 @@ def may_build_runs() -> bool:
     return _is_email(who) and bool(users.grants(who)["role"].isin(["editor", "admin"]).any())
 
 
+def is_admin_somewhere() -> bool:
+    """Whether the signed-in visitor administers a project (the Team page is theirs)."""
+    email = signed_in_email() if sign_in_on() else None
+    return email is not None and bool((Users().grants(email)["role"] == "admin").any())
+
+
 def upload_projects(existing: list[str]) -> tuple[list[str], bool]:
     """Where the visitor may build a new run: the projects among ``existing`` (and among their
     grants) they may edit, and whether they may start a new project (no sign-in, or an editor
