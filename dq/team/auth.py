@@ -86,5 +86,6 @@ def read_auth_config(path: Path) -> dict[str, Any]:
 
 
 def readable_by_others(path: Path) -> bool:
-    """Whether users other than the file's owner may read ``path`` (a secrets file should not be)."""
-    return bool(os.stat(path).st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    """Whether every user of the machine may read ``path`` (a secrets file should be the owner's
+    and, at most, the service group's)."""
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
