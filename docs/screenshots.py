@@ -79,6 +79,9 @@ def _walk(page: Any, url: str, out: Path, *, relabel: bool) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text("Runs", exact=True).click()
     _idle(page)
     _shoot(page, out, "runs")
+    page.get_by_test_id("stSidebarNav").get_by_text("Upload", exact=True).click()
+    _idle(page)
+    _shoot(page, out, "upload")
 
 
 def main(argv: list[str] | None = None) -> None:

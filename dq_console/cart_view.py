@@ -48,7 +48,7 @@ HISTORY_CONFIG = {
     "text": st.column_config.TextColumn("Text (as logged)", width="medium"),
     "old_value": st.column_config.TextColumn("Before", width="medium"),
     "new_value": st.column_config.TextColumn("After", width="medium"),
-    "author": st.column_config.TextColumn("Author", width=100),
+    "author": st.column_config.TextColumn("Author", width=160),
     "status": st.column_config.TextColumn(
         "Status", width=100, help="active · superseded (a later edit of the same sample wins) · undone"
     ),
@@ -177,7 +177,9 @@ def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
     # tick never slides onto an edit the user did not choose.
     listed = tuple(zip(shown["edit_id"].astype(int), shown["status"]))
     key = f"cart_list_{hash((listed, tuple(chosen), tuple(statuses), tuple(authors), query))}"
-    columns = ["created_at", "action", "sample_id", "text", "old_value", "new_value", "author", "status"]
+    # Who comes right after when: in a shared cart it is the first thing asked (and the table's right
+    # edge is past a 1400-pixel window).
+    columns = ["created_at", "author", "action", "sample_id", "text", "old_value", "new_value", "status"]
     selection = st.dataframe(
         shown[columns],
         hide_index=True,

@@ -3,6 +3,9 @@ every session (keyed by the run's path and content hash, so a rebuilt run is rea
 
 from __future__ import annotations
 
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +15,9 @@ from dq.insights import SplitInsights, run_insights
 from dq.insights.maps import split_map
 from dq.store import Run, RunEntry
 from dq.store.layout import RUN_JSON
+
+#: Name prefix of the threads that read insights in the background.
+READER_THREAD = "dq-reader"
 
 
 def open_run(entry: RunEntry) -> Run:
@@ -35,3 +41,29 @@ def load_insights(path: str, content_hash: str) -> dict[str, SplitInsights]:
 def load_map(path: str, content_hash: str, split: str) -> np.ndarray:
     """(n, 2) map coordinates of ``split``."""
     return split_map(Run(path), split)
+
+
+#: Threads that read runs' insights in the background (a large run takes seconds; the page stays live).
+_READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix=READER_THREAD)
+_READS: dict[tuple[str, str], Future[dict[str, SplitInsights]]] = {}
+_READS_LOCK = threading.Lock()
+
+
+def insights_read(path: str, content_hash: str) -> Future[dict[str, SplitInsights]]:
+    """The background read of a run's insights (:func:`load_insights` in a reader thread), started
+    once per run for every session; a finished read is let go (the resource cache keeps its result)."""
+    key = (path, content_hash)
+    with _READS_LOCK:
+        read = _READS.get(key)
+        if read is None:
+            read = _READS[key] = _READERS.submit(load_insights, path, content_hash)
+        elif read.done():  # its result is in the resource cache now (or its error is raised this once)
+            del _READS[key]
+        return read
+
+
+# A reader thread calls the cached loader outside any page run; Streamlit warns about the missing
+# script context, which only matters for code that draws, and the readers draw nothing.
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+    lambda record: not record.threadName.startswith(READER_THREAD)
+)

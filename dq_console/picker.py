@@ -8,8 +8,9 @@ from dq.insights import SplitInsights
 from dq.splits import split_title
 from dq.store import Run, list_runs
 from dq.store.reader import RunEntry
-from dq_console.data import load_insights, load_map, open_run
+from dq_console.data import insights_read, load_map, open_run
 from dq_console.map_selection import needs_restore, restore_selection
+from dq_console.preview import PREVIEW_AFTER_S, while_reading
 from dq_console.state import clear_filters, init_state
 from dq_console.team import require_visitor, sign_in_on, user_badge, visible
 
@@ -85,8 +86,9 @@ def _announce_newer(runs: list[RunEntry], current: RunEntry) -> None:
     )
 
 
-def pick_run() -> tuple[Run, str, SplitInsights]:
-    """Render the picker; return the run, the split and its insights (or stop the page).
+def pick_run(*, preview: bool = False) -> tuple[Run, str, SplitInsights]:
+    """Render the picker; return the run, the split and its insights (or stop the page). While a
+    large run's insights are read, the page shows that (``preview``: and the table's first page).
 
     The project and run stay what the user chose until the user changes them; a run that appears
     later is announced, never opened by itself.
@@ -123,7 +125,13 @@ def pick_run() -> tuple[Run, str, SplitInsights]:
         st.selectbox("Split", run.splits, key="split", format_func=split_title, on_change=_on_change_view)
     user_badge(run.project)
     _announce_newer(runs, entry)
-    insights = load_insights(str(run.path), run.content_hash)
+    read = insights_read(str(run.path), run.content_hash)
+    try:
+        insights = read.result(timeout=PREVIEW_AFTER_S)
+    except TimeoutError:  # a large run: show what can be shown while it is read, then rerun
+        while_reading(run, state["split"], read, table=preview)
+        st.stop()
+    st.session_state.pop("reading_since", None)
     split_insights = insights[state["split"]]
     if needs_restore():  # a copied link with a map selection: find its points again
         restore_selection(split_insights, load_map(str(run.path), run.content_hash, state["split"]))

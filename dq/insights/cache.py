@@ -97,6 +97,22 @@ def is_complete(directory: Path, split: str) -> bool:
     return (directory / f"{split}.json").exists() and (directory / f"{split}.parquet").exists()
 
 
+def verified_frame(directory: Path, split: str) -> Path | None:
+    """The Parquet file of one split's entry when the entry is whole and the file matches the
+    digest its JSON records (None otherwise), for readers that page it on disk instead of loading
+    it (``dq.insights.pages``): a damaged file is never read."""
+    if not is_complete(directory, split):
+        return None
+    try:
+        payload = json.loads((directory / f"{split}.json").read_text(encoding="utf-8"))
+        if payload.pop(DIGEST, None) != payload_digest(payload):
+            return None
+        frame_path = directory / f"{split}.parquet"
+        return frame_path if file_digest(frame_path) == payload[FRAME_DIGEST] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitInsights | None:
     """Read one split's cached insights, or None when the entry is absent, incomplete or damaged
     (then it is computed again and rewritten: a damaged cache heals instead of failing every read).

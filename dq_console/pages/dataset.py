@@ -23,7 +23,7 @@ from dq_console.table import sample_table
 from dq_console.team import may_edit, read_only_note
 
 require_entry_script()
-run, split, insights = pick_run()
+run, split, insights = pick_run(preview=True)
 filter_bar(run, insights)
 st.title("Dataset")
 if is_inference(split):
