@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,8 +28,12 @@ from _report import machine, write_section  # noqa: E402
 from bench_console import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
+    FIRST_CELL_JS,
+    VIEWPORT,
+    WAIT_TIMEOUT_MS,
     start_server,
     stop_server,
+    target_row,
     time_filter_changes,
     time_open,
 )
@@ -47,10 +50,20 @@ def _peak_rss_gb(pid: int) -> float:
     return float("nan")
 
 
-def _row(measure: str, runs: list[float], target: float) -> str:
-    median = statistics.median(runs)
-    met = "yes" if median <= target else f"no (by {median - target:.2f} s)"
-    return f"| {measure} | {median:.2f} | {', '.join(f'{t:.2f}' for t in runs)} | ≤ {target:g} | {met} |"
+def time_open_both(browser, url: str) -> tuple[float, float]:  # noqa: ANN001
+    """Seconds until the table's first row text is in the page (on a server still reading the run:
+    the first page read from disk), and until the whole page is (the sidebar's filters are drawn)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        start = time.perf_counter()
+        page.goto(url + "/")
+        page.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
+        table = time.perf_counter() - start
+        page.get_by_test_id("stSidebar").get_by_text("Misclassified only").wait_for(timeout=WAIT_TIMEOUT_MS)
+        return table, time.perf_counter() - start
+    finally:
+        context.close()
 
 
 def main() -> None:
@@ -71,6 +84,7 @@ def main() -> None:
     print(f"insights ready in {time.perf_counter() - start:.1f} s", flush=True)
     n = sum(Run(args.run).n_samples(s) for s in Run(args.run).splits)
     fresh: dict[str, list[float]] = {"streamlit run": [], "python -m dq_console.serve": []}
+    whole: list[float] = []  # a fresh `streamlit run` server: until the whole page (filters) is drawn
     warm: list[float] = []
     filters: list[float] = []
     peaks: list[float] = []
@@ -81,7 +95,12 @@ def main() -> None:
                 for launcher in fresh:
                     proc, url = start_server(args.home, launcher=launcher)
                     try:
-                        fresh[launcher].append(time_open(browser, url))
+                        if launcher == "streamlit run":
+                            table_s, whole_s = time_open_both(browser, url)
+                            fresh[launcher].append(table_s)
+                            whole.append(whole_s)
+                        else:
+                            fresh[launcher].append(time_open(browser, url))
                         print(f"open, fresh server ({launcher}): {fresh[launcher][-1]:.2f} s", flush=True)
                         if launcher == "streamlit run":
                             warm.append(time_open(browser, url))
@@ -109,18 +128,20 @@ def main() -> None:
             "| measure | median s | all runs (s) | target (s) | met? |\n|---|---|---|---|---|\n"
             + "\n".join(
                 [
-                    _row(
-                        "open, fresh server (`streamlit run`: reads the cached insights)",
+                    target_row(
+                        "open, fresh server (`streamlit run`: reads the cached insights; the table's first page "
+                        "from the Parquet file meanwhile)",
                         fresh["streamlit run"],
                         OPEN_TARGET_S,
                     ),
-                    _row(
+                    target_row("  the same, until the whole page (filters, fixes) is in", whole, OPEN_TARGET_S),
+                    target_row(
                         "open, fresh server (`python -m dq_console.serve`, as `make run`)",
                         fresh["python -m dq_console.serve"],
                         OPEN_TARGET_S,
                     ),
-                    _row("open, warm server", warm, OPEN_TARGET_S),
-                    _row("filter change (Misclassified only)", filters, FILTER_TARGET_S),
+                    target_row("open, warm server", warm, OPEN_TARGET_S),
+                    target_row("filter change (Misclassified only)", filters, FILTER_TARGET_S),
                 ]
             ),  # fmt: skip
             f"Server peak RSS: {max(peaks):.2f} GB.",

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import faiss
 import numpy as np
 
 from dq._util.embs import f32
+from dq.insights.l2_index import l2_ivf, l2_search
 from dq.scale import active as active_executor
 
 #: Splits larger than this are laid out on a seeded sample of this many rows.
@@ -72,26 +72,14 @@ def sampled_map(embs: np.ndarray, seed: int, basis: Basis, lay_out: Callable[[np
 
 def _sample_index(reduced: np.ndarray, seed: int) -> Any:
     """An IVF (Euclidean) index over the sample's reduced rows."""
-    m, d = reduced.shape
-    n_lists = max(1, round(PLACE_LISTS_PER_SQRT_N * np.sqrt(m)))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, n_lists)
-    index.cp.seed = seed
-    train = np.sort(np.random.default_rng(seed).choice(m, min(m, n_lists * PLACE_TRAIN_PER_LIST), replace=False))
-    index.train(reduced[train])
-    index.add(reduced)
-    index.nprobe = min(PLACE_NPROBE, n_lists)
-    return index
+    n_lists = round(PLACE_LISTS_PER_SQRT_N * np.sqrt(len(reduced)))
+    return l2_ivf(reduced, n_lists=n_lists, train_per_list=PLACE_TRAIN_PER_LIST, nprobe=PLACE_NPROBE, seed=seed)
 
 
 def place_block(rows: np.ndarray, *, basis: Basis, index: Any, coords: np.ndarray) -> np.ndarray:
     """Map positions of one block of rows among the sample's (the batch function every executor runs)."""
     points = basis.project(rows)
-    sq, idx = index.search(points, PLACE_NEIGHBORS)
-    short = np.flatnonzero((idx < 0).any(axis=1))
-    if short.size:  # the probed lists held fewer than k sampled rows: probe every list for those
-        every = faiss.SearchParametersIVF()
-        every.nprobe = index.nlist
-        sq[short], idx[short] = index.search(points[short], PLACE_NEIGHBORS, params=every)
+    sq, idx = l2_search(index, points, PLACE_NEIGHBORS)
     found = idx >= 0
     dists = np.sqrt(np.maximum(sq, 0.0), where=found, out=np.full(sq.shape, np.inf, dtype=np.float32))
     # Closer neighbours weigh more: exp(-(d - nearest) / mean gap), the nearest at weight 1.

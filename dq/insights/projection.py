@@ -35,6 +35,7 @@ from dq._util.embs import as_embs
 from dq._util.validate import as_non_negative_int, is_int
 from dq.errors import ValidationError
 from dq.insights import map_place
+from dq.insights.l2_index import l2_ivf, l2_search
 from dq.insights.map_place import Basis
 from dq.insights.settings import InsightSettings
 
@@ -179,20 +180,16 @@ def _knn(points: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     n, d = points.shape
     if n <= _DEFAULTS.exact_knn_max:
         index: Any = faiss.IndexFlatL2(d)
+        index.add(points)
     else:
-        n_lists = round(np.sqrt(n))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, n_lists)
-        index.cp.seed = seed
-        n_train = min(n, n_lists * MAP_IVF_TRAIN_PER_LIST)
-        index.train(points[np.sort(np.random.default_rng(seed).choice(n, n_train, replace=False))])
-        index.nprobe = _DEFAULTS.ivf_nprobe
-    index.add(points)
-    sq_dists, idx = index.search(points, k)
-    missing = np.flatnonzero((idx < 0).any(axis=1))
-    if missing.size:  # the probed lists held fewer than k rows: search those queries exactly
-        flat = faiss.IndexFlatL2(d)
-        flat.add(points)
-        sq_dists[missing], idx[missing] = flat.search(points[missing], k)
+        index = l2_ivf(
+            points,
+            n_lists=round(np.sqrt(n)),
+            train_per_list=MAP_IVF_TRAIN_PER_LIST,
+            nprobe=_DEFAULTS.ivf_nprobe,
+            seed=seed,
+        )
+    sq_dists, idx = l2_search(index, points, k)
     dists = np.sqrt(np.maximum(sq_dists, 0)).astype(np.float32)
     # faiss's BLAS path leaves a rounding residue on a row's distance to itself; UMAP reads the
     # first non-zero distance as the gap to the nearest *other* row, so make it exactly zero.
