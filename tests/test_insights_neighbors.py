@@ -100,6 +100,21 @@ def test_ivf_falls_back_to_exact_search_when_the_probed_lists_are_too_small():
     np.testing.assert_allclose(nbrs.sims, brute_force(embs, 30), atol=1e-5)
 
 
+def test_without_the_fallback_short_queries_keep_empty_slots_and_the_rest_is_the_same():
+    # What a shard of the lists returns before its candidates are merged with other shards'.
+    from dq.insights import ivf
+
+    embs, _ = clustered(200, seed=11)
+    index = build_index(embs, settings=InsightSettings(exact_knn_max=10, ivf_nprobe=1))
+    assert index.ivf is not None
+    whole_d, whole_i = ivf.ivf_search(index.ivf, embs, 30, 1, self_rows=None)
+    part_d, part_i = ivf.ivf_search(index.ivf, embs, 30, 1, self_rows=None, fill_short=False)
+    short = (part_i < 0).any(axis=1)
+    assert short.any() and (whole_i >= 0).all()
+    np.testing.assert_array_equal(part_i[~short], whole_i[~short])
+    assert np.isneginf(part_d[part_i < 0]).all()
+
+
 def test_k_is_clipped_to_the_number_of_other_rows():
     embs, _ = clustered(4, seed=2)
     assert knn(embs, k=10).idx.shape == (4, 3)

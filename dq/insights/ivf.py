@@ -165,9 +165,11 @@ def probe(centroids: Any, points: np.ndarray, nprobe: int) -> np.ndarray:
 
 
 def ivf_search(
-    index: IVFLists, points: np.ndarray, k: int, nprobe: int, *, self_rows: slice | None
+    index: IVFLists, points: np.ndarray, k: int, nprobe: int, *, self_rows: slice | None, fill_short: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
-    """IVF search list by list (see the module docstring)."""
+    """IVF search list by list (see the module docstring). Queries whose probed lists hold fewer than
+    ``k`` rows get the exhaustive search (``fill_short``), or keep their -1 slots (a shard of the
+    lists, whose candidates are merged with other shards')."""
     n_lists = index.list_starts.size - 1
     nprobe = min(nprobe, n_lists)
     if self_rows is not None and index.self_probes.shape[1] == nprobe:
@@ -205,7 +207,7 @@ def ivf_search(
             cand_sims[rows[:, None], cells] = block
             cand_idx[rows[:, None], cells] = index.list_rows[lo + best]
     d, i = _best(cand_sims, cand_idx, k)
-    short = np.flatnonzero((i < 0).any(axis=1))
+    short = np.flatnonzero((i < 0).any(axis=1)) if fill_short else np.zeros(0, dtype=np.int64)
     if short.size:
         # The probed lists held fewer than k rows between them (tiny or lopsided lists).
         d[short], i[short] = _brute_force(index, points[short], k)
