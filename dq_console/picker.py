@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dq.insights import SplitInsights
+from dq.insights import SplitInsights, has_insights
 from dq.splits import split_title
 from dq.store import Run, list_runs
 from dq.store.reader import RunEntry
@@ -126,11 +126,15 @@ def pick_run(*, preview: bool = False) -> tuple[Run, str, SplitInsights]:
     user_badge(run.project)
     _announce_newer(runs, entry)
     read = insights_read(str(run.path), run.content_hash)
-    try:
-        insights = read.result(timeout=PREVIEW_AFTER_S)
-    except TimeoutError:  # a large run: show what can be shown while it is read, then rerun
-        while_reading(run, state["split"], read, table=preview)
-        st.stop()
+    if has_insights(run):  # on disk: read in the background, the page drawn meanwhile
+        try:
+            insights = read.result(timeout=PREVIEW_AFTER_S)
+        except TimeoutError:  # a large run: show what can be shown while it is read, then rerun
+            while_reading(run, state["split"], read, table=preview)
+            st.stop()
+    else:  # computed now, once per run: nothing to show before it is done
+        with st.spinner("Computing insights (once per run)..."):
+            insights = read.result()
     st.session_state.pop("reading_since", None)
     split_insights = insights[state["split"]]
     if needs_restore():  # a copied link with a map selection: find its points again

@@ -1,6 +1,6 @@
-"""While a run's insights are read (seconds at millions of samples) or computed (minutes, once per
-run): a page that says so and follows it, and on the Dataset page the first page of the table, the
-likeliest data errors, read straight from the cached Parquet file (``dq.insights.pages``, DuckDB).
+"""While a run's cached insights are read (seconds at millions of samples): a page that says so and
+follows it, and on the Dataset page the first page of the table, the likeliest data errors, read
+straight from the cached Parquet file (``dq.insights.pages``, DuckDB).
 
 The table appears as soon as DuckDB has the rows, whatever the split's size; filters, clicks and
 fixes come with the whole run, and the page then reruns by itself.
@@ -48,7 +48,7 @@ def while_reading(run: Run, split: str, read: Future[dict[str, SplitInsights]], 
     if rows is None:
         st.info(
             f"Reading the insights of {run.project}/{run.name} ({n:,} samples in {split_title(split)}); the page "
-            "opens when they are in. A run whose insights were never computed takes minutes, once.",
+            "opens when they are in.",
             icon=":material/hourglass_top:",
         )
     else:

@@ -9,6 +9,8 @@ but the library refuses it anyway (``dq.edits`` checks every edit against ``dq.t
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import NoReturn
 
 import streamlit as st
 
@@ -48,13 +50,24 @@ def gate() -> str | None:
     if not sign_in_on():
         return None
     if not st.user.get("is_logged_in"):
-        st.navigation([st.Page(_sign_in_page, title="Sign in", icon=":material/login:")]).run()
-        st.stop()
+        _only(_sign_in_page, "Sign in", ":material/login:")
     email = signed_in_email()
     if email is None or Users().grants(email).empty:
-        st.navigation([st.Page(_no_access_page, title="No access", icon=":material/block:")]).run()
-        st.stop()
+        _only(_no_access_page, "No access", ":material/block:")
     return email
+
+
+#: The paths of the console's pages: a link to one of them opens the one page a visitor may see
+#: there (not Streamlit's "page not found").
+PAGE_PATHS = ("embeddings", "clusters", "edits_cart", "runs", "upload", "team")
+
+
+def _only(page: Callable[[], None], title: str, icon: str) -> NoReturn:
+    """Run ``page`` whatever the address, and nothing else."""
+    pages = [st.Page(page, title=title, icon=icon, default=True)]
+    pages += [st.Page(page, title=title, icon=icon, url_path=path) for path in PAGE_PATHS]
+    st.navigation(pages, position="hidden").run()
+    st.stop()
 
 
 def _sign_in_page() -> None:
