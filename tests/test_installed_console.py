@@ -111,7 +111,9 @@ def test_the_installed_package_holds_the_console_and_the_library(installed: Path
         env=_clean_env(),
     ).stdout.splitlines()
     assert all(Path(line).is_relative_to(installed) for line in out[:2]), out
-    assert out[2] == str(["clusters.py", "dataset.py", "edits_cart.py", "embeddings.py", "runs.py", "team.py", "upload.py"])
+    assert out[2] == str(
+        ["clusters.py", "dataset.py", "edits_cart.py", "embeddings.py", "runs.py", "team.py", "upload.py"]
+    )
     # Without the extras the integrations say which extra they need, in one line.
     result = subprocess.run(
         [str(installed / "bin" / "python"), "-c", "import dq.integrations.setfit"],
