@@ -23,7 +23,7 @@ from dq_console.state import FILTER_KEYS, URL_KEYS
 from dq_console.table import COLUMN_CONFIG, PAGE_SIZE, TABLE_HEIGHT, table_frame
 
 #: Seconds a page waits for the read before it draws the preview instead.
-PREVIEW_AFTER_S = 1.0
+PREVIEW_AFTER_S = 0.5
 
 
 def filters_at_defaults(state: Any = None) -> bool:

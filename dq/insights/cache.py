@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -70,18 +71,37 @@ def save(directory: Path, result: SplitInsights) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     with atomic_path(directory / f"{result.split}.parquet") as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        frame_digest = file_digest(tmp)
+        digest_of_frame = file_digest(tmp)
     payload = {
         "split": result.split,
         "summary": result.summary,
         "confusion": _cells(result.confusion),
         **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
-        FRAME_DIGEST: frame_digest,
+        FRAME_DIGEST: digest_of_frame,
     }
     payload = json.loads(json.dumps(payload, default=_json_default))  # plain JSON types: what a reader sees
     text = json.dumps({**payload, DIGEST: payload_digest(payload)}, ensure_ascii=False)
     with atomic_path(directory / f"{result.split}.json") as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGEST_LOCKS: dict[str, threading.Lock] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def frame_digest(path: Path) -> str:
+    """The digest of a cached frame's file, computed once per process and version of the file
+    (path, size, modification time): at a console's open, the reader and the page read straight
+    from disk (``dq.insights.pages``) check the same 600 MB file, and the second waits for the first."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _DIGESTS_LOCK:
+        lock = _DIGEST_LOCKS.setdefault(key[0], threading.Lock())
+    with lock:
+        if key not in _DIGESTS:
+            _DIGESTS[key] = file_digest(path)
+        return _DIGESTS[key]
 
 
 def payload_digest(payload: dict[str, Any]) -> str:
@@ -108,7 +128,7 @@ def verified_frame(directory: Path, split: str) -> Path | None:
         if payload.pop(DIGEST, None) != payload_digest(payload):
             return None
         frame_path = directory / f"{split}.parquet"
-        return frame_path if file_digest(frame_path) == payload[FRAME_DIGEST] else None
+        return frame_path if frame_digest(frame_path) == payload[FRAME_DIGEST] else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -139,7 +159,7 @@ def _read(directory: Path, split: str) -> SplitInsights:
     # The frame's digest is checked on a thread while the file is read (both let go of the GIL):
     # at millions of rows each takes about a second.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(file_digest, frame_path)
+        digest = pool.submit(frame_digest, frame_path)
         table = pq.read_table(frame_path)
         if digest.result() != payload[FRAME_DIGEST]:
             raise ValueError(f"{frame_path.name} does not match its digest")
