@@ -10,7 +10,7 @@ from dq.store import Run, list_runs
 from dq.store.reader import RunEntry
 from dq_console.data import insights_read, load_map, open_run
 from dq_console.map_selection import needs_restore, restore_selection
-from dq_console.preview import PREVIEW_AFTER_S, while_reading
+from dq_console.preview import PREVIEW_AFTER_S, PREVIEW_AT_ONCE_ROWS, while_reading
 from dq_console.state import clear_filters, init_state
 from dq_console.team import require_visitor, sign_in_on, user_badge, visible
 
@@ -128,7 +128,8 @@ def pick_run(*, preview: bool = False) -> tuple[Run, str, SplitInsights]:
     read = insights_read(str(run.path), run.content_hash)
     if has_insights(run):  # on disk: read in the background, the page drawn meanwhile
         try:
-            insights = read.result(timeout=PREVIEW_AFTER_S)
+            large = run.n_samples(state["split"]) >= PREVIEW_AT_ONCE_ROWS
+            insights = read.result(timeout=0 if large else PREVIEW_AFTER_S)
         except TimeoutError:  # a large run: show what can be shown while it is read, then rerun
             while_reading(run, state["split"], read, table=preview)
             st.stop()

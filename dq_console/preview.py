@@ -16,14 +16,16 @@ import pandas as pd
 import streamlit as st
 
 from dq.insights import SplitInsights
-from dq.insights.pages import cached_frame, top_rows
+from dq.insights.pages import first_rows
 from dq.splits import split_title
 from dq.store import Run
 from dq_console.state import FILTER_KEYS, URL_KEYS
 from dq_console.table import COLUMN_CONFIG, PAGE_SIZE, TABLE_HEIGHT, table_frame
 
-#: Seconds a page waits for the read before it draws the preview instead.
+#: Seconds a page waits for the read before it draws the preview instead; a split of at least
+#: ``PREVIEW_AT_ONCE_ROWS`` rows gets the preview at once (its read takes seconds).
 PREVIEW_AFTER_S = 0.5
+PREVIEW_AT_ONCE_ROWS = 1_000_000
 
 
 def filters_at_defaults(state: Any = None) -> bool:
@@ -36,8 +38,7 @@ def filters_at_defaults(state: Any = None) -> bool:
 @st.cache_data(show_spinner=False, max_entries=8)
 def preview_rows(path: str, content_hash: str, split: str) -> pd.DataFrame | None:
     """The first page of ``split``'s table from its cached insights on disk, or None (not cached)."""
-    frame = cached_frame(Run(path), split)
-    return None if frame is None else top_rows(frame, limit=PAGE_SIZE)
+    return first_rows(Run(path), split, limit=PAGE_SIZE)
 
 
 def while_reading(run: Run, split: str, read: Future[dict[str, SplitInsights]], *, table: bool) -> None:

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 import dq.client
 import dq_console.data
 from dq.insights import run_insights
-from dq.insights.pages import cached_frame, top_rows
+from dq.insights.pages import cached_frame, first_rows, top_rows
 from dq.store import Run
 from dq_console.table import page_of
 from tests.tiny_runs import log_tiny_run
@@ -44,6 +44,8 @@ def test_pages_from_disk_equal_the_tables_pages(run: Run, split: str) -> None:
         np.testing.assert_allclose(page["dep"], expected["dep"], rtol=1e-6)
     first = top_rows(path, limit=50)
     assert first["id"].tolist() == page_of(frame, 1)["id"].tolist()[: len(first)]
+    checked = first_rows(run, split, limit=50)  # the same rows, the file's digest checked meanwhile
+    assert checked is not None and checked.equals(first)
 
 
 def test_a_damaged_cache_is_not_paged(run: Run) -> None:
@@ -54,6 +56,7 @@ def test_a_damaged_cache_is_not_paged(run: Run) -> None:
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     assert cached_frame(run, "training") is None
+    assert first_rows(run, "training", limit=5) is None  # read, perhaps, but never shown
     assert cached_frame(run, "validation") is None  # a split the run does not have
 
 

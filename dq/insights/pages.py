@@ -24,6 +24,7 @@ last) in row order.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +44,25 @@ def cached_frame(run: Run, split: str, *, settings: InsightSettings = InsightSet
     """The verified Parquet file of ``split``'s cached insights under ``settings``, or None when
     they are not cached (or their cache entry is damaged: the full read then heals it)."""
     return cache.verified_frame(cache.cache_dir(run, settings.key()), split)
+
+
+def first_rows(
+    run: Run, split: str, *, limit: int, settings: InsightSettings = InsightSettings()
+) -> pd.DataFrame | None:
+    """The first ``limit`` rows by DEP of ``split``'s cached insights, or None when they are not
+    cached or their entry is damaged. The query runs while the file's digest is checked (each about
+    a second at 5M rows) and its rows are used only if the file matches."""
+    directory = cache.cache_dir(run, settings.key())
+    if not cache.is_complete(directory, split):
+        return None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rows = pool.submit(top_rows, directory / f"{split}.parquet", limit=limit)
+        verified = cache.verified_frame(directory, split) is not None
+        try:
+            found = rows.result()
+        except Exception:  # noqa: BLE001 - a file DuckDB cannot read is a damaged one: the full read heals it
+            return None
+    return found if verified else None
 
 
 def top_rows(path: Path, *, limit: int, offset: int = 0, columns: tuple[str, ...] = PAGE_COLUMNS) -> pd.DataFrame:
