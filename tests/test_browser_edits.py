@@ -12,30 +12,12 @@ import pytest
 
 import dq.client
 from dq.edits import EditsCart
+from tests.browser_steps import FIRST_VISIT_MS, choose_action, relabel_ticked, tick_rows
 from tests.tiny_runs import log_tiny_run
 
 pytestmark = pytest.mark.browser
 
-#: Milliseconds for the first visit (the run's insights are computed then).
-FIRST_VISIT_MS = 120_000
-#: Pixels from the grid's top to the middle of the first row, and per row (Streamlit's defaults).
-FIRST_ROW_Y, ROW_PX = 35 + 17, 35
 HOSTILE = "<script>alert(1)</script> <b>x</b> **md**"
-
-
-def _tick_rows(page: Any, rows: list[int], wait_idle: Any) -> None:
-    grid = page.get_by_test_id("stDataFrame").first
-    grid.wait_for(state="visible", timeout=FIRST_VISIT_MS)
-    page.wait_for_timeout(500)  # the grid lays out after it appears
-    for row in rows:
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 15, box["y"] + FIRST_ROW_Y + ROW_PX * row)  # the row's selection box
-        wait_idle(page)
-
-
-def _choose_action(page: Any, name: str, wait_idle: Any) -> None:
-    page.get_by_test_id("stButtonGroup").get_by_text(name, exact=True).first.click()
-    wait_idle(page)
 
 
 def test_relabel_and_remove_survive_a_reload_and_reach_the_fixed_csv(
@@ -56,22 +38,15 @@ def test_relabel_and_remove_survive_a_reload_and_reach_the_fixed_csv(
     page.goto(url + "/?label=billing")  # every row billing: relabelling to login changes each
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
 
-    _tick_rows(page, [0, 1], wait_idle)
+    tick_rows(page, [0, 1], wait_idle)
     expect(page.get_by_text("Ticked rows (2)")).to_be_visible()
-    _choose_action(page, "Change label", wait_idle)
-    box = page.get_by_test_id("stSelectbox").filter(has_text="New label")
-    box.click()
-    page.keyboard.type("login")
-    page.keyboard.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Relabel 2 samples").click()
-    wait_idle(page)
+    relabel_ticked(page, "login", 2, wait_idle)
     screenshot(page, "edits-relabeled")
 
     page.reload()  # a new session: the edits come back from SQLite, not from session state
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
-    _tick_rows(page, [2, 3], wait_idle)
-    _choose_action(page, "Remove", wait_idle)
+    tick_rows(page, [2, 3], wait_idle)
+    choose_action(page, "Remove", wait_idle)
     page.get_by_role("button", name="Remove 2 samples").click()
     wait_idle(page)
 

@@ -30,6 +30,7 @@ from dq.edits import Change, EditsCart
 from dq.errors import AccessDenied
 from dq.store import Run
 from dq.team import Users
+from tests.browser_steps import FIRST_ROW_Y, FIRST_VISIT_MS, relabel_ticked, tick_rows
 from tests.tiny_runs import log_tiny_run
 
 pytestmark = pytest.mark.browser
@@ -37,8 +38,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parent.parent
 CADDYFILE = REPO / "deploy" / "Caddyfile"
 START_TIMEOUT_S = 90.0
-FIRST_VISIT_MS = 120_000
-FIRST_ROW_Y, ROW_PX = 35 + 17, 35
 #: Secrets of the test's auth config: none may reach a page or a log.
 CLIENT_SECRET = "client-secret-e2e-0123456789abcdef"
 COOKIE_SECRET = "cookie-secret-e2e-0123456789abcdefghijklmnop"
@@ -148,16 +147,6 @@ def _sign_in(page: Any, who: str, url: str, wait_idle: Any) -> None:
     expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
 
 
-def _tick_rows(page: Any, rows: list[int], wait_idle: Any) -> None:
-    grid = page.get_by_test_id("stDataFrame").first
-    grid.wait_for(state="visible", timeout=FIRST_VISIT_MS)
-    page.wait_for_timeout(500)
-    for row in rows:
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 15, box["y"] + FIRST_ROW_Y + ROW_PX * row)
-        wait_idle(page)
-
-
 def test_anonymous_editor_viewer_and_stranger_through_caddy(
     team: dict[str, Any], new_context: Any, wait_idle: Any, screenshot: Any
 ) -> None:
@@ -192,16 +181,8 @@ def test_anonymous_editor_viewer_and_stranger_through_caddy(
     expect(page.get_by_test_id("stSidebarNav").locator("a", has_text="Upload")).to_have_count(1)  # editors build runs
     page.goto(url + "/?label=billing")  # every row billing: relabelling to login changes each
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
-    _tick_rows(page, [0, 1], wait_idle)
-    page.get_by_test_id("stButtonGroup").get_by_text("Change label", exact=True).first.click()
-    wait_idle(page)
-    box = page.get_by_test_id("stSelectbox").filter(has_text="New label")
-    box.click()
-    page.keyboard.type("login")
-    page.keyboard.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Relabel 2 samples").click()
-    wait_idle(page)
+    tick_rows(page, [0, 1], wait_idle)
+    relabel_ticked(page, "login", 2, wait_idle)
     shot(page, "team-2-alice-relabeled")
     history = EditsCart(team["home"] / "edits.db").history("tiny/r1", "training")
     assert history["author"].tolist() == ["alice@example.com"] * 2 and set(history["new_value"]) == {"login"}

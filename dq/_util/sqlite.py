@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -106,6 +107,17 @@ def open_database(
         conn.close()
         if whole:
             seen_whole(path)
+
+
+@contextmanager
+def connection(path: Path, *, error: type[DQError], **options: Any) -> Iterator[Database]:
+    """:func:`open_database` (``options`` as there) for one operation: a lock held past the busy
+    timeout, a read-only file or a full disk is said in one line, as ``error``."""
+    try:
+        with open_database(path, error=error, **options) as db:
+            yield db
+    except sqlite3.OperationalError as exc:
+        raise error(f"{path} cannot be used now: {exc}.") from None
 
 
 def _migrate(

@@ -13,15 +13,15 @@ import functools
 import hashlib
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from sqlite_utils import Database
 
-from dq._util.sqlite import open_database, write_transaction
+from dq._util.sqlite import connection, write_transaction
 from dq._util.validate import examples
 from dq.config import dq_home
 from dq.edits.model import ACTIONS, EDIT_TEXT, FIELDS, RELABEL, Change, run_key
@@ -147,24 +147,18 @@ class EditsCart:
 
     # --- connections ------------------------------------------------------------------------------
 
-    @contextmanager
-    def _connect(self) -> Iterator[Database]:
+    def _connect(self) -> AbstractContextManager[Database]:
         """A fresh connection to an up-to-date schema, closed on exit."""
-        try:
-            with open_database(
-                self.path,
-                migrations=MIGRATIONS,
-                busy_timeout_s=BUSY_TIMEOUT_S,
-                what="an edits database",
-                error=EditsDBError,
-                backup_dir=self.path.parent / BACKUP_DIR,
-                functions=FUNCTIONS,
-                verify=_unsealed_rows,
-            ) as db:
-                yield db
-        except sqlite3.OperationalError as exc:
-            # Locked past the busy timeout, disk full, read-only file: one line for the user.
-            raise EditsDBError(f"{self.path} cannot be used now: {exc}.") from None
+        return connection(
+            self.path,
+            migrations=MIGRATIONS,
+            busy_timeout_s=BUSY_TIMEOUT_S,
+            what="an edits database",
+            error=EditsDBError,
+            backup_dir=self.path.parent / BACKUP_DIR,
+            functions=FUNCTIONS,
+            verify=_unsealed_rows,
+        )
 
     def _read(self, sql: str, params: Sequence[object]) -> pd.DataFrame:
         if not self.path.exists():  # reading never creates the file

@@ -23,16 +23,14 @@ dq.errors.AccessDenied: alice@example.com has no role in project 'billing'; read
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 from sqlite_utils import Database
 
-from dq._util.sqlite import open_database, write_transaction
+from dq._util.sqlite import connection, write_transaction
 from dq._util.validate import as_name
 from dq.config import dq_home
 from dq.errors import AccessDenied, UsersDBError, ValidationError
@@ -115,20 +113,15 @@ class Users:
         """Whether this home is a team's (its users file exists): then every change is checked."""
         return self.path.is_file()
 
-    @contextmanager
-    def _connect(self) -> Iterator[Database]:
-        try:
-            with open_database(
-                self.path,
-                migrations=MIGRATIONS,
-                busy_timeout_s=BUSY_TIMEOUT_S,
-                what="a users database",
-                error=UsersDBError,
-                backup_dir=self.path.parent / "backups",
-            ) as db:
-                yield db
-        except sqlite3.OperationalError as exc:
-            raise UsersDBError(f"{self.path} cannot be used now: {exc}.") from None
+    def _connect(self) -> AbstractContextManager[Database]:
+        return connection(
+            self.path,
+            migrations=MIGRATIONS,
+            busy_timeout_s=BUSY_TIMEOUT_S,
+            what="a users database",
+            error=UsersDBError,
+            backup_dir=self.path.parent / "backups",
+        )
 
     # --- changing ---------------------------------------------------------------------------------
 
