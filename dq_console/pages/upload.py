@@ -5,6 +5,7 @@ console only editors see this page, and the library refuses anyone else anyway."
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from dq.auto.fileformats import SUPPORTED_SUFFIXES
@@ -20,6 +21,18 @@ from dq_console.team import author, require_visitor, upload_projects
 
 NEW_PROJECT = "New project..."
 NONE = "(none)"
+
+
+@st.cache_resource(show_spinner="Checking the file...", max_entries=4)
+def _kept(file_id: str, name: str, max_bytes: int, _data: bytes) -> tuple[Path, list[str]]:
+    """The upload checked and kept once per uploaded file (every click reruns the page)."""
+    return save_upload(_data, name, max_bytes=max_bytes)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _first_rows(path: str) -> pd.DataFrame:
+    return preview(Path(path))
+
 
 require_entry_script()
 require_visitor()
@@ -38,12 +51,12 @@ file = st.file_uploader("Dataset file", type=[s.lstrip(".") for s in SUPPORTED_S
 if file is None:
     st.stop()
 try:
-    path, columns = save_upload(file.getvalue(), file.name, max_bytes=max_mb * 1024**2)
+    path, columns = _kept(file.file_id, file.name, max_mb * 1024**2, file.getvalue())
 except DQError as exc:  # the same one line as dq auto on the command line
     st.error(str(exc), icon=":material/error:")
     st.stop()
 st.caption(f"The first rows of {file.name} ({len(columns)} columns):")
-st.dataframe(preview(path), hide_index=True)
+st.dataframe(_first_rows(str(path)), hide_index=True)
 
 
 def _guess(*names: str) -> int:
