@@ -14,7 +14,7 @@ import dq.client
 from dq.edits import EditsCart
 from dq.edits.model import Change
 from dq.store import Run
-from tests.test_browser_edits import FIRST_VISIT_MS, _tick_rows
+from tests.browser_steps import FIRST_VISIT_MS, tick_rows
 from tests.tiny_runs import fresh_tiny_run
 
 pytestmark = pytest.mark.browser
@@ -43,7 +43,7 @@ def test_undo_ticked_undoes_exactly_the_ticked_edit_and_leaves_nothing_ticked(
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
     expect(page.get_by_text("3 of 3 edits of training")).to_be_visible()
 
-    _tick_rows(page, [0], wait_idle)  # the newest edit: sample 12
+    tick_rows(page, [0], wait_idle)  # the newest edit: sample 12
     page.get_by_role("button", name="Undo 1 ticked edit").click()
     wait_idle(page)
     assert _active_ids(cart) == ["10", "11"]
@@ -51,7 +51,7 @@ def test_undo_ticked_undoes_exactly_the_ticked_edit_and_leaves_nothing_ticked(
     expect(page.get_by_role("button", name="Undo 0 ticked edits")).to_be_disabled()
     screenshot(page, "cart-after-undo")
 
-    _tick_rows(page, [1], wait_idle)  # the last row of the list: sample 10
+    tick_rows(page, [1], wait_idle)  # the last row of the list: sample 10
     page.get_by_role("button", name="Undo 1 ticked edit").click()
     wait_idle(page)
     assert _active_ids(cart) == ["11"]

@@ -12,7 +12,7 @@ import pytest
 import dq.client
 from dq.insights import run_insights
 from dq.store import Run
-from tests.test_browser_edits import FIRST_VISIT_MS
+from tests.browser_steps import FIRST_VISIT_MS
 from tests.tiny_runs import fresh_tiny_run
 
 pytestmark = pytest.mark.browser

@@ -21,7 +21,7 @@ import dq
 import dq.client
 from dq_console.sample_view import NEIGHBORS_CONFIG
 from dq_console.table import COLUMN_CONFIG
-from tests.test_browser_edits import FIRST_ROW_Y, FIRST_VISIT_MS, ROW_PX
+from tests.browser_steps import FIRST_ROW_Y, FIRST_VISIT_MS, ROW_PX
 
 pytestmark = pytest.mark.browser
 

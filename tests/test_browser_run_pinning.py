@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import dq.client
-from tests.test_browser_edits import FIRST_VISIT_MS
+from tests.browser_steps import FIRST_VISIT_MS
 from tests.tiny_runs import fresh_tiny_run
 
 pytestmark = pytest.mark.browser
@@ -59,14 +59,14 @@ def test_a_newer_run_is_announced_and_the_picked_run_stays(
 def test_the_runs_page_opens_a_run(dq_home: Path, streamlit_server, browser_page, wait_idle) -> None:  # noqa: ANN001
     from playwright.sync_api import expect
 
-    from tests.test_browser_edits import _tick_rows
+    from tests.browser_steps import tick_rows
 
     fresh_tiny_run(dq_home, run="r1")
     fresh_tiny_run(dq_home, run="r2", seed=1)
     page = browser_page
     page.goto(streamlit_server(dq_home) + "/runs")
     wait_idle(page, timeout_ms=FIRST_VISIT_MS)
-    _tick_rows(page, [1], wait_idle)  # the second row: whichever run it lists
+    tick_rows(page, [1], wait_idle)  # the second row: whichever run it lists
     button = page.get_by_role("button", name=re.compile(r"^Open tiny.r[12]$"))
     picked = button.inner_text().strip().rsplit("/", 1)[1]
     button.click()

@@ -17,7 +17,7 @@ import pytest
 import dq.client
 from dq.errors import ValidationError
 from dq.insights.filters import apply_filter
-from tests.test_browser_edits import FIRST_VISIT_MS
+from tests.browser_steps import FIRST_VISIT_MS
 
 #: Seconds a case may take in its subprocess (imports included); a backtracking matcher takes minutes.
 DEADLINE_S = 60
