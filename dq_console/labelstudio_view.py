@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from dq.edits import EditsCart
@@ -40,9 +41,9 @@ def configured_server() -> LabelStudioServer | None:
     return LabelStudioServer.from_settings(os.environ, config)
 
 
-def _send(run: Run, split: str, include_flagged: bool) -> None:
+def _send(run: Run, split: str, include_flagged: bool, insights_frame: pd.DataFrame) -> None:
     try:
-        frame = labelers_frame(run, split, include_flagged=include_flagged)
+        frame = labelers_frame(run, split, include_flagged=include_flagged, insights=insights_frame)
         sent = send_to_label_studio(run, split, frame, server=_server(), by=author(), cart=EditsCart())
     except DQError as exc:
         notify(str(exc), icon=":material/error:")
@@ -78,8 +79,9 @@ def _server() -> LabelStudioServer:
     return server
 
 
-def label_studio_section(run: Run, split: str) -> None:
-    """Send to Label Studio and pull labels (editors), or how to set a server up."""
+def label_studio_section(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
+    """Send to Label Studio and pull labels (editors), or how to set a server up (``insights_frame``:
+    the page's, for the DEP and suggestions the tasks carry)."""
     st.subheader("Label Studio")
     try:
         server = configured_server()
@@ -105,6 +107,10 @@ def label_studio_section(run: Run, split: str) -> None:
     include = st.toggle("Also every likely-mislabeled sample", key="ls_include_flagged")
     send_col, pull_col = st.columns(2)
     send_col.button(
-        "Send to Label Studio", icon=":material/group:", on_click=_send, args=(run, split, include), key="ls_send"
+        "Send to Label Studio",
+        icon=":material/group:",
+        on_click=_send,
+        args=(run, split, include, insights_frame),
+        key="ls_send",
     )
     pull_col.button("Pull labels", icon=":material/download:", on_click=_pull, args=(run, split), key="ls_pull")

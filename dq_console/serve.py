@@ -29,13 +29,14 @@ from pathlib import Path
 from dq.config import CONSOLE_HOST, CONSOLE_PORT
 from dq.insights import has_insights
 from dq.store import Run, list_runs
-from dq_console.data import load_insights, open_run
+from dq_console.data import READER_THREAD, load_insights, open_run
 
 ENTRY = Path(__file__).resolve().parent / "streamlit_app.py"
 #: The console's Streamlit settings (theme, no magic, headless); a checkout's .streamlit/config.toml links here.
 CONFIG_FILE = Path(__file__).resolve().parent / "streamlit_config.toml"
 _LOG = logging.getLogger("dq.console")
-PRELOAD_THREAD = "dq-console-preload"
+#: Under the readers' prefix: its missing-script-context warnings are filtered with theirs (dq_console.data).
+PRELOAD_THREAD = f"{READER_THREAD}-preload"
 
 
 def _newest_run() -> Run | None:
@@ -112,11 +113,6 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["DQ_HOME"] = str(args.home.expanduser().resolve())
     from streamlit.web import cli
 
-    # The preload calls the cached loaders outside any page run; Streamlit would warn about the
-    # missing script context, which only matters for code that draws, and the preload draws nothing.
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
-        lambda record: record.threadName != PRELOAD_THREAD
-    )
     preload_thread = threading.Thread(target=_preload_quietly, name=PRELOAD_THREAD, daemon=True)
     preload_thread.start()
     if newest_insights_cached():

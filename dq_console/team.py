@@ -14,10 +14,11 @@ from typing import NoReturn
 
 import streamlit as st
 
-from dq.edits import EditsCart, default_author
+from dq.config import dq_home
+from dq.edits import default_author
 from dq.errors import DQError
 from dq.store import RunEntry
-from dq.team import ALL_PROJECTS, EDIT, Users, normal_email, team_users
+from dq.team import ALL_PROJECTS, EDIT, MANAGE, Users, normal_email, team_users
 from dq.team.auth import SIGN_IN_ENV
 from dq_console.filter_bar import escape_markdown
 
@@ -52,7 +53,7 @@ def gate() -> str | None:
     if not st.user.get("is_logged_in"):
         _only(_sign_in_page, "Sign in", ":material/login:")
     email = signed_in_email()
-    if email is None or Users().grants(email).empty:
+    if not _granted(email):
         _only(_no_access_page, "No access", ":material/block:")
     return email
 
@@ -94,10 +95,13 @@ def _no_access_page() -> None:
 def require_visitor() -> None:
     """On a page (deep links included): stop, drawing nothing, unless sign-in is off or the visitor
     is signed in and holds a grant (the entry script's :func:`gate` says why to those who are not)."""
-    if sign_in_on():
-        email = signed_in_email()
-        if email is None or Users().grants(email).empty:
-            st.stop()
+    if sign_in_on() and not _granted(signed_in_email()):
+        st.stop()
+
+
+def _granted(email: str | None) -> bool:
+    """Whether ``email`` holds any grant (None: no e-mail from the provider)."""
+    return email is not None and not Users().grants(email).empty
 
 
 def visible(entries: list[RunEntry]) -> list[RunEntry]:
@@ -108,50 +112,52 @@ def visible(entries: list[RunEntry]) -> list[RunEntry]:
 
 def readable_projects() -> set[str] | None:
     """The projects the visitor may read: None for every project (no sign-in, or a grant on all)."""
-    email = signed_in_email() if sign_in_on() else None
-    if email is None:
-        return None
-    return Users().projects(email)
+    email = _visitor()
+    return None if email is None else Users().projects(email)
+
+
+def _visitor() -> str | None:
+    """The signed-in visitor's e-mail when the console asks visitors to sign in, else None."""
+    return signed_in_email() if sign_in_on() else None
+
+
+def _checked() -> tuple[Users | None, str | None]:
+    """What the library checks a change against: the home's users (None: one person's home, where
+    nothing is checked) and the visitor as an author (None: not an e-mail address, refused)."""
+    who = author()
+    return team_users(dq_home()), who if _is_email(who) else None
 
 
 def may_edit(project: str) -> bool:
     """Whether the cart would take an edit from this visitor in ``project`` (what the library checks)."""
-    users = team_users(EditsCart().path)
-    if users is None:  # one person's home: nothing is checked
-        return True
-    who = author()
-    return _is_email(who) and users.may(who, project, EDIT)
+    users, who = _checked()
+    return users is None or (who is not None and users.may(who, project, EDIT))
 
 
 def may_build_runs() -> bool:
     """Whether the visitor may build runs (upload) anywhere: no users file, or an editor grant."""
-    users = team_users(EditsCart().path)
-    if users is None:
-        return True
-    who = author()
-    return _is_email(who) and bool(users.grants(who)["role"].isin(["editor", "admin"]).any())
+    users, who = _checked()
+    return users is None or (who is not None and users.may_somewhere(who, EDIT))
 
 
 def is_admin_somewhere() -> bool:
     """Whether the signed-in visitor administers a project (the Team page is theirs)."""
-    email = signed_in_email() if sign_in_on() else None
-    return email is not None and bool((Users().grants(email)["role"] == "admin").any())
+    email = _visitor()
+    return email is not None and Users().may_somewhere(email, MANAGE)
 
 
 def upload_projects(existing: list[str]) -> tuple[list[str], bool]:
     """Where the visitor may build a new run: the projects among ``existing`` (and among their
     grants) they may edit, and whether they may start a new project (no sign-in, or an editor
     grant on every project)."""
-    users = team_users(EditsCart().path)
+    users, who = _checked()
     if users is None:
         return sorted(set(existing)), True
-    who = author()
-    if not _is_email(who):
+    if who is None:
         return [], False
-    anywhere = users.may(who, ALL_PROJECTS, EDIT)
     named = set(users.grants(who)["project"]) - {ALL_PROJECTS}
     candidates = sorted(set(existing) | named)
-    return [p for p in candidates if users.may(who, p, EDIT)], anywhere
+    return [p for p in candidates if users.may(who, p, EDIT)], users.may(who, ALL_PROJECTS, EDIT)
 
 
 def _is_email(value: str) -> bool:
@@ -175,8 +181,7 @@ def user_badge(project: str) -> None:
 
 def read_only_note(project: str) -> None:
     """Said where a page leaves out the controls that change samples (the visitor may not edit)."""
-    users = team_users(EditsCart().path)
-    who = author()
-    role = users.role(who, project) if users is not None and _is_email(who) else None
+    users, who = _checked()
+    role = users.role(who, project) if users is not None and who is not None else None
     held = f"a {role} of {project}" if role else f"not granted a role in {project}"
     st.info(f"You are {held}: changing samples needs the editor role.", icon=":material/visibility:")

@@ -22,7 +22,7 @@ from dq.auto.fileformats import SUPPORTED_SUFFIXES, parse
 from dq.auto.pipeline import AutoResult, AutoSettings, ProgressFn, auto
 from dq.config import dq_home
 from dq.errors import InputFileError
-from dq.team import EDIT, team_users
+from dq.team import EDIT, require_role
 
 #: The folder of uploaded files under the dq home.
 UPLOAD_DIR = "uploads"
@@ -92,7 +92,5 @@ def build_upload(
     an author who may edit ``project`` (``AccessDenied`` otherwise, before any work)."""
     as_name(project, param="project")
     as_name(run, param="run")
-    users = team_users((home if home is not None else dq_home()) / "edits.db")
-    if users is not None:
-        users.require(author, project, EDIT)
+    require_role(home if home is not None else dq_home(), author, project, EDIT)
     return auto(path, settings, project=project, run=run, home=home, progress=progress, log=log)

@@ -12,7 +12,7 @@ from pathlib import Path
 from dq.config import CONSOLE_HOST, CONSOLE_PORT, dq_home
 from dq.errors import ValidationError
 from dq.team.auth import SIGN_IN_ENV
-from dq.team.users import ROLES, Users
+from dq.team.users import DB_NAME, ROLES, Users, normal_email
 
 #: The largest upload the console takes by default (MB); --max-upload-mb changes it.
 DEFAULT_MAX_UPLOAD_MB = 200
@@ -79,14 +79,14 @@ def add_commands(
 
 
 def _users(home: Path | None) -> Users:
-    return Users((home.expanduser() if home is not None else dq_home()) / "users.db")
+    return Users((home.expanduser() if home is not None else dq_home()) / DB_NAME)
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
     users = _users(args.home)
     users.add(args.email, args.role, project=args.project)
     where = f"project {args.project}" if args.project else "every project"
-    print(f"{args.email.strip().lower()} is now {args.role} in {where} ({users.path})")
+    print(f"{normal_email(args.email)} is now {args.role} in {where} ({users.path})")
     return 0
 
 
@@ -101,7 +101,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
     n = _users(args.home).remove(args.email, project=args.project)
-    print(f"removed {n} grant{'s' if n != 1 else ''} of {args.email.strip().lower()}")
+    print(f"removed {n} grant{'s' if n != 1 else ''} of {normal_email(args.email)}")
     return 0 if n else 2
 
 

@@ -28,7 +28,7 @@ from dq.edits.model import RELABEL, Change, run_key
 from dq.edits.store import EditsCart
 from dq.errors import DQError, MissingExtraError, ValidationError
 from dq.store.reader import Run
-from dq.team import EDIT, team_users
+from dq.team import EDIT, require_role
 
 URL_ENV, KEY_ENV = "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"
 #: The auth config's section with ``url`` and ``api_key``.
@@ -137,12 +137,6 @@ def _tasks(client: Any, server: LabelStudioServer, project_id: int, *, annotatio
     return _call(server, "list tasks", lambda: list(client.tasks.list(project=project_id, fields=fields)))
 
 
-def _require(cart: EditsCart, by: str, run: Run) -> None:
-    users = team_users(cart.path)
-    if users is not None:
-        users.require(by, run.project, EDIT)
-
-
 def send_to_label_studio(
     run: Run, split: str, samples: pd.DataFrame, *, server: LabelStudioServer, by: str, cart: EditsCart | None = None
 ) -> SendResult:
@@ -150,7 +144,7 @@ def send_to_label_studio(
     the server; tasks of samples sent before get the current text. In a team's home ``by`` must be
     an editor of the run's project."""
     cart = cart if cart is not None else EditsCart()
-    _require(cart, by, run)
+    require_role(cart.path.parent, by, run.project, EDIT)
     if samples.empty:
         raise ValidationError("Nothing to send: mark samples 'send to labelers' in the cart first.")
     tasks = label_studio_tasks(samples, class_names=list(run.labels))  # checks the labels first
@@ -182,7 +176,7 @@ def pull_labels(
     annotator (``by``, who pulls them, must be an editor in a team's home). A label equal to the
     sample's current one (or pulled before) adds nothing; a label the run does not know is refused."""
     cart = cart if cart is not None else EditsCart()
-    _require(cart, by, run)
+    require_role(cart.path.parent, by, run.project, EDIT)
     client = _client(server)
     project = _project(client, server, run, split, create=False)
     if project is None:

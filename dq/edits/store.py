@@ -27,7 +27,7 @@ from dq.config import dq_home
 from dq.edits.model import ACTIONS, EDIT_TEXT, FIELDS, RELABEL, Change, run_key
 from dq.errors import EditsDBError, ValidationError
 from dq.store.reader import Run
-from dq.team.users import EDIT, team_users
+from dq.team.users import EDIT, require_role
 
 #: File name of the cart under the dq home.
 DB_NAME = "edits.db"
@@ -254,10 +254,8 @@ class EditsCart:
     def _require_edit(self, author: str | None, projects: Sequence[str]) -> None:
         """In a team's home (a users file beside the cart), refuse unless ``author`` may edit
         every one of ``projects`` (dq.team): the check is here, not only in the pages."""
-        users = team_users(self.path)
-        if users is not None:
-            for project in projects:
-                users.require(author, project, EDIT)
+        for project in projects:
+            require_role(self.path.parent, author, project, EDIT)
 
     def _projects(self, where: str, params: Sequence[object]) -> list[str]:
         """The projects of the edits that ``where`` selects."""

@@ -124,13 +124,19 @@ def verified_frame(directory: Path, split: str) -> Path | None:
     if not is_complete(directory, split):
         return None
     try:
-        payload = json.loads((directory / f"{split}.json").read_text(encoding="utf-8"))
-        if payload.pop(DIGEST, None) != payload_digest(payload):
-            return None
+        payload = _payload(directory / f"{split}.json")
         frame_path = directory / f"{split}.parquet"
         return frame_path if frame_digest(frame_path) == payload[FRAME_DIGEST] else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _payload(meta_path: Path) -> dict[str, Any]:
+    """An entry's JSON, checked against the digest it carries (``ValueError`` when it does not match)."""
+    payload = json.loads(meta_path.read_text(encoding="utf-8"))
+    if payload.pop(DIGEST, None) != payload_digest(payload):
+        raise ValueError(f"{meta_path.name} does not match its digest")
+    return dict(payload)
 
 
 def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitInsights | None:
@@ -153,9 +159,7 @@ def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitI
 
 def _read(directory: Path, split: str) -> SplitInsights:
     meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
-    payload = json.loads(meta_path.read_text(encoding="utf-8"))
-    if payload.pop(DIGEST, None) != payload_digest(payload):
-        raise ValueError(f"{meta_path.name} does not match its digest")
+    payload = _payload(meta_path)
     # The frame's digest is checked on a thread while the file is read (both let go of the GIL):
     # at millions of rows each takes about a second.
     with ThreadPoolExecutor(max_workers=1) as pool:

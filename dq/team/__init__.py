@@ -6,6 +6,6 @@ Pure library: no streamlit.
 
 from __future__ import annotations
 
-from dq.team.users import ALL_PROJECTS, EDIT, MANAGE, READ, ROLES, Users, normal_email, team_users
+from dq.team.users import ALL_PROJECTS, EDIT, MANAGE, READ, ROLES, Users, normal_email, require_role, team_users
 
-__all__ = ["ALL_PROJECTS", "EDIT", "MANAGE", "READ", "ROLES", "Users", "normal_email", "team_users"]
+__all__ = ["ALL_PROJECTS", "EDIT", "MANAGE", "READ", "ROLES", "Users", "normal_email", "require_role", "team_users"]

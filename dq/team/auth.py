@@ -21,8 +21,6 @@ from dq.errors import ValidationError
 AUTH_KEYS: tuple[str, ...] = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 #: The fewest characters of a cookie secret (it signs the sign-in cookie): 32 random characters.
 MIN_COOKIE_SECRET = 32
-#: Where the Label Studio settings may sit in the same file (url, api_key), beside ``[auth]``.
-LABEL_STUDIO_SECTION = "label_studio"
 LOOPBACK_NAMES = ("localhost",)
 #: Environment variable ``dq serve`` sets for the console: "1" asks every visitor to sign in.
 SIGN_IN_ENV = "DQ_SIGN_IN"

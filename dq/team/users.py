@@ -26,6 +26,7 @@ import re
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 from sqlite_utils import Database
@@ -176,9 +177,12 @@ class Users:
 
     def may(self, email: str, project: str, action: str) -> bool:
         """Whether ``email`` may do ``action`` (READ, EDIT, MANAGE) in ``project``."""
-        needed = NEEDS[_check_action(action)]
-        role = self.role(email, project)
-        return role is not None and ROLES.index(role) >= ROLES.index(needed)
+        return _allows(self.role(email, project), _check_action(action))
+
+    def may_somewhere(self, email: str, action: str) -> bool:
+        """Whether some grant of ``email`` lets it do ``action`` (in one project or every one)."""
+        action = _check_action(action)
+        return any(_allows(role, action) for role in self.grants(email)["role"])
 
     def require(self, email: str | None, project: str, action: str) -> str:
         """``email``'s role in ``project`` when it may do ``action`` there; else ``AccessDenied``,
@@ -190,8 +194,8 @@ class Users:
             )
         email = normal_email(email)
         role, needed = self.role(email, project), NEEDS[action]
-        if role is not None and ROLES.index(role) >= ROLES.index(needed):
-            return role
+        if _allows(role, action):
+            return cast(str, role)
         where = "every project" if project == ALL_PROJECTS else f"project {project!r}"
         held = f"is {_article(role)} {role} of {where}" if role else f"has no role in {where}"
         flag = "" if project == ALL_PROJECTS else f" --project {project}"
@@ -206,12 +210,24 @@ class Users:
         return None if ALL_PROJECTS in held else held
 
 
+def _allows(role: str | None, action: str) -> bool:
+    """Whether ``role`` (None: no role) may do ``action``."""
+    return role is not None and ROLES.index(role) >= ROLES.index(NEEDS[action])
+
+
 def _article(role: str) -> str:
     return "an" if role[0] in "aeiou" else "a"
 
 
-def team_users(home_file: Path) -> Users | None:
-    """The users of the home that holds ``home_file`` (the cart, say), or None when that home is
-    one person's (no users file beside it)."""
-    users = Users(home_file.parent / DB_NAME)
+def team_users(home: Path) -> Users | None:
+    """The users of the dq home ``home``, or None when that home is one person's (no users file)."""
+    users = Users(home / DB_NAME)
     return users if users.exists() else None
+
+
+def require_role(home: Path, email: str | None, project: str, action: str) -> None:
+    """In a team's home, refuse (``AccessDenied``) unless ``email`` may do ``action`` in ``project``;
+    in one person's home, nothing is checked. What every changing call of the library runs first."""
+    users = team_users(home)
+    if users is not None:
+        users.require(email, project, action)

@@ -27,7 +27,7 @@ edit_list(run, split, insights.frame)
 st.divider()
 downloads(run, split, insights.frame)
 st.divider()
-label_studio_section(run, split)
+label_studio_section(run, split, insights.frame)
 if editable:
     st.divider()
     retrain_section(run, split)
