@@ -220,6 +220,7 @@ def _export(run: Run, split: str, rows: pd.DataFrame, ids: list[Any]) -> None:
             file_name=f"{name}.{fmt}",
             mime=mime,
             icon=":material/download:",
+            on_click="ignore",
             key=f"act_export_{fmt}",
         )
 

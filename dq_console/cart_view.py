@@ -1,6 +1,7 @@
 """The Edits cart page's pieces: counts, the edit list with undo (filterable by author), the downloads.
 
-Downloads are built only when their button is clicked (``st.download_button`` with a callable).
+Downloads are built only when their button is clicked (``st.download_button`` with a callable), and a
+click does not rerun the page: that rerun is wasted work on a large run, and it raced the file's request.
 Retrain & compare is in ``dq_console.retrain_view``.
 """
 
@@ -270,6 +271,7 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         mime=mime,
         type="primary",
         icon=":material/download:",
+        on_click="ignore",
         key="download_fixed",
     )
     if len(run.splits) > 1:
@@ -281,6 +283,7 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
             file_name=f"{run.name}-all-fixed{suffix}.{ext}",
             mime=mime,
             icon=":material/download:",
+            on_click="ignore",
             key="download_fixed_all",
             help="A drop-in replacement for the input file: every split, with a split column (for dq auto runs, "
             "the file's own split values). Same as `dq export RUN --split all`.",
@@ -304,6 +307,7 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         file_name=f"{run.name}-{split}-label-studio.json",
         mime="application/json",
         icon=":material/download:",
+        on_click="ignore",
         disabled=rows.empty,
         key="download_ls",
     )
@@ -313,6 +317,7 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         file_name=f"{run.name}-{split}-labelers.csv",
         mime="text/csv",
         icon=":material/download:",
+        on_click="ignore",
         disabled=rows.empty,
         key="download_labelers_csv",
     )

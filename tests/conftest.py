@@ -96,6 +96,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+#: Each console server's log by its DQ_HOME: a failed browser test shows the tail of its server's.
+_SERVER_LOGS: dict[Path, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], str]]:
     """Factory: ``streamlit_server(dq_home)`` serves the console over that DQ_HOME and returns its base URL.
@@ -115,6 +119,7 @@ def streamlit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calla
         port = _free_port()
         base_url = f"http://127.0.0.1:{port}"
         log_path = logs_dir / f"streamlit-{port}.log"
+        _SERVER_LOGS[home] = log_path
         command = [
             sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
             "--server.headless", "true",
@@ -178,6 +183,28 @@ def browser_page(new_context: Callable[..., Any]) -> Any:
     context = new_context(viewport=VIEWPORT)
     context.set_default_timeout(IDLE_TIMEOUT_MS)
     return context.new_page()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test's report gets what a reader of a CI log needs to see why: the page's
+    error and alert texts, a screenshot (``FAILED-<test>.png``) and the tail of its server's log."""
+    report = yield
+    funcargs = getattr(item, "funcargs", {})
+    page = funcargs.get("browser_page")
+    if report.when != "call" or not report.failed or page is None:
+        return report
+    try:
+        shown = page.locator("[data-testid='stException'], [data-testid='stAlert'], [role='alert']").all_inner_texts()
+        _screenshot(page, f"FAILED-{item.name}")
+        report.sections.append(("page at the failure", f"url {page.url}\n" + "\n".join(shown or ["(no alert)"])))
+    except Exception as error:  # noqa: BLE001 -- a closed page must not hide the test's own failure
+        report.sections.append(("page at the failure", f"(could not be read: {error})"))
+    home = funcargs.get("dq_home")
+    log = _SERVER_LOGS.get(Path(home).resolve()) if home is not None else None
+    if log is not None and log.exists():
+        report.sections.append(("console server log (tail)", log.read_text(errors="replace")[-4000:]))
+    return report
 
 
 def _wait_idle(page: Any, *, timeout_ms: int = IDLE_TIMEOUT_MS) -> None:
