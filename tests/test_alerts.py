@@ -22,6 +22,7 @@ from dq.insights import alerts
 from dq.insights.alerts import RULES, SEVERITIES, Alert, AlertContext, AlertThresholds, find_alerts
 from dq.insights.filters import apply_filter, describe_filter
 from dq.insights.metrics import class_report
+from dq.insights.split_sql import SplitSQL
 from dq.splits import TRAINING, VALIDATION
 
 N_PER_CLASS = 50  # 4 classes -> 200 samples: 1 sample is 0.5%, 2 are 1%, 10 are 5%
@@ -101,6 +102,10 @@ def _clusters(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+#: Each context's frame, by its SQL view's id: what an alert's filter is checked against.
+_FRAMES: dict[int, pd.DataFrame] = {}
+
+
 def _context(
     frame: pd.DataFrame,
     *,
@@ -118,9 +123,11 @@ def _context(
     """
     report = _report(frame) if report is None else report
     others = {} if split == TRAINING else {TRAINING: report.copy() if training_report is None else training_report}
+    samples = SplitSQL(frame)
+    _FRAMES[id(samples)] = frame
     return AlertContext(
         split=split,
-        frame=frame,
+        samples=samples,
         class_report=report,
         overlap=_overlap(frame, overlap),
         clusters=_clusters(frame) if clusters is None else clusters,
@@ -162,7 +169,10 @@ def _check_alert(alert: Alert, kind: str, severity: str) -> None:
 
 
 def _selects(ctx: AlertContext, alert: Alert) -> np.ndarray:
-    return apply_filter(ctx.frame, alert.filter).to_numpy()
+    """The rows an alert's filter selects in the frame; its SQL count over the same frame agrees."""
+    selected = apply_filter(_FRAMES[id(ctx.samples)], alert.filter).to_numpy()
+    assert ctx.samples.count(alert.filter) == selected.sum()
+    return selected
 
 
 # --- every rule: quiet on clean input -------------------------------------------------------------

@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dq._util.steps import Laps
-from dq.errors import ValidationError
+from dq.errors import RunFormatError, ValidationError
 from dq.insights import cache
 from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split, split_neighbors
 from dq.insights.settings import InsightSettings
@@ -64,23 +64,28 @@ def run_insights(
     """
     run = _as_run(run)
     directory = cache.cache_dir(run, settings.key())
+    frames = {split: cache.frame_file(directory, split) for split in run.splits}
     if not refresh:
         cached = {split: cache.load(directory, split, n_samples=run.n_samples(split)) for split in run.splits}
         if all(r is not None for r in cached.values()):
-            attach_alerts(cached)  # type: ignore[arg-type]
+            attach_alerts(cached, frames)  # type: ignore[arg-type]
             return cached  # type: ignore[return-value]
     with open_executor(executor, address) as ex, use(ex):
         reference = build_reference(run, settings)
         neighbors = {split: split_neighbors(run, split, reference, settings) for split in run.splits}
         reference.index = None  # every split's neighbours are found: the embeddings can go
-        results = {split: compute_split(run, split, reference, neighbors.pop(split), settings) for split in run.splits}
+        for split in run.splits:  # each split's frame is written as it is computed, never held
+            computed = compute_split(run, split, reference, neighbors.pop(split), settings, frames[split])
+            cache.save(directory, computed)
+            del computed
     lap = Laps("all splits")
-    attach_alerts(results)
-    lap("alerts")
-    for result in results.values():
-        cache.save(directory, result)
-    lap("save")
-    return results
+    results = {split: cache.load(directory, split, n_samples=run.n_samples(split)) for split in run.splits}
+    unread = [split for split, result in results.items() if result is None]
+    if unread:  # written a moment ago: a disk that loses what was just written
+        raise RunFormatError(f"the insights just written to {directory} could not be read back ({', '.join(unread)})")
+    attach_alerts(results, frames)  # type: ignore[arg-type]
+    lap("read back, alerts")
+    return results  # type: ignore[return-value]
 
 
 def has_insights(run: Run | str | Path, *, settings: InsightSettings = InsightSettings()) -> bool:

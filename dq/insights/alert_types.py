@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from dq.insights.filters import SampleFilter
+from dq.insights.split_sql import SplitSQL
 
 SEVERITIES = ("high", "medium", "low")
 #: Alerts that come first whatever their severity: wrong labels are what the user came to fix.
@@ -65,7 +66,7 @@ class AlertContext:
     """Everything the rules look at, for one split."""
 
     split: str
-    frame: pd.DataFrame  # per-sample insights
+    samples: SplitSQL  # the per-sample insights, as SQL (counts and means)
     class_report: pd.DataFrame  # label, precision, recall, f1, support, n_predicted
     overlap: pd.DataFrame  # class_a, class_b, overlap, n_confused
     clusters: pd.DataFrame  # cluster, size, avg_dep, ...
@@ -78,8 +79,8 @@ class AlertContext:
 
 
 def flag_count(ctx: AlertContext, column: str) -> int:
-    """How many samples of the split raise the flag ``column`` (0 when the frame lacks it)."""
-    return int(ctx.frame[column].sum()) if column in ctx.frame.columns else 0
+    """How many samples of the split raise the flag ``column`` (0 when the split lacks it)."""
+    return ctx.samples.count({column: True}) if column in ctx.samples.columns else 0
 
 
 def judged_classes(report: pd.DataFrame, t: AlertThresholds) -> pd.DataFrame:

@@ -34,7 +34,7 @@ def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
     if not n:
         return []
     t = ctx.thresholds
-    share = n / len(ctx.frame)
+    share = n / max(ctx.samples.n_rows, 1)
     message = f"{n:,} samples ({share:.1%}) are likely mislabeled; see their suggested labels."
     if ctx.estimated_errors is not None:
         estimate, low, high = ctx.estimated_errors
@@ -55,7 +55,7 @@ def rule_mislabeled(ctx: AlertContext) -> list[Alert]:
 
 def rule_misclassified(ctx: AlertContext) -> list[Alert]:
     n = flag_count(ctx, "is_misclassified")
-    share = n / max(len(ctx.frame), 1)
+    share = n / max(ctx.samples.n_rows, 1)
     if share < ctx.thresholds.misclassified_share:
         return []
     return [
@@ -71,14 +71,14 @@ def rule_misclassified(ctx: AlertContext) -> list[Alert]:
 
 
 def rule_hard(ctx: AlertContext) -> list[Alert]:
-    hard = (ctx.frame["dep_bucket"] == "hard").to_numpy() if "dep_bucket" in ctx.frame else np.zeros(0, bool)
-    n = int(hard.sum())
-    share = n / max(len(ctx.frame), 1)
+    hard = {"dep_bucket": "hard"}
+    n = ctx.samples.count(hard) if "dep_bucket" in ctx.samples.columns else 0
+    share = n / max(ctx.samples.n_rows, 1)
     if share < ctx.thresholds.hard_share:
         return []
     # Only when it is true of these samples: the model gets most of them wrong (the bucket falls back
     # to the top DEP decile where no stretch of DEP is wrong half the time; that says nothing).
-    wrong = float(ctx.frame["is_misclassified"].to_numpy()[hard].mean()) if "is_misclassified" in ctx.frame else 0.0
+    wrong = (ctx.samples.mean("is_misclassified", hard) or 0.0) if "is_misclassified" in ctx.samples.columns else 0.0
     if wrong < HARD_ERROR_RATE:
         return []
     return [
@@ -215,7 +215,7 @@ def rule_high_dep_clusters(ctx: AlertContext) -> list[Alert]:
     t = ctx.thresholds
     if ctx.clusters.empty or "avg_dep" not in ctx.clusters:
         return []
-    mean = float(ctx.frame["dep"].mean())
+    mean = ctx.samples.mean("dep") or 0.0
     hot = ctx.clusters[
         (ctx.clusters["size"] >= t.cluster_min_size) & (ctx.clusters["avg_dep"] >= t.cluster_dep_ratio * mean)
     ]
@@ -236,7 +236,7 @@ def rule_high_dep_clusters(ctx: AlertContext) -> list[Alert]:
 
 def rule_uncertain(ctx: AlertContext) -> list[Alert]:
     n = flag_count(ctx, "is_on_boundary")
-    share = n / max(len(ctx.frame), 1)
+    share = n / max(ctx.samples.n_rows, 1)
     if share < ctx.thresholds.uncertain_share:
         return []
     return [
@@ -253,24 +253,17 @@ def rule_uncertain(ctx: AlertContext) -> list[Alert]:
 
 def rule_lengths(ctx: AlertContext) -> list[Alert]:
     t = ctx.thresholds
-    words = ctx.frame["n_words"]
     alerts = []
-    for kind, mask, cond, what in (
-        ("empty_samples", words == 0, {"n_words": 0}, "are empty (no words)"),
-        (
-            "very_short_samples",
-            (words > 0) & (words <= t.short_words),
-            {"n_words": {"min": 1, "max": t.short_words}},
-            f"have at most {t.short_words} words",
-        ),
+    for kind, cond, what in (
+        ("empty_samples", {"n_words": 0}, "are empty (no words)"),
+        ("very_short_samples", {"n_words": {"min": 1, "max": t.short_words}}, f"have at most {t.short_words} words"),
         (
             "very_long_samples",
-            words >= t.long_words,
             {"n_words": {"min": t.long_words}},
             f"have {t.long_words}+ words (the embedding model truncates them)",
         ),
     ):
-        n = int(mask.sum())
+        n = ctx.samples.count(cond)
         if n:
             alerts.append(
                 Alert(

@@ -1,8 +1,8 @@
 """The contract every analysis of ``dq.insights`` returns: per-sample arrays plus a summary.
 
 Arrays are positional: element ``i`` belongs to row ``i`` of ``Run.samples(split)``. The
-assembly step (``dq.insights.compute.compute_split``) adds ids and turns the columns into one
-per-sample frame.
+assembly step (``dq.insights.compute.compute_split``) writes the columns beside the samples' ids
+and texts to the split's Parquet file, batch by batch (``dq.insights.frame_file``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The on-disk cache of insights, beside the run and keyed by its content and the settings.
 
 ``<run>/_cache/insights/<content hash>-<settings key>-v<INSIGHTS_VERSION>/``:
-``<split>.parquet`` (the per-sample frame) and ``<split>.json`` (summary, alerts, tables),
-the JSON written last so a half-written entry is never read. When the run directory is not
-writable (a shared, read-only run), the same layout goes under ``$DQ_HOME/cache/insights/``.
+``<split>.parquet`` (the per-sample frame, written by ``dq.insights.frame_file``) and
+``<split>.json`` (summary, tables, the frame's digest), the JSON written last so a half-written
+entry is never read. When the run directory is not writable (a shared, read-only run), the same
+layout goes under ``$DQ_HOME/cache/insights/``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import scipy.sparse as sp
 from dq._util.fileio import atomic_path
 from dq._util.text import one_line
 from dq.config import cache_root
-from dq.insights.compute import SplitInsights
+from dq.insights.compute import ComputedSplit, SplitInsights
 from dq.store import layout
 from dq.store.integrity import file_digest
 from dq.store.reader import Run
@@ -57,27 +58,26 @@ def _writable(path: Path) -> bool:
     return os.access(target if target.exists() else path, os.W_OK)
 
 
-def save(directory: Path, result: SplitInsights) -> None:
-    """Write one split's insights (frame first, JSON last).
+def frame_file(directory: Path, split: str) -> Path:
+    """Where an entry keeps one split's per-sample frame (written by ``dq.insights.frame_file``)."""
+    return directory / f"{split}.parquet"
+
+
+def save(directory: Path, result: ComputedSplit) -> None:
+    """Write one split's summary, tables and its frame's digest (its JSON: the frame's file is
+    written first, by the computation, so a half-written entry is never read).
 
     Alerts are not stored: they are cheap to derive from what is, so changing a rule never
     needs a recompute.
     """
-    frame = result.frame
-    table = pa.Table.from_pandas(frame.drop(columns=["probs"]), preserve_index=False)
-    probs = result.probs.astype(np.float32, copy=False)  # a split is never empty
-    flat = pa.array(probs.ravel(), type=pa.float32())
-    table = table.append_column("probs", pa.FixedSizeListArray.from_arrays(flat, probs.shape[1]))
-    directory.mkdir(parents=True, exist_ok=True)
-    with atomic_path(directory / f"{result.split}.parquet") as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-        digest_of_frame = file_digest(tmp)
+    if result.frame_path != frame_file(directory, result.split):
+        raise ValueError(f"the frame of {result.split} was written outside the cache entry {directory}")
     payload = {
         "split": result.split,
         "summary": result.summary,
         "confusion": _cells(result.confusion),
         **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
-        FRAME_DIGEST: digest_of_frame,
+        FRAME_DIGEST: result.frame_digest,
     }
     payload = json.loads(json.dumps(payload, default=_json_default))  # plain JSON types: what a reader sees
     text = json.dumps({**payload, DIGEST: payload_digest(payload)}, ensure_ascii=False)
@@ -114,7 +114,7 @@ def payload_digest(payload: dict[str, Any]) -> str:
 
 def is_complete(directory: Path, split: str) -> bool:
     """Whether ``directory`` holds one split's entry in full (its JSON is written last)."""
-    return (directory / f"{split}.json").exists() and (directory / f"{split}.parquet").exists()
+    return (directory / f"{split}.json").exists() and frame_file(directory, split).exists()
 
 
 def verified_frame(directory: Path, split: str) -> Path | None:
@@ -125,7 +125,7 @@ def verified_frame(directory: Path, split: str) -> Path | None:
         return None
     try:
         payload = _payload(directory / f"{split}.json")
-        frame_path = directory / f"{split}.parquet"
+        frame_path = frame_file(directory, split)
         return frame_path if frame_digest(frame_path) == payload[FRAME_DIGEST] else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -158,7 +158,7 @@ def load(directory: Path, split: str, *, n_samples: int | None = None) -> SplitI
 
 
 def _read(directory: Path, split: str) -> SplitInsights:
-    meta_path, frame_path = directory / f"{split}.json", directory / f"{split}.parquet"
+    meta_path, frame_path = directory / f"{split}.json", frame_file(directory, split)
     payload = _payload(meta_path)
     # The frame's digest is checked on a thread while the file is read (both let go of the GIL):
     # at millions of rows each takes about a second.

@@ -8,6 +8,7 @@ cluster model are built once and reused for validation/test.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,12 +24,14 @@ from dq.insights.alert_types import HARD_ERROR_RATE
 from dq.insights.clusters import ClusterModel, assign_clusters, cluster_table, fit_clusters
 from dq.insights.dep import compute_dep, margins, pool_epochs
 from dq.insights.duplicates import find_near_duplicates
+from dq.insights.frame_file import write_frame_file
 from dq.insights.keywords import cluster_keywords
 from dq.insights.metrics import class_report, sparse_confusion, summary_metrics
 from dq.insights.neighbors import NeighborIndex, Neighbors, build_index, knn, knn_label_distribution
 from dq.insights.outliers import find_out_of_coverage, find_outliers
 from dq.insights.overlap import class_overlap, on_boundary, top_misclassified_pairs
 from dq.insights.settings import InsightSettings
+from dq.insights.split_sql import SplitSQL
 from dq.splits import TRAINING
 from dq.store.reader import Run
 
@@ -59,17 +62,32 @@ class Reference:
 
 
 @dataclass
-class SplitInsights:
-    """The insights of one split."""
+class SplitTables:
+    """A split's insights besides its per-sample frame: the summary and the tables."""
 
     split: str
-    frame: pd.DataFrame
     summary: dict[str, Any]
     class_report: pd.DataFrame
     overlap: pd.DataFrame
     misclassified_pairs: pd.DataFrame
     confusion: sp.csr_array  # (classes, classes), sparse: rows ground truth, columns prediction
     clusters: pd.DataFrame
+
+
+@dataclass
+class ComputedSplit(SplitTables):
+    """What computing a split leaves in the driver: its tables, and its per-sample insights written to
+    ``frame_path`` (``dq.insights.frame_file``) with that file's digest."""
+
+    frame_path: Path
+    frame_digest: str
+
+
+@dataclass
+class SplitInsights(SplitTables):
+    """The insights of one split."""
+
+    frame: pd.DataFrame
     #: (n, classes) float32: the frame's ``probs`` column as one matrix, in frame order (its rows
     #: are the column's cells), for whatever aggregates every row.
     probs: np.ndarray
@@ -85,18 +103,21 @@ FRAME_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def label_indices(labels: pd.Series, class_names: list[str]) -> np.ndarray:
+def label_indices(labels: pd.Series | pa.ChunkedArray, class_names: list[str]) -> np.ndarray:
     """Class index of each sample's label (a name of ``class_names``); -1 for missing (inference)."""
     # One hash lookup in Arrow (strings stay Arrow strings under pandas 3: no Python loop over
     # millions of cells); a value that is not one of the names (None, NaN) gets -1, and a column
     # that is not all text (ints, mixed) goes through a Categorical, which matches only strings.
     try:
-        values = pa.chunked_array(pa.array(labels))  # pandas 3 string columns: zero copy
+        # pandas 3 string columns convert without a copy
+        values = labels if isinstance(labels, pa.ChunkedArray) else pa.chunked_array(pa.array(labels))
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
             found = pc.index_in(values, value_set=pa.array(class_names, type=values.type))
             return found.fill_null(-1).to_numpy().astype(np.int64)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
+    if isinstance(labels, pa.ChunkedArray):
+        labels = labels.to_pandas()
     is_text = np.fromiter((isinstance(v, str) for v in labels), dtype=bool, count=len(labels))
     return np.where(is_text, pd.Categorical(labels, categories=class_names).codes, -1).astype(np.int64)
 
@@ -197,12 +218,13 @@ def split_neighbors(run: Run, split: str, reference: Reference, settings: Insigh
 
 
 def compute_split(
-    run: Run, split: str, reference: Reference, neighbors: SplitNeighbors, settings: InsightSettings
-) -> SplitInsights:
-    """Every per-sample analysis of one split, assembled into a frame, plus summaries."""
+    run: Run, split: str, reference: Reference, neighbors: SplitNeighbors, settings: InsightSettings, frame_path: Path
+) -> ComputedSplit:
+    """Every per-sample analysis of one split, written to ``frame_path`` (``dq.insights.frame_file``:
+    batch by batch, never one frame), plus the summaries."""
     lap = Laps(split)
-    samples = run.samples(split)
-    labels = label_indices(samples["label"], run.labels)
+    samples = run.samples_table(split)
+    labels = label_indices(samples.column("label"), run.labels)
     epochs = run.epochs(split)
     is_training = split == reference.split  # the reference split: its own neighbors and clusters
     in_sample = split == TRAINING and run.training_outputs == IN_SAMPLE  # held-out splits never are
@@ -224,7 +246,8 @@ def compute_split(
     last = pools.last if pools.last is not None else run.probs(split, epochs[-1])
     del pools, nbr_probs
     lap("dep")
-    texts = samples["text"].tolist()
+    text = samples.column("text").to_pandas()  # one column, Arrow-backed
+    texts = text.tolist()
     dups = find_near_duplicates(texts, labels, self_nbrs, settings=settings)
     lap("near duplicates")
     outliers = find_outliers(self_nbrs, settings=settings)
@@ -240,44 +263,35 @@ def compute_split(
     names = np.array(run.labels, dtype=object)
     labeled = labels >= 0
     suggested = dep.columns["suggested_label"]
-    frame = pd.DataFrame(
-        {
-            "id": samples["id"],
-            "text": samples["text"],
-            "label": samples["label"],
-            "pred": names[preds],
-            "probs": list(last),
-            "confidence": last.max(axis=1),
-            "margin": np.where(labeled, margins(last, np.maximum(labels, 0)), np.nan),
-            "dep": dep.score,
-            "is_misclassified": labeled & (preds != labels),
-            "is_mislabeled": dep.is_issue,
-            "suggested_label": np.where(suggested >= 0, names[np.maximum(suggested, 0)], None),
-            "p_wrong": dep.columns["p_wrong"],
-            "is_on_boundary": boundary.is_issue,
-            "dup_group": dups.columns["dup_group"],
-            "is_near_duplicate": dups.is_issue,
-            "is_conflicting_duplicate": dups.columns["is_conflicting_duplicate"],
-            "outlier_score": outliers.score,
-            "is_outlier": outliers.is_issue,
-            "cluster": cluster_ids,
-            "n_words": alerts_mod.word_counts(samples["text"]),
-            "n_chars": samples["text"].str.len().to_numpy(),
-        }
-    )
+    is_misclassified = labeled & (preds != labels)
+    easy, hard = dep_thresholds(dep.score[labeled], is_misclassified[labeled])
+    computed = {
+        "pred": names[preds],
+        "confidence": last.max(axis=1),
+        "margin": np.where(labeled, margins(last, np.maximum(labels, 0)), np.nan),
+        "dep": dep.score,
+        "dep_bucket": np.where(dep.score >= hard, "hard", np.where(dep.score < easy, "easy", "ambiguous")),
+        "is_misclassified": is_misclassified,
+        "is_mislabeled": dep.is_issue,
+        "suggested_label": np.where(suggested >= 0, names[np.maximum(suggested, 0)], None),
+        "p_wrong": dep.columns["p_wrong"],
+        "is_on_boundary": boundary.is_issue,
+        "dup_group": dups.columns["dup_group"],
+        "is_near_duplicate": dups.is_issue,
+        "is_conflicting_duplicate": dups.columns["is_conflicting_duplicate"],
+        "outlier_score": outliers.score,
+        "is_outlier": outliers.is_issue,
+        "cluster": cluster_ids,
+        "n_words": alerts_mod.word_counts(text),
+        "n_chars": text.str.len().to_numpy(dtype=np.int64),
+    }
     if coverage is not None:
-        frame["is_out_of_coverage"] = coverage.is_issue
-    easy, hard = dep_thresholds(dep.score[labeled], frame["is_misclassified"].to_numpy()[labeled])
-    frame.insert(
-        frame.columns.get_loc("dep") + 1,
-        "dep_bucket",
-        np.where(dep.score >= hard, "hard", np.where(dep.score < easy, "easy", "ambiguous")),
-    )
-    for column in samples.columns.difference(["id", "text", "label"]):
-        frame[f"meta_{column}" if column in frame.columns else column] = samples[column]
-
-    lap("frame")
+        computed["is_out_of_coverage"] = coverage.is_issue
+    digest = write_frame_file(frame_path, samples, computed, last)
+    del computed, samples, text
+    lap("frame written")
     keywords = cluster_keywords(texts, cluster_ids, top_n=settings.cluster_top_words)
+    del texts
     lap("cluster keywords")
     clusters = cluster_table(
         cluster_ids, keywords, dep=dep.score, labels=labels, preds=preds, n_classes=len(run.labels)
@@ -288,43 +302,45 @@ def compute_split(
     metrics = summary_metrics(labels, preds, run.labels, dep=dep.score)
     summary = {
         "split": split,
-        "n_samples": len(frame),
+        "n_samples": len(labels),
         "epochs": epochs,
         "dep_thresholds": {"easy": easy, "hard": hard},
         "metrics": metrics,
         "analyses": {r.name: r.summary for r in (dep, dups, outliers, boundary, *([coverage] if coverage else []))},
         "settings": settings.key(),
     }
-    result = SplitInsights(
+    result = ComputedSplit(
         split=split,
-        frame=frame,
         summary=summary,
         class_report=report,
         overlap=class_overlap(last, labels, run.labels, top=OVERLAP_PAIRS_KEPT),
         misclassified_pairs=top_misclassified_pairs(labels, preds, run.labels, top=None),
         confusion=sparse_confusion(labels, preds, len(run.labels)),
         clusters=clusters,
-        probs=last,
+        frame_path=frame_path,
+        frame_digest=digest,
     )
     lap("metrics and tables")
     return result
 
 
-def attach_alerts(results: dict[str, SplitInsights]) -> None:
-    """Fill each split's alerts (rules comparing splits see the other splits' class reports)."""
+def attach_alerts(results: dict[str, SplitInsights], frames: dict[str, Path]) -> None:
+    """Fill each split's alerts (rules comparing splits see the other splits' class reports); their
+    counts are SQL over each split's per-sample file in ``frames`` (``dq.insights.split_sql``)."""
     reports = {split: r.class_report for split, r in results.items()}
     for split, r in results.items():
-        ctx = alerts_mod.AlertContext(
-            split=split,
-            frame=r.frame,
-            class_report=r.class_report,
-            overlap=r.overlap,
-            clusters=r.clusters,
-            macro_f1=r.summary["metrics"].get("macro_f1"),
-            other_reports={s: rep for s, rep in reports.items() if s != split},
-            estimated_errors=_estimated_errors(r.summary),
-        )
-        r.alerts = alerts_mod.find_alerts(ctx)
+        with SplitSQL(frames[split]) as samples:
+            ctx = alerts_mod.AlertContext(
+                split=split,
+                samples=samples,
+                class_report=r.class_report,
+                overlap=r.overlap,
+                clusters=r.clusters,
+                macro_f1=r.summary["metrics"].get("macro_f1"),
+                other_reports={s: rep for s, rep in reports.items() if s != split},
+                estimated_errors=_estimated_errors(r.summary),
+            )
+            r.alerts = alerts_mod.find_alerts(ctx)
 
 
 def _estimated_errors(summary: dict[str, Any]) -> tuple[int, int, int] | None:

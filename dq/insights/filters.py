@@ -16,6 +16,7 @@ in the URL). A filter is a dict of column -> condition, all conditions must hold
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -26,44 +27,58 @@ from dq.errors import ValidationError
 
 SampleFilter = dict[str, Any]
 
-_RANGE_KEYS = {"min", "max"}
-_TEXT_KEYS = {"contains", "regex"}
+RANGE_KEYS = frozenset({"min", "max"})
+TEXT_KEYS = frozenset({"contains", "regex"})
 
 
 def apply_filter(frame: pd.DataFrame, sample_filter: SampleFilter | None) -> pd.Series:
-    """Boolean mask of the rows of ``frame`` that match every condition of ``sample_filter``."""
+    """Boolean mask of the rows of ``frame`` that match every condition of ``sample_filter``
+    (as SQL over a file: ``dq.insights.split_sql``)."""
     mask = pd.Series(True, index=frame.index)
     for column, condition in (sample_filter or {}).items():
-        if column not in frame.columns:
-            raise ValidationError(
-                f"The filter names column {column!r}, which the samples do not have "
-                f"(columns: {', '.join(map(str, frame.columns))})."
-            )
+        check_column(column, frame.columns)
         mask &= _condition_mask(frame[column], condition, column)
     return mask
 
 
-def _condition_mask(values: pd.Series, condition: Any, column: str) -> pd.Series:
+def check_column(column: str, columns: Iterable[Any]) -> None:
+    """Refuse a filter on a column the samples do not have, in one line naming the ones they do."""
+    names = list(columns)
+    if column not in names:
+        raise ValidationError(
+            f"The filter names column {column!r}, which the samples do not have "
+            f"(columns: {', '.join(map(str, names))})."
+        )
+
+
+def check_condition(condition: Any, column: str) -> None:
+    """Refuse a condition that is none of the forms a filter takes (see the module's docstring)."""
     if isinstance(condition, dict):
         keys = set(condition)
-        if keys and keys <= _RANGE_KEYS:
+        if (keys and keys <= RANGE_KEYS) or (len(keys) == 1 and keys <= TEXT_KEYS):
+            return
+        raise ValidationError(
+            f"The filter on {column!r} must be a value, a list, {{'min','max'}} or "
+            f"{{'contains'|'regex'}}. Got {condition!r} instead."
+        )
+
+
+def _condition_mask(values: pd.Series, condition: Any, column: str) -> pd.Series:
+    check_condition(condition, column)
+    if isinstance(condition, dict):
+        if set(condition) <= RANGE_KEYS:
             mask = pd.Series(True, index=values.index)
             if condition.get("min") is not None:
                 mask &= values >= condition["min"]
             if condition.get("max") is not None:
                 mask &= values <= condition["max"]
             return mask.fillna(False).astype(bool)
-        if len(keys) == 1 and keys <= _TEXT_KEYS:
-            text = values.fillna("").astype(str)
-            if "contains" in condition:
-                return text.str.contains(str(condition["contains"]), case=False, regex=False)
-            # RE2, not pandas' backtracking matcher: a typed pattern answers in linear time or is refused.
-            mask = regex_mask(text.tolist(), str(condition["regex"]), what=f"The regex filter on {column!r}")
-            return pd.Series(mask, index=values.index)
-        raise ValidationError(
-            f"The filter on {column!r} must be a value, a list, {{'min','max'}} or "
-            f"{{'contains'|'regex'}}. Got {condition!r} instead."
-        )
+        text = values.fillna("").astype(str)
+        if "contains" in condition:
+            return text.str.contains(str(condition["contains"]), case=False, regex=False)
+        # RE2, not pandas' backtracking matcher: a typed pattern answers in linear time or is refused.
+        mask = regex_mask(text.tolist(), str(condition["regex"]), what=f"The regex filter on {column!r}")
+        return pd.Series(mask, index=values.index)
     if isinstance(condition, (list, tuple, set, np.ndarray)):
         return values.isin(list(condition))
     return values == condition

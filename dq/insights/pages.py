@@ -56,7 +56,7 @@ def first_rows(
     if not cache.is_complete(directory, split):
         return None
     with ThreadPoolExecutor(max_workers=1) as pool:
-        rows = pool.submit(top_rows, directory / f"{split}.parquet", limit=limit)
+        rows = pool.submit(top_rows, cache.frame_file(directory, split), limit=limit)
         verified = cache.verified_frame(directory, split) is not None
         try:
             found = rows.result()

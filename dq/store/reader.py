@@ -113,8 +113,12 @@ class Run:
 
     def samples(self, split: str, *, columns: list[str] | None = None) -> pd.DataFrame:
         """The samples of ``split`` in logging order: id, text, label and metadata columns."""
+        return self.samples_table(split, columns=columns).to_pandas()
+
+    def samples_table(self, split: str, *, columns: list[str] | None = None) -> pa.Table:
+        """The samples of ``split`` as an Arrow table (no Python object per text), in logging order."""
         self._split_meta(split)
-        return _read_parts(layout.samples_dir(self.path, split), columns).to_pandas()
+        return _read_parts(layout.samples_dir(self.path, split), columns)
 
     def outputs(self, split: str, epoch: int | None = None) -> Outputs:
         """Probabilities and embeddings of ``split`` at ``epoch`` (default: the last epoch)."""
