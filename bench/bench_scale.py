@@ -4,8 +4,8 @@ local executor, each step timed; and the engines' overhead on the same run (--ex
 Each command runs in a fresh process, ``dq insights RUN --out ... --refresh -v`` (every analysis,
 the cache rewritten), and the 2-D map after it (``--with-map`` on the cached insights, so only the
 map is computed). The step lines ``-v`` prints give each step's seconds and the peak RSS so far;
-GNU time's maximum resident set size is the peak of the whole command (its largest process). Runs are built by
-bench/synthetic.py once and reused. Run::
+the command's RSS sampled ten times a second gives each step's own peak, and the child's
+``ru_maxrss`` the peak of the whole command. Runs are built by bench/synthetic.py once and reused. Run::
 
     python bench/bench_scale.py --home /tmp/dq-scale-home --n 1000000 5000000 --engines-at 1000000
 
@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,20 +44,52 @@ class Result:
     what: str
     seconds: float
     peak_gb: float
-    steps: list[tuple[str, float, float]] = field(default_factory=list)
+    #: (step, seconds, peak RSS so far, peak RSS within the step; absent in older records)
+    steps: list[tuple[float | str, ...]] = field(default_factory=list)
     rc: int = 0
 
 
 def _run(cmd: list[str], n: int, executor: str, what: str) -> Result:
-    """Run ``cmd`` under GNU time (its peak RSS) and collect the step lines it prints."""
+    """Run ``cmd``, collect the step lines it prints, and the peak RSS of the whole command (the
+    child's ``ru_maxrss``) and within each step (its RSS sampled ten times a second between one
+    step line and the next: what a step itself holds, where ``peak_gb`` is the peak so far)."""
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "maxrss_kb=%M", *cmd], capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    sampled = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            sampled[0] = max(sampled[0], _rss_gb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    steps: list[tuple[float | str, ...]] = []
+    tail: list[str] = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        tail = [*tail[-40:], line]
+        hit = STEP.match(line.rstrip("\n"))
+        if hit:
+            steps.append((hit[1], float(hit[2]), float(hit[3]), max(sampled[0], _rss_gb(proc.pid))))
+            sampled[0] = 0.0
+    _, status, usage = os.wait4(proc.pid, 0)
+    done.set()
+    proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - start
-    peak = re.findall(r"^maxrss_kb=(\d+)$", proc.stderr, re.M)
-    steps = [(name, float(s), float(p)) for name, s, p in STEP.findall(proc.stderr)]
     if proc.returncode:
-        print(proc.stderr[-2000:], file=sys.stderr)
-    return Result(n, executor, what, seconds, int(peak[-1]) / 1024**2 if peak else float("nan"), steps, proc.returncode)
+        print("".join(tail), file=sys.stderr)
+    return Result(n, executor, what, seconds, usage.ru_maxrss / 1024**2, steps, proc.returncode)
+
+
+def _rss_gb(pid: int) -> float:
+    """The resident set of process ``pid`` now (0 when it has ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    return int(found[1]) / 1024**2 if found else 0.0
 
 
 def _insights(run: Path, n: int, executor: str, out: Path, *, with_map: bool = False) -> Result:
@@ -94,14 +128,15 @@ def _table(results: list[Result]) -> str:
 
 def _steps(results: list[Result]) -> str:
     local = [r for r in results if r.executor == "local"]
-    names = list(dict.fromkeys(name for r in local for name, _, _ in r.steps))
+    names = list(dict.fromkeys(str(step[0]) for r in local for step in r.steps))
     head = " | ".join(f"{r.n:,} {r.what}: s / peak GB" for r in local)
     rows = [f"| step | {head} |", "|---|" + "---|" * len(local)]
     for name in names:
         cells = []
         for r in local:
-            hit = [(s, p) for step, s, p in r.steps if step == name]
-            cells.append(f"{hit[0][0]:.1f} / {hit[0][1]:.2f}" if hit else "")
+            hit = [step[1:] for step in r.steps if step[0] == name]
+            within = f" / {hit[0][2]:.2f}" if hit and len(hit[0]) > 2 else ""
+            cells.append(f"{hit[0][0]:.1f} / {hit[0][1]:.2f}{within}" if hit else "")
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -154,7 +189,8 @@ def main() -> None:
             "is UMAP on a 200k sample with the other rows placed on it. Ray and Dask start a local cluster of "
             "2 workers (1 CPU each) inside the command; their start-up is included.",
             _table(results),
-            "Steps (`-v`): seconds / peak RSS so far (GB).",
+            "Steps (`-v`): seconds / peak RSS so far (GB) / peak RSS within the step (GB; sampled every 0.1 s, "
+            "where measured).",
             _steps(results),
             old,
             f"_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}._",
