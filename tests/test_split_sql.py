@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dq.errors import ValidationError
 from dq.insights.filters import apply_filter
+from dq.insights.metrics import class_report, metrics_of_confusion, sparse_confusion, summary_metrics
 from dq.insights.split_sql import SplitSQL
 
 WORDS = ["refund", "Refund me", "parcel", "", "café", "PIN reset", None]
@@ -109,3 +110,19 @@ def test_a_column_name_cannot_break_out_of_its_quotes(tmp_path: Path) -> None:
     frame = pd.DataFrame({'x" OR 1=1 --': [True, False]})
     with SplitSQL(frame) as samples:
         assert samples.count({'x" OR 1=1 --': True}) == 1
+
+
+def test_the_confusion_counted_in_sql_is_the_one_counted_in_numpy() -> None:
+    rng = np.random.default_rng(0)
+    names = ["billing", "delivery", "login", "refund"]
+    labels, preds = rng.integers(-1, 4, 500), rng.integers(0, 4, 500)  # -1: no label (inference)
+    frame = pd.DataFrame({"label": [names[i] if i >= 0 else None for i in labels], "pred": [names[i] for i in preds]})
+    with SplitSQL(frame) as samples:
+        cm, n_unlabeled = samples.confusion(names)
+    assert (cm != sparse_confusion(labels, preds, len(names))).nnz == 0
+    assert n_unlabeled == int((labels < 0).sum())
+    report, summary = metrics_of_confusion(cm, names, n_unlabeled=n_unlabeled)
+    pd.testing.assert_frame_equal(report, class_report(labels, preds, names))
+    assert summary == summary_metrics(labels, preds, names)
+    with SplitSQL(frame.assign(pred="parcel")) as samples, pytest.raises(ValueError, match="outside the run's classes"):
+        samples.confusion(names)

@@ -26,10 +26,10 @@ from dq.insights.dep import compute_dep, margins, pool_epochs
 from dq.insights.duplicates import find_near_duplicates
 from dq.insights.frame_file import write_frame_file
 from dq.insights.keywords import cluster_keywords
-from dq.insights.metrics import class_report, sparse_confusion, summary_metrics
+from dq.insights.metrics import metrics_of_confusion
 from dq.insights.neighbors import NeighborIndex, Neighbors, build_index, knn, knn_label_distribution
 from dq.insights.outliers import find_out_of_coverage, find_outliers
-from dq.insights.overlap import class_overlap, on_boundary, top_misclassified_pairs
+from dq.insights.overlap import class_overlap, misclassified_pairs_of_confusion, on_boundary
 from dq.insights.settings import InsightSettings
 from dq.insights.split_sql import SplitSQL
 from dq.splits import TRAINING
@@ -298,8 +298,9 @@ def compute_split(
     )
     if "top_label" in clusters:
         clusters["top_label"] = [names[i] if i >= 0 else None for i in clusters["top_label"]]
-    report = class_report(labels, preds, run.labels)
-    metrics = summary_metrics(labels, preds, run.labels, dep=dep.score)
+    with SplitSQL(frame_path) as written:  # metrics and confusion: SQL over the file just written
+        confusion, n_unlabeled = written.confusion(run.labels)
+    report, metrics = metrics_of_confusion(confusion, run.labels, n_unlabeled=n_unlabeled, dep=dep.score[labeled])
     summary = {
         "split": split,
         "n_samples": len(labels),
@@ -314,8 +315,8 @@ def compute_split(
         summary=summary,
         class_report=report,
         overlap=class_overlap(last, labels, run.labels, top=OVERLAP_PAIRS_KEPT),
-        misclassified_pairs=top_misclassified_pairs(labels, preds, run.labels, top=None),
-        confusion=sparse_confusion(labels, preds, len(run.labels)),
+        misclassified_pairs=misclassified_pairs_of_confusion(confusion, run.labels, top=None),
+        confusion=confusion,
         clusters=clusters,
         frame_path=frame_path,
         frame_digest=digest,

@@ -158,6 +158,25 @@ def _compute_class_report(cm: sp.csr_array, class_names: list[str]) -> pd.DataFr
     return pd.DataFrame({"label": class_names, **_per_class(cm)})
 
 
+def metrics_of_confusion(
+    cm: sp.csr_array, class_names: Sequence[str], *, n_unlabeled: int = 0, dep: Any = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """:func:`class_report` and :func:`summary_metrics` from a confusion matrix already counted
+    (over a file, by SQL: ``dq.insights.split_sql``); ``dep``: the labeled samples' DEP, or None.
+
+    >>> report, summary = metrics_of_confusion(sparse_confusion([0, 1, 1], [0, 1, 0], 2), ["a", "b"], n_unlabeled=1)
+    >>> report["f1"].round(3).tolist(), summary["n"], summary["n_unlabeled"], round(summary["accuracy"], 3)
+    ([0.667, 0.667], 3, 1, 0.667)
+    """
+    names = as_labels_list(class_names, param="class_names")
+    if cm.shape != (len(names), len(names)):
+        raise ValidationError(f"The confusion matrix must be {len(names)} x {len(names)}. Got {cm.shape} instead.")
+    summary = {**_compute_summary(cm), "n_unlabeled": int(n_unlabeled)}
+    if dep is not None:
+        summary.update(_compute_dep_stats(np.asarray(dep, dtype=np.float64)))
+    return _compute_class_report(cm, names), summary
+
+
 def summary_metrics(
     labels: Any,
     preds: Any,

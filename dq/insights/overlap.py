@@ -225,6 +225,11 @@ def top_misclassified_pairs(
     return _compute_top_misclassified(sparse_confusion(labels, preds, len(names)), names, top)
 
 
+def misclassified_pairs_of_confusion(cm: sp.csr_array, class_names: Sequence[str], *, top: int | None) -> pd.DataFrame:
+    """:func:`top_misclassified_pairs` from a confusion matrix already counted."""
+    return _compute_top_misclassified(cm, as_labels_list(class_names, param="class_names"), top)
+
+
 def _compute_top_misclassified(cm: sp.csr_array, class_names: list[str], top: int | None) -> pd.DataFrame:
     cells = cm.tocoo()
     off = (cells.row != cells.col) & (cells.data > 0)

@@ -15,12 +15,14 @@ against it): a missing value matches no condition but a list that holds one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import scipy.sparse as sp
 
 from dq._util.regex import compile_regex
 from dq.insights.filters import RANGE_KEYS, SampleFilter, check_column, check_condition
@@ -44,6 +46,7 @@ class SplitSQL:
         described = self._con.execute("DESCRIBE samples").fetchall()
         self.columns: list[str] = [str(row[0]) for row in described]
         self._floats = {str(row[0]) for row in described if str(row[1]).upper().startswith(_FLOATS)}
+        self._float32 = {str(row[0]) for row in described if str(row[1]).upper() in ("FLOAT", "REAL", "FLOAT4")}
         self.n_rows = int(self._scalar("SELECT count(*) FROM samples", []))
 
     def __enter__(self) -> SplitSQL:
@@ -68,6 +71,22 @@ class SplitSQL:
         mean = self._scalar(f"SELECT avg(CAST({value} AS DOUBLE)) FROM samples WHERE {where}", params)
         return None if mean is None else float(mean)
 
+    def confusion(self, class_names: Sequence[str]) -> tuple[sp.csr_array, int]:
+        """The (classes, classes) confusion matrix of the labeled samples (rows: ``label``, columns:
+        ``pred``, both names of ``class_names``) and how many samples have no label."""
+        rows = self._con.execute(
+            "SELECT label, pred, count(*) FROM samples WHERE label IS NOT NULL GROUP BY label, pred"
+        ).fetchall()
+        index = {name: i for i, name in enumerate(class_names)}
+        unknown = sorted({str(name) for label, pred, _ in rows for name in (label, pred) if name not in index})
+        if unknown:
+            raise ValueError(f"labels or predictions outside the run's classes: {unknown[:5]}")
+        n = len(class_names)
+        cells = np.array([(index[label], index[pred], count) for label, pred, count in rows], dtype=np.int64)
+        cells = cells.reshape(-1, 3)
+        cm = sp.coo_array((cells[:, 2], (cells[:, 0], cells[:, 1])), shape=(n, n)).tocsr()
+        return cm, int(self._scalar("SELECT count(*) FROM samples WHERE label IS NULL", []))
+
     def where(self, sample_filter: SampleFilter | None) -> tuple[str, list[Any]]:
         """``sample_filter`` as a WHERE clause over this split's columns and its parameters."""
         parts: list[str] = []
@@ -76,6 +95,8 @@ class SplitSQL:
             check_column(column, self.columns)
             part, values = _condition_sql(_quoted(column), condition, column, is_float=column in self._floats)
             parts.append(part)
+            if column in self._float32:
+                values = [_as_float32(v) for v in values]
             params.extend(values)
         return " AND ".join(parts) or "TRUE", params
 
@@ -92,14 +113,15 @@ def _condition_sql(value: str, condition: Any, column: str, *, is_float: bool) -
     check_condition(condition, column)
     if isinstance(condition, dict):
         if set(condition) <= RANGE_KEYS:
-            parts, params = [f"{value} IS NOT NULL"], []
-            if is_float:  # NaN sorts above every number in DuckDB; in a filter it matches nothing
+            limits = (("min", ">="), ("max", "<="))
+            bounds = [(op, condition[key]) for key, op in limits if condition.get(key) is not None]
+            if not bounds:  # no bound: every sample, missing values included
+                return "TRUE", []
+            parts = [f"{value} IS NOT NULL"]
+            if is_float:  # NaN sorts above every number in DuckDB; a bound never holds for it
                 parts.append(f"NOT isnan({value})")
-            for key, op in (("min", ">="), ("max", "<=")):
-                if condition.get(key) is not None:
-                    parts.append(f"{value} {op} ?")
-                    params.append(condition[key])
-            return "(" + " AND ".join(parts) + ")", params
+            parts += [f"{value} {op} ?" for op, _ in bounds]
+            return "(" + " AND ".join(parts) + ")", [bound for _, bound in bounds]
         text = f"coalesce(CAST({value} AS VARCHAR), '')"
         if "contains" in condition:
             return f"contains(lower({text}), lower(?))", [str(condition["contains"])]
@@ -115,6 +137,15 @@ def _condition_sql(value: str, condition: Any, column: str, *, is_float: bool) -
     if _is_missing(condition):
         return "FALSE", []
     return f"{value} = ?", [condition]
+
+
+def _as_float32(value: Any) -> Any:
+    """A number compared with a float32 column, rounded to float32 first, as NumPy compares it (a
+    bound of 0.1 matches a DEP stored as 0.1f; beyond float32's range it becomes infinite)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return value
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))
 
 
 def _is_missing(value: Any) -> bool:
