@@ -166,7 +166,7 @@ def test_insights_verbose_prints_each_step_with_its_seconds_and_peak_memory(run_
         "validation/near duplicates",
         "validation/frame written",
     } <= set(names)
-    assert "all splits/read back, alerts" in names
+    assert "training/written to --out" in names
     peaks = [float(peak) for _, _, peak in steps]
     assert peaks == sorted(peaks) and peaks[-1] > 0  # the peak so far never falls
     # The printing ends with the command: a later call in the same process prints no steps.
@@ -234,3 +234,25 @@ def test_alerts_refuses_an_unknown_split(run_path, capsys):
     captured = capsys.readouterr()
     assert "'inference'" in _one_line_error(captured.err, "alerts")
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_the_file_is_written_batch_by_batch_as_the_frame_would_be(run_path, tmp_path, monkeypatch, fmt):
+    """`dq insights --out` copies the cached file in batches (never the split as one frame): with
+    batches of 7 rows, what it writes is what writing the whole frame writes, map columns included."""
+    from dq.insights import export, insights_file, split_insights
+
+    monkeypatch.setattr(export, "BATCH_ROWS", 7)
+    frame = split_insights(run_path, "training").frame
+    xy = np.arange(2 * len(frame), dtype=np.float32).reshape(-1, 2)
+    whole = export.write_frame(frame.assign(x=xy[:, 0], y=xy[:, 1]), tmp_path / f"whole.{fmt}")
+    batched, n_rows, n_flagged = export.export_frame_file(
+        insights_file(run_path, "training"), tmp_path / f"batched.{fmt}", extra={"x": xy[:, 0], "y": xy[:, 1]}
+    )
+    assert (n_rows, n_flagged) == (len(frame), int(frame["is_mislabeled"].sum())) and n_rows > 7
+    if fmt == "parquet":
+        a, b = pd.read_parquet(whole), pd.read_parquet(batched)
+        pd.testing.assert_frame_equal(a.drop(columns="probs"), b.drop(columns="probs"))
+        assert all(np.array_equal(p, q) for p, q in zip(a["probs"], b["probs"]))
+    else:
+        assert batched.read_bytes() == whole.read_bytes()

@@ -83,8 +83,11 @@ def table_format(fmt: str) -> str:
     return suffix
 
 
-def write_table_to(frame: pd.DataFrame, fmt: str, target: str | os.PathLike[str] | IO[bytes]) -> None:
-    """Serialise ``frame`` as ``fmt`` into a path or a binary buffer: UTF-8, no index.
+def write_table_to(
+    frame: pd.DataFrame, fmt: str, target: str | os.PathLike[str] | IO[bytes], *, header: bool = True
+) -> None:
+    """Serialise ``frame`` as ``fmt`` into a path or a binary buffer: UTF-8, no index (``header``:
+    CSV's first line; a file written in parts has it once).
 
     CSV quotes every non-numeric field, so texts holding commas, quotes or line breaks read back
     unchanged (quoting only where needed would leave a lone carriage return unquoted, and readers
@@ -95,7 +98,7 @@ def write_table_to(frame: pd.DataFrame, fmt: str, target: str | os.PathLike[str]
     if suffix == ".parquet":
         frame.to_parquet(target, index=False)
     elif suffix == ".csv":
-        frame.to_csv(target, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
+        frame.to_csv(target, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC, header=header)
     else:
         frame.to_json(target, orient="records", lines=True, force_ascii=False, date_format="iso")
 

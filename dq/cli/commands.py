@@ -141,17 +141,23 @@ def _insight_settings(args: argparse.Namespace) -> Any:
 
 
 def cmd_insights(args: argparse.Namespace) -> int:
-    from dq.insights import split_insights
-    from dq.insights.export import check_out_path, write_frame
+    from dq._util.steps import step
+    from dq.insights import insights_file
+    from dq.insights.export import check_out_path, export_frame_file
+    from dq.insights.maps import split_map
+    from dq.store import Run
 
     check_out_path(args.out)  # fail fast, before minutes of computing
-    result = split_insights(
-        args.run_dir, args.split, settings=_insight_settings(args), refresh=args.refresh, with_map=args.with_map,
-        executor=args.executor, address=args.address,
-    )  # fmt: skip
-    path = write_frame(result.frame, args.out)
-    n_flagged = int(result.frame["is_mislabeled"].sum())
-    print(f"{path}: {len(result.frame):,} samples, {n_flagged:,} likely mislabeled", file=sys.stderr)
+    run, settings = Run(args.run_dir), _insight_settings(args)
+    source = insights_file(
+        run, args.split, settings=settings, refresh=args.refresh, executor=args.executor, address=args.address
+    )
+    xy = split_map(run, args.split, settings=settings) if args.with_map else None
+    extra = None if xy is None else {"x": xy[:, 0], "y": xy[:, 1]}
+    # Batch by batch from the cached file: the split is never one frame, whatever its size.
+    with step(f"{args.split}/written to --out"):
+        path, n_rows, n_flagged = export_frame_file(source, args.out, extra=extra)
+    print(f"{path}: {n_rows:,} samples, {n_flagged:,} likely mislabeled", file=sys.stderr)
     print(path)
     return 0
 

@@ -38,7 +38,7 @@ from dq.insights.settings import InsightSettings
 from dq.scale import open_executor, use
 from dq.store.reader import Run
 
-__all__ = ["InsightSettings", "SplitInsights", "has_insights", "run_insights", "split_insights"]
+__all__ = ["InsightSettings", "SplitInsights", "has_insights", "insights_file", "run_insights", "split_insights"]
 
 
 def _as_run(run: Run | str | Path) -> Run:
@@ -70,14 +70,7 @@ def run_insights(
         if all(r is not None for r in cached.values()):
             attach_alerts(cached, frames)  # type: ignore[arg-type]
             return cached  # type: ignore[return-value]
-    with open_executor(executor, address) as ex, use(ex):
-        reference = build_reference(run, settings)
-        neighbors = {split: split_neighbors(run, split, reference, settings) for split in run.splits}
-        reference.index = None  # every split's neighbours are found: the embeddings can go
-        for split in run.splits:  # each split's frame is written as it is computed, never held
-            computed = compute_split(run, split, reference, neighbors.pop(split), settings, frames[split])
-            cache.save(directory, computed)
-            del computed
+    _compute(run, settings, frames, executor=executor, address=address)
     lap = Laps("all splits")
     results = {split: cache.load(directory, split, n_samples=run.n_samples(split)) for split in run.splits}
     unread = [split for split, result in results.items() if result is None]
@@ -86,6 +79,55 @@ def run_insights(
     attach_alerts(results, frames)  # type: ignore[arg-type]
     lap("read back, alerts")
     return results  # type: ignore[return-value]
+
+
+def insights_file(
+    run: Run | str | Path,
+    split: str,
+    *,
+    settings: InsightSettings = InsightSettings(),
+    refresh: bool = False,
+    executor: str = "local",
+    address: str | None = None,
+) -> Path:
+    """The Parquet file of ``split``'s per-sample insights (the cached frame, its digest checked),
+    computed first, for every split, when it is not cached or ``refresh``: for readers that go
+    through it in batches or with SQL instead of holding the split as one frame (``dq insights
+    --out``). Arguments as for :func:`run_insights`."""
+    run = _as_run(run)
+    _check_split(run, split)
+    directory = cache.cache_dir(run, settings.key())
+    path = None if refresh else cache.verified_frame(directory, split)
+    if path is None:
+        frames = {s: cache.frame_file(directory, s) for s in run.splits}
+        _compute(run, settings, frames, executor=executor, address=address)
+        path = cache.verified_frame(directory, split)
+    if path is None:
+        raise RunFormatError(f"the insights just written to {directory} could not be read back ({split})")
+    return path
+
+
+def _compute(
+    run: Run, settings: InsightSettings, frames: dict[str, Path], *, executor: str, address: str | None
+) -> None:
+    """Compute every split's insights and write them to the cache, each split's per-sample frame
+    to its file in ``frames`` as it is computed (never held whole)."""
+    directory = cache.cache_dir(run, settings.key())
+    with open_executor(executor, address) as ex, use(ex):
+        reference = build_reference(run, settings)
+        neighbors = {split: split_neighbors(run, split, reference, settings) for split in run.splits}
+        reference.index = None  # every split's neighbours are found: the embeddings can go
+        for split in run.splits:
+            computed = compute_split(run, split, reference, neighbors.pop(split), settings, frames[split])
+            cache.save(directory, computed)
+            del computed
+
+
+def _check_split(run: Run, split: str) -> None:
+    if split not in run.splits:
+        raise ValidationError(
+            f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
+        )
 
 
 def has_insights(run: Run | str | Path, *, settings: InsightSettings = InsightSettings()) -> bool:
@@ -111,10 +153,7 @@ def split_insights(
     the slowest one: UMAP); ``executor`` and ``address`` as for :func:`run_insights`.
     """
     run = _as_run(run)
-    if split not in run.splits:
-        raise ValidationError(
-            f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
-        )
+    _check_split(run, split)
     result = run_insights(run, settings=settings, refresh=refresh, executor=executor, address=address)[split]
     if with_map:
         from dataclasses import replace
