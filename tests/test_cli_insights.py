@@ -256,3 +256,35 @@ def test_the_file_is_written_batch_by_batch_as_the_frame_would_be(run_path, tmp_
         assert all(np.array_equal(p, q) for p, q in zip(a["probs"], b["probs"]))
     else:
         assert batched.read_bytes() == whole.read_bytes()
+
+
+def test_metadata_named_like_insight_columns_and_integers_with_gaps_export_as_the_frame(tmp_path, monkeypatch):
+    """Metadata called probs, pred, meta_pred or x keeps its values under a name of its own, and an
+    integer column with a missing value is written in every batch as the whole frame writes it."""
+    from dq.insights import export, insights_file, split_insights
+
+    rng = np.random.default_rng(3)
+    n, names = 60, ["a", "b"]
+    topic = np.arange(n) % 2
+    dq.init(project="p", run="clash", labels=names, home=tmp_path)
+    meta = {
+        "probs": ["p"] * n, "pred": [f"q{i}" for i in range(n)], "meta_pred": list(range(n)), "x": [7.0] * n,
+        "age": [None if i == 40 else i for i in range(n)],
+    }  # fmt: skip
+    dq.log_data_samples(texts=[f"t{i}" for i in range(n)], labels=[names[t] for t in topic], ids=list(range(n)),
+                        split="training", meta=meta)  # fmt: skip
+    dq.log_model_outputs(ids=list(range(n)), embs=np.eye(4)[topic] + rng.normal(scale=0.2, size=(n, 4)),
+                         logits=3 * np.eye(2)[topic], split="training", epoch=0)  # fmt: skip
+    run = dq.finish()
+    frame = split_insights(run, "training").frame
+    # meta_pred is free when the metadata come (sorted), so pred's becomes meta_meta_pred
+    assert frame["meta_probs"].eq("p").all() and frame["meta_pred"].tolist() == list(range(n))
+    assert frame["meta_meta_pred"].tolist() == meta["pred"] and len(set(frame.columns)) == len(frame.columns)
+    monkeypatch.setattr(export, "BATCH_ROWS", 16)
+    xy = np.ones((n, 2), dtype=np.float32)
+    for fmt in ("csv", "jsonl"):
+        whole = export.write_frame(frame.assign(x=xy[:, 0], y=xy[:, 1]), tmp_path / f"whole.{fmt}")
+        batched, _, _ = export.export_frame_file(
+            insights_file(run, "training"), tmp_path / f"batched.{fmt}", extra={"x": xy[:, 0], "y": xy[:, 1]}
+        )
+        assert batched.read_bytes() == whole.read_bytes(), fmt

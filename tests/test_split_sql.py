@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,27 +35,46 @@ def _frame(draw: st.DrawFn) -> pd.DataFrame:
 
 
 def _condition(draw: st.DrawFn, column: str) -> object:
+    other_kinds = st.sampled_from(["1", "true", 1, True, 0.5, None])  # values of another kind than the column's
     if column == "text":
         return draw(
             st.one_of(
                 st.sampled_from(WORDS),
-                st.lists(st.sampled_from(WORDS), max_size=3),
+                st.lists(st.one_of(st.sampled_from(WORDS), other_kinds), max_size=3),
                 st.builds(lambda s: {"contains": s}, st.sampled_from(["ref", "REF", "é", "", "set"])),
-                st.builds(lambda s: {"regex": s}, st.sampled_from([r"^r", r"\bme\b", "[0-9]", "e$", "P.N"])),
+                st.builds(lambda s: {"regex": s}, st.sampled_from([r"^r", r"\bme\b", "[0-9]", "e$", "P.N", "^$"])),
                 st.builds(lambda lo: {"min": lo}, st.sampled_from(["a", "p"])),
+                other_kinds,
             )
         )
     if column == "dep":
-        bound = st.one_of(st.none(), st.floats(-1, 2, allow_nan=False))
+        bound = st.one_of(st.none(), st.floats(-1, 2, allow_nan=False), st.sampled_from([0.1, -3e-99, 1e300]))
         return draw(
             st.one_of(
                 st.builds(lambda lo, hi: {"min": lo, "max": hi}, bound, bound),
-                st.lists(st.sampled_from([0.5, float("nan")]), max_size=2),
+                st.lists(st.sampled_from([0.5, 0.1, 0.0, float("nan"), None, "0.5"]), max_size=3),
+                st.sampled_from([0.0, 0.1, float("nan"), None]),
+                other_kinds,
             )
         )
     if column == "n_words":
-        return draw(st.one_of(st.integers(0, 5), st.lists(st.integers(0, 5), max_size=3), st.just({"max": 2})))
-    return draw(st.booleans())
+        return draw(
+            st.one_of(
+                st.integers(0, 5),
+                st.lists(st.one_of(st.integers(0, 5), other_kinds), max_size=3),
+                st.just({"max": 2}),
+                st.just({"min": 1.5}),
+                other_kinds,
+            )
+        )
+    return draw(
+        st.one_of(
+            st.booleans(),
+            st.lists(st.one_of(st.booleans(), other_kinds), max_size=2),
+            other_kinds,
+            st.just({"min": 0.5}),
+        )
+    )
 
 
 @st.composite
@@ -63,18 +84,38 @@ def frames_and_filters(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, object]
     return frame, {column: _condition(draw, column) for column in columns}
 
 
+def _counted(frame: pd.DataFrame, sample_filter: dict[str, object]) -> int | None:
+    try:
+        return int(apply_filter(frame, sample_filter).sum())
+    except (TypeError, ValidationError):  # pandas cannot compare a number column with text
+        return None
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames_and_filters())
-def test_a_filter_counts_the_same_rows_in_sql_as_in_the_frame(case: tuple[pd.DataFrame, dict[str, object]]) -> None:
+def test_a_filter_counts_the_same_rows_in_sql_over_the_file_as_in_the_frame(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[pd.DataFrame, dict[str, object]]
+) -> None:
+    """Over the split's Parquet file (what the pipeline queries: NaN stays NaN there), a filter
+    selects what it selects in the frame; where the frame cannot apply it, SQL refuses it."""
     frame, sample_filter = case
-    with SplitSQL(frame) as samples:
-        assert samples.count(sample_filter) == int(apply_filter(frame, sample_filter).sum()), sample_filter
+    path = tmp_path_factory.mktemp("split") / "training.parquet"
+    table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN becomes null here ...
+    nan_kept = pa.array(frame["dep"].to_numpy())  # ... and stays NaN as dq's frame file keeps it
+    pq.write_table(table.set_column(table.schema.get_field_index("dep"), "dep", nan_kept), path)
+    expected = _counted(frame, sample_filter)
+    with SplitSQL(path) as samples:
+        if expected is None:
+            with pytest.raises(ValidationError):
+                samples.count(sample_filter)
+            return
+        assert samples.count(sample_filter) == expected, sample_filter
         selected = frame.loc[apply_filter(frame, sample_filter), "dep"]
-        expected = selected[~np.isnan(selected)].astype(float).mean() if (~np.isnan(selected)).any() else None
+        expected_mean = selected[~np.isnan(selected)].astype(float).mean() if (~np.isnan(selected)).any() else None
         mean = samples.mean("dep", sample_filter)
-        assert (mean is None) == (expected is None)
+        assert (mean is None) == (expected_mean is None)
         if mean is not None:
-            assert mean == pytest.approx(expected, rel=1e-6)
+            assert mean == pytest.approx(expected_mean, rel=1e-6)
 
 
 def test_over_a_parquet_file_only_the_named_columns_are_read(tmp_path: Path) -> None:
@@ -126,3 +167,13 @@ def test_the_confusion_counted_in_sql_is_the_one_counted_in_numpy() -> None:
     assert summary == summary_metrics(labels, preds, names)
     with SplitSQL(frame.assign(pred="parcel")) as samples, pytest.raises(ValueError, match="outside the run's classes"):
         samples.confusion(names)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.characters(codec="utf-8"), max_size=12)), max_size=20))
+def test_words_are_counted_in_arrow_as_python_splits_them(texts: list[str | None]) -> None:
+    from dq.insights.alerts import word_counts
+
+    expected = [0 if t is None else len(t.split()) for t in texts]
+    assert word_counts(pd.Series(texts, dtype=object)).tolist() == expected
+    assert word_counts(pa.chunked_array([pa.array(texts, pa.large_string())])).tolist() == expected

@@ -70,7 +70,7 @@ def run_insights(
         if all(r is not None for r in cached.values()):
             attach_alerts(cached, frames)  # type: ignore[arg-type]
             return cached  # type: ignore[return-value]
-    _compute(run, settings, frames, executor=executor, address=address)
+    _compute(run, settings, executor=executor, address=address)
     lap = Laps("all splits")
     results = {split: cache.load(directory, split, n_samples=run.n_samples(split)) for split in run.splits}
     unread = [split for split, result in results.items() if result is None]
@@ -97,29 +97,41 @@ def insights_file(
     run = _as_run(run)
     _check_split(run, split)
     directory = cache.cache_dir(run, settings.key())
-    path = None if refresh else cache.verified_frame(directory, split)
+    path = None if refresh else _whole_frame(directory, split, run.n_samples(split))
     if path is None:
-        frames = {s: cache.frame_file(directory, s) for s in run.splits}
-        _compute(run, settings, frames, executor=executor, address=address)
-        path = cache.verified_frame(directory, split)
+        _compute(run, settings, executor=executor, address=address)
+        path = _whole_frame(directory, split, run.n_samples(split))
     if path is None:
         raise RunFormatError(f"the insights just written to {directory} could not be read back ({split})")
     return path
 
 
-def _compute(
-    run: Run, settings: InsightSettings, frames: dict[str, Path], *, executor: str, address: str | None
-) -> None:
+def _whole_frame(directory: Path, split: str, n_samples: int) -> Path | None:
+    """The verified frame file of a cache entry when it holds ``n_samples`` rows (None otherwise)."""
+    path = cache.verified_frame(directory, split)
+    if path is None:
+        return None
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as reader:
+        return path if reader.metadata.num_rows == n_samples else None
+
+
+def _compute(run: Run, settings: InsightSettings, *, executor: str, address: str | None) -> None:
     """Compute every split's insights and write them to the cache, each split's per-sample frame
-    to its file in ``frames`` as it is computed (never held whole)."""
+    to its file as it is computed (never held whole)."""
     directory = cache.cache_dir(run, settings.key())
     with open_executor(executor, address) as ex, use(ex):
         reference = build_reference(run, settings)
         neighbors = {split: split_neighbors(run, split, reference, settings) for split in run.splits}
         reference.index = None  # every split's neighbours are found: the embeddings can go
         for split in run.splits:
-            computed = compute_split(run, split, reference, neighbors.pop(split), settings, frames[split])
-            cache.save(directory, computed)
+            staging = cache.staging_frame_file(directory, split)
+            try:
+                computed = compute_split(run, split, reference, neighbors.pop(split), settings, staging)
+                cache.save(directory, computed)
+            finally:
+                staging.unlink(missing_ok=True)  # moved into place, or the computation failed
             del computed
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dq.insights.alert_fit import rule_fit, rule_weak_model
 from dq.insights.alert_types import (
@@ -304,6 +306,17 @@ def find_alerts(ctx: AlertContext) -> list[Alert]:
     return sorted(alerts, key=lambda a: (first.get(a.kind, len(first)), order[a.severity]))
 
 
-def word_counts(texts: pd.Series) -> np.ndarray:
-    """Whitespace-separated words per text (vectorised)."""
-    return texts.fillna("").str.split().str.len().fillna(0).to_numpy(dtype=np.int64)
+#: A word: a run of characters that are not whitespace as Python's ``str.split()`` knows it (RE2's
+#: ``\s`` lacks \v, the separators \x1c-\x1f, NEL and the Unicode spaces).
+_WORD = r"[^\t\n\x0b\f\r \x1c-\x1f\x85\p{Z}]+"
+
+
+def word_counts(texts: pd.Series | pa.ChunkedArray) -> np.ndarray:
+    """Words per text, as ``len(text.split())`` counts them (0 for a missing text), counted in Arrow:
+    no list of words is ever built (at 5M texts that took gigabytes).
+
+    >>> word_counts(pd.Series(["refund my card", "  a\u00a0b ", "", None])).tolist()
+    [3, 2, 0, 0]
+    """
+    values = texts if isinstance(texts, pa.ChunkedArray) else pa.chunked_array([pa.array(texts, pa.large_string())])
+    return pc.count_substring_regex(values, _WORD).fill_null(0).to_numpy().astype(np.int64)

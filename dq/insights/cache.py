@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,14 +64,23 @@ def frame_file(directory: Path, split: str) -> Path:
     return directory / f"{split}.parquet"
 
 
+def staging_frame_file(directory: Path, split: str) -> Path:
+    """A name of this process's own, beside the entry, for a split's frame while it is computed:
+    :func:`save` moves it into place just before the JSON (an entry is mismatched for milliseconds,
+    not for the rest of the computation, and two processes computing one run never share a file)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory / f".{split}.{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+
+
 def save(directory: Path, result: ComputedSplit) -> None:
-    """Write one split's summary, tables and its frame's digest (its JSON: the frame's file is
-    written first, by the computation, so a half-written entry is never read).
+    """Move one split's frame (written by the computation to :func:`staging_frame_file`) into place,
+    then write its summary, tables and the frame's digest (its JSON, last: a half-written entry is
+    never read).
 
     Alerts are not stored: they are cheap to derive from what is, so changing a rule never
     needs a recompute.
     """
-    if result.frame_path != frame_file(directory, result.split):
+    if result.frame_path.parent != directory:
         raise ValueError(f"the frame of {result.split} was written outside the cache entry {directory}")
     payload = {
         "split": result.split,
@@ -81,6 +91,8 @@ def save(directory: Path, result: ComputedSplit) -> None:
     }
     payload = json.loads(json.dumps(payload, default=_json_default))  # plain JSON types: what a reader sees
     text = json.dumps({**payload, DIGEST: payload_digest(payload)}, ensure_ascii=False)
+    if result.frame_path != frame_file(directory, result.split):
+        os.replace(result.frame_path, frame_file(directory, result.split))
     with atomic_path(directory / f"{result.split}.json") as tmp:
         tmp.write_text(text, encoding="utf-8")
 

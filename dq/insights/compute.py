@@ -282,7 +282,7 @@ def compute_split(
         "outlier_score": outliers.score,
         "is_outlier": outliers.is_issue,
         "cluster": cluster_ids,
-        "n_words": alerts_mod.word_counts(text),
+        "n_words": alerts_mod.word_counts(samples.column("text")),
         "n_chars": text.str.len().to_numpy(dtype=np.int64),
     }
     if coverage is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -33,28 +34,42 @@ def export_frame_file(
     path = check_out_path(out)
     suffix = path.suffix.lower()
     n_rows = n_flagged = 0
-    with pq.ParquetFile(source) as reader, atomic_path(path) as tmp:
+    with pq.ParquetFile(source) as reader, atomic_path(path) as tmp, tmp.open("wb") as fh, ExitStack() as stack:
         names = [name for name in reader.schema_arrow.names if name != "probs"]
         names.insert(names.index("pred") + 1, "probs")  # where a frame has it
+        # A whole frame holds an integer column with a missing value as floats; so does every batch.
+        as_float = [name for name in _integers_with_nulls(reader) if name in names]
         writer: pq.ParquetWriter | None = None
-        with tmp.open("wb") as fh:
-            for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=names):
-                table = pa.Table.from_batches([batch]).select(names)
-                table = table.set_column(
-                    names.index("probs"), "probs", table.column("probs").cast(pa.list_(pa.float32()))
-                )
-                for name, values in (extra or {}).items():
-                    table = table.append_column(name, pa.array(values[n_rows : n_rows + table.num_rows]))
-                n_flagged += int(pc.sum(table.column("is_mislabeled")).as_py() or 0)
-                if suffix == ".parquet":
-                    writer = writer or pq.ParquetWriter(fh, table.schema)
-                    writer.write_table(table)
-                else:
-                    write_table_to(_with_probs_as_text(table.to_pandas(), suffix), suffix, fh, header=n_rows == 0)
-                n_rows += table.num_rows
-            if writer is not None:
-                writer.close()
+        for batch in reader.iter_batches(batch_size=BATCH_ROWS, columns=names):
+            table = pa.Table.from_batches([batch]).select(names)
+            table = table.set_column(names.index("probs"), "probs", table.column("probs").cast(pa.list_(pa.float32())))
+            for name, values in (extra or {}).items():  # the map's x and y replace columns of those names
+                column = pa.array(values[n_rows : n_rows + table.num_rows])
+                at = table.schema.get_field_index(name)
+                table = table.append_column(name, column) if at < 0 else table.set_column(at, name, column)
+            n_flagged += int(pc.sum(table.column("is_mislabeled")).as_py() or 0)
+            if suffix == ".parquet":
+                if writer is None:
+                    writer = stack.enter_context(pq.ParquetWriter(fh, table.schema))
+                writer.write_table(table)
+            else:
+                frame = table.to_pandas().astype(dict.fromkeys(as_float, "float64"))
+                write_table_to(_with_probs_as_text(frame, suffix), suffix, fh, header=n_rows == 0)
+            n_rows += table.num_rows
     return path, n_rows, n_flagged
+
+
+def _integers_with_nulls(reader: pq.ParquetFile) -> list[str]:
+    """The integer columns of a Parquet file with a missing value in some row group (or no count)."""
+    meta = reader.metadata
+    leaves = {reader.schema.column(j).path: j for j in range(len(reader.schema))}
+    found = []
+    for field in reader.schema_arrow:
+        if pa.types.is_integer(field.type) and field.name in leaves:
+            stats = [meta.row_group(g).column(leaves[field.name]).statistics for g in range(meta.num_row_groups)]
+            if any(st is None or not st.has_null_count or st.null_count for st in stats):
+                found.append(field.name)
+    return found
 
 
 def _with_probs_as_text(frame: pd.DataFrame, suffix: str) -> pd.DataFrame:

@@ -35,11 +35,18 @@ def frame_layout(samples: pa.Table, computed: Mapping[str, np.ndarray]) -> list[
     >>> t = pa.table({"id": [1], "text": ["a"], "label": ["x"], "pred": ["w"], "channel": ["web"]})
     >>> [name for name, _, _ in frame_layout(t, {"pred": np.array(["x"]), "dep": np.array([0.5])})]
     ['id', 'text', 'label', 'pred', 'dep', 'channel', 'meta_pred']
+    >>> t = pa.table({"id": [1], "text": ["a"], "label": ["x"], "meta_pred": [1], "pred": [2], "probs": [3]})
+    >>> [name for name, _, _ in frame_layout(t, {"pred": np.array(["x"])})][4:]
+    ['meta_pred', 'meta_probs', 'meta_meta_pred']
     """
     layout = [(c, False, c) for c in SAMPLE_COLUMNS] + [(c, True, c) for c in computed]
-    taken = {name for name, _, _ in layout}
+    taken = {name for name, _, _ in layout} | {"probs"}
     for column in sorted(set(samples.column_names) - set(SAMPLE_COLUMNS)):
-        layout.append((f"meta_{column}" if column in taken else column, False, column))
+        name = column
+        while name in taken:  # a metadata name that clashes gets "meta_" in front (again, if need be)
+            name = f"meta_{name}"
+        taken.add(name)
+        layout.append((name, False, column))
     return layout
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from dq.insights import cache
 from dq.insights.settings import InsightSettings
+from dq.insights.split_sql import connect
 from dq.store.reader import Run
 
 #: Columns a page holds by default: what the Dataset table shows.
@@ -68,9 +69,7 @@ def first_rows(
 def top_rows(path: Path, *, limit: int, offset: int = 0, columns: tuple[str, ...] = PAGE_COLUMNS) -> pd.DataFrame:
     """Rows ``offset`` to ``offset + limit`` of the frame at ``path`` by DEP, highest first (ties in
     row order), with ``columns`` that the file has and ``row``, the row's position in the split."""
-    import duckdb
-
-    with duckdb.connect() as con:
+    with connect(pushdown=True) as con:
         present = {name for (name,) in con.execute("SELECT name FROM parquet_schema(?)", [str(path)]).fetchall()}
         chosen = ", ".join(f'"{c}"' for c in columns if c in present)
         sql = (

@@ -4,7 +4,10 @@ with a sample filter (``dq.insights.filters``) as a WHERE clause.
 The alerts read their numbers here, over the file the computation wrote, so finding them never
 needs the split as one frame: DuckDB reads only the columns a query names, in parallel, a few
 hundred milliseconds at 5M rows. A filter means the same here as in ``apply_filter`` (tested
-against it): a missing value matches no condition but a list that holds one.
+against it, over a Parquet file): a value of another kind than the column's matches nothing, and
+a missing value matches nothing but a list holding one (text: None; numbers: NaN). Two forms it
+refuses where apply_filter runs: a text search on a column that is not text (pandas and SQL
+write numbers and flags out differently) and a range with bounds of another kind.
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"label": ["a", "b", "a"], "dep": [0.9, 0.2, float("nan")]})
@@ -25,9 +28,32 @@ import pyarrow as pa
 import scipy.sparse as sp
 
 from dq._util.regex import compile_regex
+from dq.errors import ValidationError
 from dq.insights.filters import RANGE_KEYS, SampleFilter, check_column, check_condition
 
-_FLOATS = ("FLOAT", "DOUBLE", "REAL", "DECIMAL")
+#: DuckDB's names of the column types a filter compares as numbers, as text, as booleans.
+_FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
+_NUMBER_TYPES = _FLOAT_TYPES | {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
+_NUMBER_TYPES |= {"UINTEGER", "UBIGINT"}
+_TEXT_TYPES = frozenset({"VARCHAR"})
+
+
+def connect(*, pushdown: bool = False) -> Any:
+    """A DuckDB connection for a split's Parquet file.
+
+    DuckDB trusts a float column's Parquet min/max, which leave NaN out, for every value: its
+    statistics propagation folds ``isnan(x)`` to false and ``x <= max`` to true (NaN rows pass
+    every bound), and a filter pushed into the scan skips the row groups whose statistics say no
+    NaN (DuckDB 2.0.1; tests/test_split_sql.py). Both are turned off here, the pushdown unless
+    ``pushdown`` (a query with no filter on a float column: the table's page by DEP, whose rows are
+    fetched by row number through it): the filters run on the rows read.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    disabled = "statistics_propagation" if pushdown else "statistics_propagation,filter_pushdown"
+    con.execute(f"SET disabled_optimizers = '{disabled}'")
+    return con
 
 
 class SplitSQL:
@@ -36,18 +62,19 @@ class SplitSQL:
     Use it as a context manager (the connection is closed on leaving)."""
 
     def __init__(self, source: Path | pd.DataFrame | pa.Table) -> None:
-        import duckdb
-
-        self._con = duckdb.connect()
-        if isinstance(source, Path):
-            self._con.read_parquet(str(source)).create_view("samples")
-        else:
-            self._con.register("samples", source)
-        described = self._con.execute("DESCRIBE samples").fetchall()
+        self._con = connect()
+        try:
+            if isinstance(source, Path):
+                self._con.read_parquet(str(source)).create_view("samples")
+            else:
+                self._con.register("samples", source)
+            described = self._con.execute("DESCRIBE samples").fetchall()
+            self.n_rows = int(self._scalar("SELECT count(*) FROM samples", []))
+        except Exception:
+            self._con.close()
+            raise
         self.columns: list[str] = [str(row[0]) for row in described]
-        self._floats = {str(row[0]) for row in described if str(row[1]).upper().startswith(_FLOATS)}
-        self._float32 = {str(row[0]) for row in described if str(row[1]).upper() in ("FLOAT", "REAL", "FLOAT4")}
-        self.n_rows = int(self._scalar("SELECT count(*) FROM samples", []))
+        self._types = {str(row[0]): str(row[1]).upper() for row in described}
 
     def __enter__(self) -> SplitSQL:
         return self
@@ -66,7 +93,7 @@ class SplitSQL:
         check_column(column, self.columns)
         where, params = self.where(sample_filter)
         value = _quoted(column)
-        if column in self._floats:
+        if self._types[column] in _FLOAT_TYPES:
             where = f"({where}) AND NOT isnan({value})"
         mean = self._scalar(f"SELECT avg(CAST({value} AS DOUBLE)) FROM samples WHERE {where}", params)
         return None if mean is None else float(mean)
@@ -93,15 +120,20 @@ class SplitSQL:
         params: list[Any] = []
         for column, condition in (sample_filter or {}).items():
             check_column(column, self.columns)
-            part, values = _condition_sql(_quoted(column), condition, column, is_float=column in self._floats)
+            check_condition(condition, column)
+            part, values = _condition_sql(_quoted(column), condition, column, self._types[column])
             parts.append(part)
-            if column in self._float32:
-                values = [_as_float32(v) for v in values]
             params.extend(values)
         return " AND ".join(parts) or "TRUE", params
 
     def _scalar(self, sql: str, params: list[Any]) -> Any:
-        row = self._con.execute(sql, params).fetchone()
+        import duckdb
+
+        try:
+            row = self._con.execute(sql, params).fetchone()
+        except duckdb.InvalidInputException as exc:  # a pattern DuckDB's RE2 will not build
+            reason = str(exc).splitlines()[0]
+            raise ValidationError(f"The filter cannot be run over this split's file: {reason}") from None
         return None if row is None else row[0]
 
 
@@ -109,40 +141,66 @@ def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
-def _condition_sql(value: str, condition: Any, column: str, *, is_float: bool) -> tuple[str, list[Any]]:
-    check_condition(condition, column)
+def _condition_sql(value: str, condition: Any, column: str, kind: str) -> tuple[str, list[Any]]:
+    """One condition over the column ``value`` of DuckDB type ``kind``, as apply_filter means it: a
+    value of another kind than the column's matches nothing (DuckDB would cast it: "1" = 1)."""
+    is_float = kind in _FLOAT_TYPES
+    if kind == "BOOLEAN":  # compared with numbers as NumPy compares them: True is 1
+        value = f"CAST({value} AS DOUBLE)"
     if isinstance(condition, dict):
         if set(condition) <= RANGE_KEYS:
             limits = (("min", ">="), ("max", "<="))
             bounds = [(op, condition[key]) for key, op in limits if condition.get(key) is not None]
             if not bounds:  # no bound: every sample, missing values included
                 return "TRUE", []
+            if not all(_fits(bound, kind) for _, bound in bounds):
+                raise ValidationError(
+                    f"The filter on {column!r} compares its values with {[b for _, b in bounds]!r}, which are not "
+                    f"of the column's kind ({kind.lower()})."
+                )
             parts = [f"{value} IS NOT NULL"]
             if is_float:  # NaN sorts above every number in DuckDB; a bound never holds for it
                 parts.append(f"NOT isnan({value})")
             parts += [f"{value} {op} ?" for op, _ in bounds]
-            return "(" + " AND ".join(parts) + ")", [bound for _, bound in bounds]
-        text = f"coalesce(CAST({value} AS VARCHAR), '')"
+            return "(" + " AND ".join(parts) + ")", [_rounded(bound, kind) for _, bound in bounds]
+        if kind not in _TEXT_TYPES:  # a number or a flag written out reads differently in pandas and SQL
+            raise ValidationError(
+                f"The filter on {column!r} searches text, but the column holds {kind.lower()} values: "
+                "use a value, a list or {'min','max'}."
+            )
+        text = f"coalesce({value}, '')"
         if "contains" in condition:
             return f"contains(lower({text}), lower(?))", [str(condition["contains"])]
         pattern = str(condition["regex"])
         compile_regex(pattern, what=f"The regex filter on {column!r}")  # refused as apply_filter refuses it
         return f"regexp_matches({text}, ?)", [pattern]
     if isinstance(condition, (list, tuple, set, np.ndarray)):
-        values = [v for v in condition if not _is_missing(v)]
+        values = [v for v in condition if not _is_missing(v) and _fits(v, kind)]
         parts = [f"{value} IN ({', '.join('?' for _ in values)})"] if values else []
-        if len(values) < len(condition):  # a missing value in the list matches the missing ones (as isin does)
-            parts.append(f"{value} IS NULL" + (f" OR isnan({value})" if is_float else ""))
+        if kind in _TEXT_TYPES and any(v is None or (isinstance(v, float) and np.isnan(v)) for v in condition):
+            parts.append(f"{value} IS NULL")  # isin matches a missing text with a missing value
+        elif is_float and any(isinstance(v, float) and np.isnan(v) for v in condition):
+            parts.append(f"isnan({value}) OR {value} IS NULL")  # ... NaN with NaN (None matches nothing there)
         return "(" + (" OR ".join(parts) or "FALSE") + ")", values
-    if _is_missing(condition):
+    if _is_missing(condition) or not _fits(condition, kind):
         return "FALSE", []
-    return f"{value} = ?", [condition]
+    return f"{value} = ?", [_rounded(condition, kind)]
 
 
-def _as_float32(value: Any) -> Any:
+def _fits(value: Any, kind: str) -> bool:
+    """Whether ``value`` compares with a column of DuckDB type ``kind`` as pandas compares it."""
+    is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, str)
+    if kind in _NUMBER_TYPES or kind == "BOOLEAN":
+        return is_number or isinstance(value, (bool, np.bool_))
+    if kind in _TEXT_TYPES:
+        return isinstance(value, str)
+    return True
+
+
+def _rounded(value: Any, kind: str) -> Any:
     """A number compared with a float32 column, rounded to float32 first, as NumPy compares it (a
     bound of 0.1 matches a DEP stored as 0.1f; beyond float32's range it becomes infinite)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+    if kind != "FLOAT" or isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         return value
     with np.errstate(over="ignore"):
         return float(np.float32(value))
