@@ -154,12 +154,13 @@ def main() -> None:
         default=None,
         help="run only this command (the others' last results stay)",
     )
+    parser.add_argument("--report", action="store_true", help="run nothing: write the table of the kept results")
     args = parser.parse_args()
     # Every result is kept in the home's bench_scale.jsonl; the table shows the latest of each
     # (n, executor, command), so a long benchmark can be run, or rerun, in pieces.
     log = args.home / "bench_scale.jsonl"
     results: list[Result] = []
-    for n in args.n:
+    for n in [] if args.report else args.n:
         run = args.home / "runs" / "synthetic" / default_run_name(n, n_classes=20, dim=384, epochs=3, noise=0.1, seed=0)
         if not run.exists():
             make_run(n, home=args.home)

@@ -37,7 +37,7 @@ def frame_layout(samples: pa.Table, computed: Mapping[str, np.ndarray]) -> list[
     ['id', 'text', 'label', 'pred', 'dep', 'channel', 'meta_pred']
     >>> t = pa.table({"id": [1], "text": ["a"], "label": ["x"], "meta_pred": [1], "pred": [2], "probs": [3]})
     >>> [name for name, _, _ in frame_layout(t, {"pred": np.array(["x"])})][4:]
-    ['meta_pred', 'meta_probs', 'meta_meta_pred']
+    ['meta_pred', 'meta_meta_pred', 'meta_probs']
     """
     layout = [(c, False, c) for c in SAMPLE_COLUMNS] + [(c, True, c) for c in computed]
     taken = {name for name, _, _ in layout} | {"probs"}
