@@ -33,21 +33,19 @@ def pooled_numpy(run: Run, split: str) -> np.ndarray:
 
 
 def pooled_duckdb(run: Run, split: str) -> np.ndarray:
-    """The mean of every epoch's probabilities per sample id, joined by id in DuckDB, in the
-    samples' order (the split's ids joined to their row)."""
+    """The mean of every epoch's probabilities per sample id, the epochs joined by id in DuckDB, in
+    the split's order (the first epoch's ``row``)."""
     import duckdb
 
     epochs = run.epochs(split)
     n_classes = len(run.labels)
     with duckdb.connect() as con:
-        samples = str(layout.samples_dir(run.path, split) / "*.parquet")
         scans = [str(layout.outputs_dir(run.path, split, e) / "*.parquet") for e in epochs]
-        joins = " ".join(f"JOIN read_parquet('{scan}') e{i} USING (id)" for i, scan in enumerate(scans))
+        joins = " ".join(f"JOIN read_parquet('{scan}') e{i} USING (id)" for i, scan in enumerate(scans) if i)
         total = " + ".join(f"e{i}.probs[k]" for i in range(len(epochs)))
         sql = (
             f"SELECT list_transform(range(1, {n_classes + 1}), lambda k: ({total}) / {len(epochs)}) AS pooled "
-            f"FROM (SELECT id, file_row_number AS position FROM read_parquet('{samples}', file_row_number = true)) s "
-            f"{joins} ORDER BY s.position"
+            f"FROM read_parquet('{scans[0]}') e0 {joins} ORDER BY e0.row"  # row: the sample's place in the split
         )
         column = con.sql(sql).to_arrow_table().column("pooled").combine_chunks()
     return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, n_classes)

@@ -155,6 +155,7 @@ def main() -> None:
         help="run only this command (the others' last results stay)",
     )
     parser.add_argument("--report", action="store_true", help="run nothing: write the table of the kept results")
+    parser.add_argument("--note", default="", help="a paragraph added under the tables (how this run went)")
     args = parser.parse_args()
     # Every result is kept in the home's bench_scale.jsonl; the table shows the latest of each
     # (n, executor, command), so a long benchmark can be run, or rerun, in pieces.
@@ -194,6 +195,7 @@ def main() -> None:
             "where measured).",
             _steps(results),
             old,
+            *([args.note] if args.note else []),
             f"_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}._",
         ]
     )
