@@ -39,8 +39,9 @@ from noise import (  # noqa: E402
 )
 
 from dq.auto.lexical import LEXICAL_VIEW, cross_fit_lexical  # noqa: E402
-from dq.insights.dep import combine_views, compute_dep, dep_from_posterior, margins  # noqa: E402
+from dq.insights.dep import compute_dep, dep_from_posterior, margins  # noqa: E402
 from dq.insights.neighbors import knn, knn_label_distribution  # noqa: E402
+from dq.insights.posterior import combine_views  # noqa: E402
 from dq.insights.settings import InsightSettings  # noqa: E402
 
 CLEANLAB_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")

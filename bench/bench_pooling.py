@@ -1,5 +1,5 @@
 """Epoch pooling two ways on one run: dq's (each epoch's probabilities placed by their ``row`` column
-and summed in NumPy, one epoch at a time: ``dq.insights.dep.pool_epochs``) against an id-keyed join
+and summed in NumPy, one epoch at a time: ``dq.insights.posterior.pool_epochs``) against an id-keyed join
 in DuckDB over the epochs' Parquet parts (the mean of the epochs' probability arrays, per id, in
 the samples' order).
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dq.insights.dep import pool_epochs  # noqa: E402
+from dq.insights.posterior import pool_epochs  # noqa: E402
 from dq.store import Run, layout  # noqa: E402
 
 

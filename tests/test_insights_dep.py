@@ -13,10 +13,7 @@ from dq.config import DEFAULT_STRICTNESS, UNLABELED
 from dq.errors import ValidationError
 from dq.insights.dep import (
     DEP_SELF_WEIGHT,
-    NEIGHBOR_WEIGHTS,
     SUGGESTION_MIN_PROB,
-    Posterior,
-    combine_views,
     compute_dep,
     dep_from_posterior,
     estimate_error_count,
@@ -24,6 +21,7 @@ from dq.insights.dep import (
     margins,
     suggest_labels,
 )
+from dq.insights.posterior import NEIGHBOR_WEIGHTS, Posterior, combine_views
 
 N_CLASSES = 4
 
@@ -398,7 +396,7 @@ def test_in_sample_outputs_pool_every_epoch_so_memorised_wrong_labels_still_stan
 @pytest.mark.parametrize("in_sample", [True, False])
 @pytest.mark.parametrize("n_epochs", [1, 2, 5])
 def test_epochs_pooled_as_read_give_the_same_dep_as_stacked_epochs(in_sample: bool, n_epochs: int) -> None:
-    from dq.insights.dep import pool_epochs
+    from dq.insights.posterior import pool_epochs
 
     rng = np.random.default_rng(n_epochs)
     n, n_classes = 300, 7

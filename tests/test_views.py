@@ -11,7 +11,8 @@ import pytest
 from dq.auto.lexical import LEXICAL_VIEW, cross_fit_lexical
 from dq.auto.pipeline import AutoSettings, auto
 from dq.errors import ValidationError
-from dq.insights.dep import combine_views, compute_dep
+from dq.insights.dep import compute_dep
+from dq.insights.posterior import combine_views
 from dq.store.reader import Run
 from dq.store.writer import RunWriter
 

@@ -22,7 +22,7 @@ from dq.config import IN_SAMPLE
 from dq.insights import alerts as alerts_mod
 from dq.insights.alert_types import HARD_ERROR_RATE
 from dq.insights.clusters import ClusterModel, assign_clusters, cluster_table, fit_clusters
-from dq.insights.dep import compute_dep, margins, pool_epochs
+from dq.insights.dep import compute_dep, margins
 from dq.insights.duplicates import find_near_duplicates
 from dq.insights.frame_file import write_frame_file
 from dq.insights.keywords import cluster_keywords
@@ -30,6 +30,7 @@ from dq.insights.metrics import metrics_of_confusion
 from dq.insights.neighbors import NeighborIndex, Neighbors, build_index, knn, knn_label_distribution
 from dq.insights.outliers import find_out_of_coverage, find_outliers
 from dq.insights.overlap import class_overlap, misclassified_pairs_of_confusion, on_boundary
+from dq.insights.posterior import pool_epochs
 from dq.insights.settings import InsightSettings
 from dq.insights.split_sql import SplitSQL
 from dq.splits import TRAINING
