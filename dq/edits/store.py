@@ -180,10 +180,7 @@ class EditsCart:
         Label Studio: the author is the annotator); in a team's home ``by`` (else the author) must
         be an editor of the run's project.
         """
-        if split not in run.splits:
-            raise ValidationError(
-                f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
-            )
+        run.check_split(split)
         if not changes:
             raise ValidationError("The 'changes' parameter must hold at least one change. Got none.")
         if not isinstance(author, str) or not author.strip():

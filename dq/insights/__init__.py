@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dq._util.steps import Laps
-from dq.errors import RunFormatError, ValidationError
+from dq.errors import RunFormatError
 from dq.insights import cache
 from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split, split_neighbors
 from dq.insights.settings import InsightSettings
@@ -95,7 +95,7 @@ def insights_file(
     through it in batches or with SQL instead of holding the split as one frame (``dq insights
     --out``). Arguments as for :func:`run_insights`."""
     run = _as_run(run)
-    _check_split(run, split)
+    run.check_split(split)
     directory = cache.cache_dir(run, settings.key())
     path = None if refresh else _whole_frame(directory, split, run.n_samples(split))
     if path is None:
@@ -135,13 +135,6 @@ def _compute(run: Run, settings: InsightSettings, *, executor: str, address: str
             del computed
 
 
-def _check_split(run: Run, split: str) -> None:
-    if split not in run.splits:
-        raise ValidationError(
-            f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
-        )
-
-
 def has_insights(run: Run | str | Path, *, settings: InsightSettings = InsightSettings()) -> bool:
     """Whether every split's insights under ``settings`` are cached, so :func:`run_insights` only reads."""
     run = _as_run(run)
@@ -165,7 +158,7 @@ def split_insights(
     the slowest one: UMAP); ``executor`` and ``address`` as for :func:`run_insights`.
     """
     run = _as_run(run)
-    _check_split(run, split)
+    run.check_split(split)
     result = run_insights(run, settings=settings, refresh=refresh, executor=executor, address=address)[split]
     if with_map:
         from dataclasses import replace

@@ -14,7 +14,6 @@ import numpy as np
 
 from dq._util.fileio import atomic_path
 from dq._util.steps import step
-from dq.errors import ValidationError
 from dq.insights.cache import cache_dir
 from dq.insights.compute import read_embs
 from dq.insights.projection import project_2d
@@ -34,10 +33,7 @@ def split_map(run: Run, split: str, *, settings: InsightSettings = InsightSettin
     >>> xy.shape  # doctest: +SKIP
     (10003, 2)
     """
-    if split not in run.splits:
-        raise ValidationError(
-            f"The 'split' parameter must be one of this run's splits {run.splits}. Got {split!r} instead."
-        )
+    run.check_split(split)
     path = cache_dir(run, _map_key(settings), kind="map") / f"{split}.npy"
     cached = _load_map(path, run.n_samples(split))
     if cached is not None:

@@ -207,11 +207,15 @@ class Run:
             return False
         return True
 
-    def _split_meta(self, split: str) -> dict[str, Any]:
+    def check_split(self, split: str) -> None:
+        """Refuse, in one line, a split this run does not have."""
         if split not in self.meta["splits"]:
             raise ValidationError(
                 f"The 'split' parameter must be one of this run's splits {self.splits}. Got {split!r} instead."
             )
+
+    def _split_meta(self, split: str) -> dict[str, Any]:
+        self.check_split(split)
         return self.meta["splits"][split]
 
 
