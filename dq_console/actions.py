@@ -16,6 +16,7 @@ import streamlit as st
 from dq.edits import Change, actions
 from dq.edits.export import dataset_bytes
 from dq.errors import ValidationError
+from dq.insights.split_rows import RowSet, SplitRows
 from dq.store import Run
 from dq_console import cart
 from dq_console.filter_bar import escape_markdown
@@ -77,7 +78,7 @@ def _show_error() -> None:
         st.error(message, icon=":material/error:")
 
 
-def actions_panel(run: Run, split: str, insights_frame: pd.DataFrame, rows: pd.DataFrame, ticked: list[Any]) -> None:
+def actions_panel(run: Run, split: str, rows: RowSet, ticked: list[Any]) -> None:
     """The "Fix" panel under the table: choose the samples, then an action."""
     with st.container(border=True):
         st.markdown("**Fix these samples** — every action goes to the Edits cart, where it can be undone")
@@ -92,12 +93,12 @@ def actions_panel(run: Run, split: str, insights_frame: pd.DataFrame, rows: pd.D
         if action is None:  # the controls of an action only once one is chosen: a lighter page to open
             st.caption("Choose an action; it applies to the samples chosen above.")
             return
-        ids = list(ticked) if target == TARGET_TICKED else rows["id"].tolist()
+        ids = list(ticked) if target == TARGET_TICKED else rows.ids.tolist()
         if not ids:
             st.caption("Tick rows in the table (the box left of each row), or act on all the rows the filters match.")
             return
         if action == "Change label":
-            _relabel(run, split, insights_frame, ids)
+            _relabel(run, split, rows.samples, ids)
         elif action == "Remove":
             _remove(run, split, ids)
         elif action == "Find & replace":
@@ -108,7 +109,7 @@ def actions_panel(run: Run, split: str, insights_frame: pd.DataFrame, rows: pd.D
             _export(run, split, rows, ids)
 
 
-def _relabel(run: Run, split: str, insights_frame: pd.DataFrame, ids: list[Any]) -> None:
+def _relabel(run: Run, split: str, samples: SplitRows, ids: list[Any]) -> None:
     choice, button = st.columns([3, 2], vertical_alignment="bottom")
     choice.selectbox(
         "New label",
@@ -117,7 +118,7 @@ def _relabel(run: Run, split: str, insights_frame: pd.DataFrame, ids: list[Any])
         help="The suggested label exists only where the evidence is confident; "
         "samples without one are left as they are.",
     )
-    build = partial(_relabel_changes, ids=ids, insights=insights_frame)
+    build = partial(_relabel_changes, ids=ids, samples=samples)
     button.button(
         f"Relabel {plural(len(ids), 'sample')}",
         key="act_relabel",
@@ -129,9 +130,11 @@ def _relabel(run: Run, split: str, insights_frame: pd.DataFrame, ids: list[Any])
     _show_error()
 
 
-def _relabel_changes(current: pd.DataFrame, *, ids: list[Any], insights: pd.DataFrame) -> list[Change]:
-    # The target is read when the button is clicked, not when it was drawn.
+def _relabel_changes(current: pd.DataFrame, *, ids: list[Any], samples: SplitRows) -> list[Change]:
+    # The target is read when the button is clicked, not when it was drawn; the insights of the
+    # chosen samples only are read then.
     to = st.session_state["act_relabel_to"]
+    insights = samples.take(samples.positions_of(ids), ["id", "pred", "suggested_label"])
     return actions.relabel(current, ids, to=_SPECIAL_TARGETS.get(to, to), insights=insights)
 
 
@@ -205,18 +208,22 @@ def _find_replace(run: Run, split: str, ids: list[Any]) -> None:
     )
 
 
-def _export(run: Run, split: str, rows: pd.DataFrame, ids: list[Any]) -> None:
-    chosen = rows[rows["id"].isin(ids)]
-    columns = [c for c in EXPORT_COLUMNS if c in chosen.columns]
+def _chosen_bytes(samples: SplitRows, ids: list[Any], columns: list[str], fmt: str) -> bytes:
+    """The export of the samples ``ids`` (in the split's order) with ``columns``, read when clicked."""
+    return dataset_bytes(samples.take(samples.positions_of(ids), columns).reset_index(drop=True), fmt)
+
+
+def _export(run: Run, split: str, rows: RowSet, ids: list[Any]) -> None:
+    columns = [c for c in EXPORT_COLUMNS if c in rows.samples.columns]
     st.caption(
-        f"Downloads the {plural(len(chosen), 'sample')} with their insights ({', '.join(columns)}), as shown "
+        f"Downloads the {plural(len(ids), 'sample')} with their insights ({', '.join(columns)}), as shown "
         "(before the cart's edits). The fixed dataset is on the Edits cart page."
     )
     name = f"{run.name}-{split}-samples"
     for column, (fmt, mime) in zip(st.columns(2), (("csv", "text/csv"), ("jsonl", "application/jsonl"))):
         column.download_button(
             f"Download {fmt.upper()}",
-            partial(dataset_bytes, chosen[columns], fmt),
+            partial(_chosen_bytes, rows.samples, ids, columns, fmt),
             file_name=f"{name}.{fmt}",
             mime=mime,
             icon=":material/download:",

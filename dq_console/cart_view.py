@@ -18,9 +18,10 @@ import streamlit as st
 
 from dq.edits import EditsCart, fix, fix_all, labelers_frame, run_key
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
-from dq.edits.model import ACTIONS
+from dq.edits.model import ACTIONS, SEND_TO_LABELERS
 from dq.errors import AccessDenied
 from dq.insights import InsightSettings, split_insights
+from dq.insights.split_rows import SplitRows
 from dq.store import Run
 from dq_console.cart import ACTION_NAMES, active_edits
 from dq_console.state import notify
@@ -66,13 +67,14 @@ def counts_row(run: Run, split: str) -> dict[str, int]:
     return counts
 
 
-def history_with_status(run: Run, split: str, insights_frame: pd.DataFrame) -> pd.DataFrame:
+def history_with_status(run: Run, split: str, samples: SplitRows) -> pd.DataFrame:
     """Every edit of ``split``, newest first, with its status (active, superseded, undone) and the
-    sample's text as the run has it."""
+    sample's text as the run has it (read for the edited samples only)."""
     history = EditsCart().history(run_key(run), split)
     active = history["edit_id"].isin(active_edits(run, split)["edit_id"])
     status = np.where(history["undone_at"].notna(), "undone", np.where(active, "active", "superseded"))
-    texts = pd.Series(insights_frame["text"].to_numpy(), index=insights_frame["id"].astype(str).to_numpy())
+    edited = samples.take(samples.positions_of(history["sample_id"].unique(), as_text=True), ["id", "text"])
+    texts = pd.Series(edited["text"].to_numpy(), index=edited["id"].astype(str).to_numpy())
     return history.assign(
         status=status,
         action=history["action"].map(ACTION_NAMES),
@@ -137,9 +139,9 @@ def undo_bar(run: Run, split: str, n_active: int) -> None:
         st.button("Yes, undo all", type="primary", on_click=_undo_all, args=(run_key(run), split), key="undo_all")
 
 
-def edit_list(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
+def edit_list(run: Run, split: str, samples: SplitRows) -> None:
     """The edits, filterable; ticking active ones and pressing Undo undoes exactly those."""
-    history = history_with_status(run, split, insights_frame)
+    history = history_with_status(run, split, samples)
     editable = may_edit(run.project)
     if history.empty:
         st.info(
@@ -251,7 +253,16 @@ def auto_fix_choice(run: Run, split: str, *, key: str, label: str) -> tuple[str 
     return mode, _insights_at(str(run.path), run.content_hash, split, float(strictness))
 
 
-def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
+def review_insights(run: Run, split: str, samples: SplitRows, *, include_flagged: bool) -> pd.DataFrame:
+    """The insights ``labelers_frame`` reads (id, suggested label, DEP, flag) of the samples it can
+    list: those the cart sends to labelers and, with ``include_flagged``, the likely mislabeled."""
+    active = active_edits(run, split)
+    sent = samples.positions_of(active.loc[active["action"] == SEND_TO_LABELERS, "sample_id"], as_text=True)
+    flagged = samples.select({"is_mislabeled": True}).positions if include_flagged else sent[:0]
+    return samples.take(np.union1d(sent, flagged), ["id", "suggested_label", "dep", "is_mislabeled"])
+
+
+def downloads(run: Run, split: str, samples: SplitRows) -> None:
     """The fixed dataset (original columns, edits applied) and the files for labelers."""
     st.subheader("Download the fixed dataset")
     st.caption(
@@ -295,7 +306,8 @@ def downloads(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
         key="cart_labelers_all",
         help="Besides the samples sent to labelers from the Dataset page.",
     )
-    rows = labelers_frame(run, split, include_flagged=flagged, insights=insights_frame)
+    review = review_insights(run, split, samples, include_flagged=flagged)
+    rows = labelers_frame(run, split, include_flagged=flagged, insights=review)
     st.caption(
         f"{len(rows):,} samples for review: a Label Studio import file (the current label as a "
         "prediction, scored by DEP) or a plain CSV (id, text, label, suggested label, DEP)."

@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dq.insights import SplitInsights
-from dq.insights.compute import label_indices
 from dq.insights.metrics import DEP_BIN_EDGES, class_report
 from dq.insights.overlap import class_overlap, top_misclassified_pairs
+from dq.insights.split_rows import RowSet
 
 #: Pairs shown in the misclassified-pairs and overlap charts.
 TOP_PAIRS = 10
@@ -43,25 +42,6 @@ PER_CLASS = {
 PICK = "pick"
 
 
-@dataclass(frozen=True, eq=False)
-class SplitArrays:
-    """The columns the charts aggregate, as arrays in frame order (built once per split)."""
-
-    labels: np.ndarray  # (n,) int64 class index, -1 unlabeled
-    preds: np.ndarray  # (n,) int64
-    probs: np.ndarray  # (n, C) float32
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def split_arrays(
-    path: str, content_hash: str, split: str, classes: tuple[str, ...], _insights: SplitInsights
-) -> SplitArrays:
-    """Class indices and the probability matrix of ``split`` (keyed by run path, hash and split)."""
-    frame = _insights.frame
-    probs = _insights.probs.astype(np.float32, copy=False)
-    return SplitArrays(label_indices(frame["label"], list(classes)), label_indices(frame["pred"], list(classes)), probs)
-
-
 @dataclass(frozen=True)
 class Aggregates:
     """What the Metrics tab draws, for the filtered rows."""
@@ -72,9 +52,11 @@ class Aggregates:
     dep: pd.DataFrame  # bin_start, bin_end, outcome, count
 
 
-def aggregate(arrays: SplitArrays, positions: np.ndarray, dep: np.ndarray, classes: list[str]) -> Aggregates:
-    """Per-class metrics and counts, top pairs, class overlap and DEP bins of the rows at ``positions``."""
-    labels, preds = arrays.labels[positions], arrays.preds[positions]
+def aggregate(rows: RowSet, classes: list[str]) -> Aggregates:
+    """Per-class metrics and counts, top pairs, class overlap and DEP bins of ``rows`` (the split's
+    class indices and probabilities are read once, as arrays)."""
+    positions = rows.positions
+    labels, preds = rows.samples.codes("label")[positions], rows.samples.codes("pred")[positions]
     report = class_report(labels, preds, classes)
     labeled = labels >= 0
     correct = np.bincount(labels[labeled & (labels == preds)], minlength=len(classes))
@@ -83,7 +65,7 @@ def aggregate(arrays: SplitArrays, positions: np.ndarray, dep: np.ndarray, class
     report = report[(report["support"] > 0) | (report["n_predicted"] > 0)].reset_index(drop=True)
     pairs = top_misclassified_pairs(labels, preds, classes, top=TOP_PAIRS)
     overlap = (
-        class_overlap(arrays.probs[positions], labels, classes, top=TOP_PAIRS)
+        class_overlap(rows.samples.column("probs")[positions], labels, classes, top=TOP_PAIRS)
         if labeled.any()
         else pd.DataFrame(columns=["class_a", "class_b", "overlap", "n_confused"])
     )
@@ -91,17 +73,15 @@ def aggregate(arrays: SplitArrays, positions: np.ndarray, dep: np.ndarray, class
         report,
         pairs,
         overlap[overlap["overlap"] > 0].reset_index(drop=True),
-        dep_bins(dep, labeled & (labels != preds)),
+        dep_bins(rows.dep, labeled & (labels != preds)),
     )
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def view_aggregates(
-    view: str, _owner: object, _arrays: SplitArrays, _positions: np.ndarray, _dep: np.ndarray, classes: tuple[str, ...]
-) -> tuple[object, Aggregates]:
+def view_aggregates(view: str, _owner: object, _rows: RowSet, classes: tuple[str, ...]) -> tuple[object, Aggregates]:
     """:func:`aggregate`, kept per view: ``view`` names the filtered rows of ``_owner`` (the split's
     insights, held by the entry so the ``id`` in ``view`` stays its own)."""
-    return _owner, aggregate(_arrays, _positions, _dep, list(classes))
+    return _owner, aggregate(_rows, list(classes))
 
 
 def dep_bins(dep: np.ndarray, is_misclassified: np.ndarray) -> pd.DataFrame:

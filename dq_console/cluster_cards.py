@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dq.insights.cluster_titles import SummarySettings
+from dq.insights.split_rows import SplitRows
 from dq_console.entry import page_path
 from dq_console.gpt import cluster_texts, show_summary
 from dq_console.state import sync_url
@@ -115,14 +116,14 @@ def _card(
 
 def show_cluster_cards(
     table: pd.DataFrame,
-    frame: pd.DataFrame,
+    samples: SplitRows,
     *,
     split_dep: float | None,
     settings: SummarySettings | None,
     split_f1: float | None = None,
 ) -> None:
     """A grid of cards for the rows of ``table`` in their order (GPT summaries when ``settings``)."""
-    texts = cluster_texts(frame) if settings is not None and settings.api_key else {}
+    texts = cluster_texts(samples) if settings is not None and settings.api_key else {}
     rows = list(table.iterrows())
     for start in range(0, len(rows), CARDS_PER_ROW):
         columns = st.columns(CARDS_PER_ROW)
@@ -137,6 +138,6 @@ def show_cluster_cards(
                 )
 
 
-def mean_dep(frame: pd.DataFrame) -> float | None:
+def mean_dep(samples: SplitRows) -> float | None:
     """The split's average DEP (None when empty)."""
-    return float(np.nanmean(frame["dep"])) if len(frame) else None
+    return float(np.nanmean(samples.column("dep"))) if samples.n_rows else None

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from dq.insights import SplitInsights, run_insights
+from dq.insights import StoredSplit, stored_insights
 from dq.insights.maps import split_map
 from dq.store import Run, RunEntry
 from dq.store.layout import RUN_JSON
@@ -32,9 +32,10 @@ def load_run(path: str, mtime: float) -> Run:
 
 
 @st.cache_resource(show_spinner="Computing insights (once per run)...", max_entries=8)
-def load_insights(path: str, content_hash: str) -> dict[str, SplitInsights]:
-    """Every split's insights; frames are shared between sessions: never modify them in place."""
-    return run_insights(Run(path))
+def load_insights(path: str, content_hash: str) -> dict[str, StoredSplit]:
+    """Every split's insights, their per-sample rows left in the cache's files (read by the page or
+    the view that shows them); shared between sessions: never modify them in place."""
+    return stored_insights(Run(path))
 
 
 @st.cache_resource(show_spinner="Laying out the 2-D map (once per run and split)...", max_entries=16)
@@ -45,11 +46,11 @@ def load_map(path: str, content_hash: str, split: str) -> np.ndarray:
 
 #: Threads that read runs' insights in the background (a large run takes seconds; the page stays live).
 _READERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix=READER_THREAD)
-_READS: dict[tuple[str, str], Future[dict[str, SplitInsights]]] = {}
+_READS: dict[tuple[str, str], Future[dict[str, StoredSplit]]] = {}
 _READS_LOCK = threading.Lock()
 
 
-def insights_read(path: str, content_hash: str) -> Future[dict[str, SplitInsights]]:
+def insights_read(path: str, content_hash: str) -> Future[dict[str, StoredSplit]]:
     """The background read of a run's insights (:func:`load_insights` in a reader thread), started
     once per run for every session; a finished read is let go (the resource cache keeps its result)."""
     key = (path, content_hash)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
 from dq.insights.compute import FRAME_COLUMNS
+from dq.insights.split_rows import SplitRows
 from dq.store import Run
 from dq_console.filters import filter_summary, find_alert, parse_meta
 from dq_console.state import FILTER_KEYS, URL_KEYS, clear_filters
@@ -80,9 +80,9 @@ def _clear() -> None:
     st.session_state.pop(_META_PICK, None)
 
 
-def metadata_columns(frame: pd.DataFrame) -> list[str]:
-    """The split's metadata columns (logged beside text and label), in frame order."""
-    return [c for c in frame.columns if c not in INSIGHT_COLUMNS]
+def metadata_columns(samples: SplitRows) -> list[str]:
+    """The split's metadata columns (logged beside text and label), in the file's order."""
+    return [c for c in samples.columns if c not in INSIGHT_COLUMNS]
 
 
 def has_filters() -> bool:
@@ -99,11 +99,10 @@ def _keep_known(key: str, options: list[Any]) -> None:
         st.session_state[key] = values
 
 
-def filter_bar(run: Run, insights: SplitInsights) -> None:
+def filter_bar(run: Run, insights: StoredSplit) -> None:
     """Draw the filters in the sidebar; they change session state (and so the URL)."""
-    frame = insights.frame
     s = st.session_state
-    clusters = sorted(int(c) for c in frame["cluster"].unique())
+    clusters = [int(c) for c in insights.samples.distinct("cluster", limit=insights.samples.n_rows)]
     keywords = _cluster_keywords(insights)
     for key, options in (("label", run.labels), ("pred", run.labels), ("cluster", clusters)):
         _keep_known(key, options)
@@ -133,19 +132,19 @@ def filter_bar(run: Run, insights: SplitInsights) -> None:
         )
         st.text_input("Search text", placeholder="substring, or a regex", **mirror("q"))
         st.toggle("Regular expression", **mirror("regex"))
-        _metadata_filter(frame)
+        _metadata_filter(insights.samples)
         _active_filters(insights)
 
 
-def _cluster_keywords(insights: SplitInsights) -> dict[int, str]:
+def _cluster_keywords(insights: StoredSplit) -> dict[int, str]:
     table = insights.clusters
     if table.empty or "top_words" not in table:
         return {}
     return {int(c): ", ".join(list(words)[:3]) for c, words in zip(table["cluster"], table["top_words"])}
 
 
-def _metadata_filter(frame: pd.DataFrame) -> None:
-    columns = metadata_columns(frame)
+def _metadata_filter(samples: SplitRows) -> None:
+    columns = metadata_columns(samples)
     if not columns:
         return
     s = st.session_state
@@ -161,8 +160,8 @@ def _metadata_filter(frame: pd.DataFrame) -> None:
     )
     if s[widget_key("meta_column")] is None:
         return
-    s[_META_PICK] = column
-    distinct = frame[column].dropna().unique()
+    column = s[_META_PICK] = s[widget_key("meta_column")]
+    distinct = samples.distinct(column, limit=META_CHOICES_MAX + 1)
     if len(distinct) <= META_CHOICES_MAX:
         choices = sorted(str(v) for v in distinct)
         s[widget_key("meta_value")] = value if value in choices else None
@@ -181,7 +180,7 @@ def _metadata_filter(frame: pd.DataFrame) -> None:
         )
 
 
-def _active_filters(insights: SplitInsights) -> None:
+def _active_filters(insights: StoredSplit) -> None:
     st.caption("Active filters")
     alert = find_alert(insights.alerts, st.session_state["alert"])
     if alert is not None:

@@ -1,7 +1,8 @@
 """The console's filters: session state -> one sample filter -> the filtered rows of a split.
 
-Filtering happens on the server over the cached insights frame; pages only ever ship a page of
-rows (or the map's points) to the browser.
+Filtering happens on the server, as SQL over the split's cached insights file
+(``dq.insights.split_rows``): a view is the positions of the rows it keeps, and pages only ever
+ship a page of rows (or the map's points) to the browser.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import hashlib
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
 from dq.insights.alerts import Alert
-from dq.insights.filters import SampleFilter, apply_filter, describe_filter
+from dq.insights.filters import SampleFilter, describe_filter
+from dq.insights.split_rows import RowSet, SplitRows
 from dq_console.state import FILTER_KEYS
 
 
@@ -38,24 +39,31 @@ def parse_meta(raw: str) -> dict[str, str]:
     return {k.strip(): v for k, v in pairs if k.strip()}
 
 
-def meta_value(frame: pd.DataFrame, column: str, raw: str) -> Any:
+#: DuckDB's integer and float column types (a metadata value typed in is read as one of them).
+_INTEGER_KINDS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}) | {
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+}  # fmt: skip
+_FLOAT_KINDS = frozenset({"FLOAT", "DOUBLE"})
+
+
+def meta_value(samples: SplitRows, column: str, raw: str) -> Any:
     """``raw`` (text from a widget or the URL) as a value of ``column``'s type, so ``"3"`` matches 3."""
-    if column not in frame.columns:
-        return raw  # apply_filter names the unknown column
-    kind = frame[column].dtype.kind
+    if column not in samples.columns:
+        return raw  # the filter names the unknown column
+    kind = samples.kind(column)
     try:
-        if kind == "b":
+        if kind == "BOOLEAN":
             return raw.strip().lower() in ("1", "true", "yes")
-        if kind in "iu":
+        if kind in _INTEGER_KINDS:
             return int(raw)
-        if kind == "f":
+        if kind in _FLOAT_KINDS:
             return float(raw)
     except ValueError:
         return raw
     return raw
 
 
-def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
+def state_filter(insights: StoredSplit, state: Any = None) -> SampleFilter:
     """The sample filter the current widgets (and a clicked alert) stand for."""
     s = state if state is not None else st.session_state
     flt: SampleFilter = {}
@@ -74,7 +82,7 @@ def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
     if s["q"]:
         flt["text"] = {"regex": s["q"]} if s["regex"] else {"contains": s["q"]}
     for column, value in parse_meta(s["meta"]).items():
-        flt[column] = meta_value(insights.frame, column, value)
+        flt[column] = meta_value(insights.samples, column, value)
     alert = find_alert(insights.alerts, s["alert"])
     if alert is not None:
         for column, condition in alert.filter.items():
@@ -82,10 +90,12 @@ def state_filter(insights: SplitInsights, state: Any = None) -> SampleFilter:
     return flt
 
 
-def filter_mask(insights: SplitInsights) -> np.ndarray:
+def filter_mask(insights: StoredSplit) -> np.ndarray:
     """Which rows of the split pass the session's filters, whatever the map selection (bool array);
     filters that cannot be applied raise ``DQError``."""
-    return np.asarray(apply_filter(insights.frame, state_filter(insights)), dtype=bool)
+    mask = np.zeros(insights.samples.n_rows, dtype=bool)
+    mask[insights.samples.select(state_filter(insights)).positions] = True
+    return mask
 
 
 def view_key(split: str, state: Any = None) -> str:
@@ -98,9 +108,9 @@ def view_key(split: str, state: Any = None) -> str:
     return hashlib.sha1("\x1e".join(parts).encode()).hexdigest()[:16]
 
 
-def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
+def filtered(insights: StoredSplit, state: Any = None) -> RowSet:
     """The rows of the split that pass the filters and the map selection, in the split's order (the
-    table shows them highest DEP first: :func:`dq_console.table.page_of`).
+    table shows them highest DEP first: ``RowSet.page``).
 
     The result is shared between reruns and sessions showing the same view (paging, opening a
     sample and reloading the page do not filter again): never modify it in place.
@@ -114,20 +124,15 @@ def filtered(insights: SplitInsights, state: Any = None) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _filtered_rows(
-    insights_id: int, key: str, _insights: SplitInsights, _flt: SampleFilter, _selected: Any
-) -> tuple[SplitInsights, pd.DataFrame]:
+    insights_id: int, key: str, _insights: StoredSplit, _flt: SampleFilter, _selected: Any
+) -> tuple[StoredSplit, RowSet]:
     # Keyed on the identity of the (cached, shared) insights object and the view; the entry holds
     # the insights object, so its id cannot be reused by another split's insights while it lives.
-    frame = _insights.frame
-    mask = np.array(apply_filter(frame, _flt), dtype=bool)  # a copy: pandas hands out read-only arrays
-    if _selected is not None:
-        mask &= frame["id"].isin(_selected).to_numpy()
-    # In the split's order: the table ranks the page it shows by DEP (table.page_of). Sorting, or
-    # copying, every kept row cost seconds per view at 5M samples; no filter: the frame itself.
-    return _insights, frame if mask.all() else frame[mask]
+    # In the split's order: the table ranks the page it shows by DEP (RowSet.page).
+    return _insights, _insights.samples.select(_flt, ids=_selected)
 
 
-def filter_summary(insights: SplitInsights) -> str:
+def filter_summary(insights: StoredSplit) -> str:
     """The filters in words, the map selection included ("the 559 samples selected on the map")."""
     flt = state_filter(insights)
     selected = st.session_state.get("selected_ids")

@@ -16,7 +16,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
-import pandas as pd
+import numpy as np
 import streamlit as st
 
 from dq.errors import DQError
@@ -29,6 +29,7 @@ from dq.insights.cluster_titles import (
     default_cache_path,
     summarize_cluster,
 )
+from dq.insights.split_rows import SplitRows
 from dq_console.filter_bar import escape_markdown
 
 #: The operator's list of models a visitor may pick (comma-separated).
@@ -111,10 +112,16 @@ def gpt_controls() -> SummarySettings | None:
         return settings
 
 
-def cluster_texts(frame: pd.DataFrame) -> dict[int, list[str]]:
-    """Each cluster's texts, lowest DEP first, at most :data:`TEXTS_PER_CLUSTER` of them."""
-    typical = frame.sort_values("dep", kind="stable").groupby("cluster", sort=False).head(TEXTS_PER_CLUSTER)
-    return {int(c): group.tolist() for c, group in typical.groupby("cluster")["text"]}
+def cluster_texts(samples: SplitRows) -> dict[int, list[str]]:
+    """Each cluster's texts, lowest DEP first (ties, and missing DEPs last, in row order), at most
+    :data:`TEXTS_PER_CLUSTER` of them: found over the DEP and cluster columns, and only their texts read."""
+    clusters, dep = samples.column("cluster"), samples.column("dep")
+    order = np.lexsort((np.arange(len(dep)), np.where(np.isnan(dep), np.inf, dep), clusters))
+    grouped = clusters[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    typical = samples.take(order[rank < TEXTS_PER_CLUSTER], ["cluster", "text"])
+    return {int(c): group.tolist() for c, group in typical.groupby("cluster", sort=False)["text"]}
 
 
 def keyword_summary(words: list[str]) -> str:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
 from dq.insights.alerts import Alert
 from dq.insights.filters import SampleFilter
 from dq.insights.metrics import METRIC_NAMES, metric_value
+from dq.insights.split_rows import RowSet
 from dq.splits import split_title
 from dq.store import Run
 from dq_console import charts
@@ -23,7 +23,7 @@ from dq_console.filters import alert_key, state_filter, view_key
 from dq_console.state import clear_filters
 
 METRIC_LABELS = {"f1": "F1", "accuracy": "Accuracy", "precision": "Precision", "recall": "Recall"}
-#: The split-wide value of each metric in ``SplitInsights.summary["metrics"]``.
+#: The split-wide value of each metric in ``StoredSplit.summary["metrics"]``.
 SUMMARY_KEYS = {"f1": "macro_f1", "accuracy": "accuracy", "precision": "macro_precision", "recall": "macro_recall"}
 SEVERITY_ICONS = {"high": ":material/error:", "medium": ":material/warning:", "low": ":material/info:"}
 
@@ -58,10 +58,8 @@ def page_tabs(n_alerts: int) -> list[Any]:
     return list(st.tabs(list(labels.values()), key=widget_key("tab"), on_change=_set_tab, args=(names,)))
 
 
-def insights_summary(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
+def insights_summary(run: Run, split: str, insights: StoredSplit, rows: RowSet) -> None:
     """How many of the split's samples the filters keep and the chosen metric on them."""
-    arrays = charts.split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
-    positions = insights.frame.index.get_indexer(rows.index)
     s = st.session_state
     if s["metric"] not in METRIC_NAMES:
         s["metric"] = "f1"
@@ -76,12 +74,13 @@ def insights_summary(run: Run, split: str, insights: SplitInsights, rows: pd.Dat
         )
     metric = s["metric"]
     size_col.metric(
-        "Samples", f"{len(rows):,}", help=f"of {len(insights.frame):,} in {split_title(split)}", border=True
+        "Samples", f"{len(rows):,}", help=f"of {insights.samples.n_rows:,} in {split_title(split)}", border=True
     )
-    labels, preds = arrays.labels[positions], arrays.preds[positions]
+    labels = insights.samples.codes("label")[rows.positions]
+    preds = insights.samples.codes("pred")[rows.positions]
     label, value, help_text = _metric_shown(metric, split, insights, rows, labels, preds, len(run.labels))
     overall = insights.summary["metrics"].get(SUMMARY_KEYS[metric])
-    compared = value is not None and overall is not None and len(rows) != len(insights.frame)
+    compared = value is not None and overall is not None and not rows.is_whole
     metric_col.metric(
         label,
         "–" if value is None else f"{value:.3f}",
@@ -106,7 +105,7 @@ def single_class(flt: SampleFilter, map_selected: bool) -> str | None:
 
 
 def _metric_shown(
-    metric: str, split: str, insights: SplitInsights, rows: pd.DataFrame, labels: Any, preds: Any, n_classes: int
+    metric: str, split: str, insights: StoredSplit, rows: RowSet, labels: Any, preds: Any, n_classes: int
 ) -> tuple[str, float | None, str]:
     """The metric box's label, value and help: what the number is, said plainly.
 
@@ -114,7 +113,7 @@ def _metric_shown(
     whole split, not a macro average over whatever classes the filtered rows happen to hold.
     """
     name = METRIC_LABELS[metric]
-    if len(rows) == len(insights.frame):
+    if rows.is_whole:
         help_text = "Accuracy of the split" if metric == "accuracy" else f"Macro {name} over the classes of the split"
         return name, metric_value(metric, labels, preds, n_classes), help_text
     cls = single_class(state_filter(insights), st.session_state["selected_ids"] is not None)
@@ -160,19 +159,15 @@ def alert_list(alerts: list[Alert]) -> None:
         st.button("Show all samples again", key="alert_clear", icon=":material/close:", on_click=_hide_alert)
 
 
-def metrics_charts(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
+def metrics_charts(run: Run, split: str, insights: StoredSplit, rows: RowSet) -> None:
     """The per-class, pair, overlap and DEP charts of the filtered rows, in two columns; clicks filter."""
     if not len(rows):
         st.info("No sample matches these filters.")
         return
-    arrays = charts.split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
-    positions = insights.frame.index.get_indexer(rows.index)
     metric = st.session_state["metric"]
     tag = view_key(split)
     view = f"{id(insights)}:{tag}"  # the same filtered rows -> the same charts
-    _, agg = charts.view_aggregates(
-        view, insights, arrays, positions, rows["dep"].to_numpy(dtype=np.float64), tuple(run.labels)
-    )
+    _, agg = charts.view_aggregates(view, insights, rows, tuple(run.labels))
     st.caption(
         "Charts follow the filters; click a bar or a row to filter the samples to it (Samples tab). "
         "Hover a bar for its class's full name and numbers."

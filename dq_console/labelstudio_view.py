@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from dq.edits import EditsCart
@@ -26,7 +25,9 @@ from dq.edits.labelstudio import (
     send_to_label_studio,
 )
 from dq.errors import DQError
+from dq.insights.split_rows import SplitRows
 from dq.store import Run
+from dq_console.cart_view import review_insights
 from dq_console.state import notify
 from dq_console.team import author, may_edit
 from dq_console.text import plural
@@ -41,9 +42,10 @@ def configured_server() -> LabelStudioServer | None:
     return LabelStudioServer.from_settings(os.environ, config)
 
 
-def _send(run: Run, split: str, include_flagged: bool, insights_frame: pd.DataFrame) -> None:
+def _send(run: Run, split: str, include_flagged: bool, samples: SplitRows) -> None:
     try:
-        frame = labelers_frame(run, split, include_flagged=include_flagged, insights=insights_frame)
+        review = review_insights(run, split, samples, include_flagged=include_flagged)
+        frame = labelers_frame(run, split, include_flagged=include_flagged, insights=review)
         sent = send_to_label_studio(run, split, frame, server=_server(), by=author(), cart=EditsCart())
     except DQError as exc:
         notify(str(exc), icon=":material/error:")
@@ -79,9 +81,9 @@ def _server() -> LabelStudioServer:
     return server
 
 
-def label_studio_section(run: Run, split: str, insights_frame: pd.DataFrame) -> None:
-    """Send to Label Studio and pull labels (editors), or how to set a server up (``insights_frame``:
-    the page's, for the DEP and suggestions the tasks carry)."""
+def label_studio_section(run: Run, split: str, samples: SplitRows) -> None:
+    """Send to Label Studio and pull labels (editors), or how to set a server up (``samples``: the
+    split's insights, for the DEP and suggestions the tasks carry)."""
     st.subheader("Label Studio")
     try:
         server = configured_server()
@@ -110,7 +112,7 @@ def label_studio_section(run: Run, split: str, insights_frame: pd.DataFrame) -> 
         "Send to Label Studio",
         icon=":material/group:",
         on_click=_send,
-        args=(run, split, include, insights_frame),
+        args=(run, split, include, samples),
         key="ls_send",
     )
     pull_col.button("Pull labels", icon=":material/download:", on_click=_pull, args=(run, split), key="ls_pull")

@@ -26,7 +26,8 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from dq.errors import DQError
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
+from dq.insights.split_rows import SplitRows
 from dq_console.filters import filter_mask
 from dq_console.map_selection import selection_shapes
 from dq_console.state import clear_filters
@@ -231,7 +232,7 @@ def selection_ids(selection: dict[str, Any], ids: np.ndarray) -> list[Any] | Non
     return ids[np.asarray(positions, dtype=np.int64)].tolist()
 
 
-def shown_mask(insights: SplitInsights) -> np.ndarray:
+def shown_mask(insights: StoredSplit) -> np.ndarray:
     """The rows the map shows: those passing the filters, whatever the map selection (bool array).
 
     Filters that cannot be applied (a broken regular expression) are said so and stop the page.
@@ -261,10 +262,11 @@ def _on_select(key: str, ids: np.ndarray) -> None:
     st.session_state["page_number"] = 1
 
 
-def show_map(xy: np.ndarray, frame: pd.DataFrame, mask: np.ndarray, *, color: str, key: str = "map") -> None:
-    """Draw the rows of ``frame`` under ``mask`` at their ``xy`` coordinates; a selection sets ``selected_ids``."""
+def show_map(xy: np.ndarray, samples: SplitRows, mask: np.ndarray, *, color: str, key: str = "map") -> None:
+    """Draw the rows of ``samples`` under ``mask`` at their ``xy`` coordinates; a selection sets
+    ``selected_ids``. The shown rows' columns the map draws are read for this drawing only."""
     rows = np.flatnonzero(mask)
-    points = frame.iloc[rows][["id", "text", "label", "pred", "dep", "cluster"]].reset_index(drop=True)
+    points = samples.take(rows, ["id", "text", "label", "pred", "dep", "cluster"]).reset_index(drop=True)
     points["x"], points["y"] = xy[rows, 0], xy[rows, 1]
     left_out = np.flatnonzero(~mask)
     drawn = build_map(points, color=color, selected_ids=st.session_state.get("selected_ids"), hidden=xy[left_out])

@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from dq.errors import DQError
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
 from dq_console.filters import filter_mask
 
 #: Decimals kept of a coordinate (the map spans tens of units: a thousandth is far below a point).
@@ -96,11 +96,12 @@ def shapes_mask(xy: np.ndarray, shapes: str) -> np.ndarray | None:
     return mask
 
 
-def restore_selection(insights: SplitInsights, xy: np.ndarray) -> None:
+def restore_selection(insights: StoredSplit, xy: np.ndarray) -> None:
     """Turn the shapes of a linked selection (session key ``map_selection``) into its ids, among the samples
     that pass the filters; a selection that cannot be read is dropped."""
     s = st.session_state
-    mask = shapes_mask(np.asarray(xy, dtype=np.float64), s["map_selection"]) if len(xy) == len(insights.frame) else None
+    fits = len(xy) == insights.samples.n_rows
+    mask = shapes_mask(np.asarray(xy, dtype=np.float64), s["map_selection"]) if fits else None
     if mask is None:
         s["map_selection"] = ""
         return
@@ -108,7 +109,7 @@ def restore_selection(insights: SplitInsights, xy: np.ndarray) -> None:
         shown = filter_mask(insights)
     except DQError:  # filters that cannot be applied: the page says so; nothing to select among
         return
-    s["selected_ids"] = insights.frame["id"].to_numpy()[mask & shown].tolist()
+    s["selected_ids"] = insights.samples.column("id")[mask & shown].tolist()
 
 
 def needs_restore() -> bool:

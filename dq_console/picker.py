@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dq.insights import SplitInsights, has_insights
+from dq.insights import StoredSplit, has_insights
 from dq.splits import split_title
 from dq.store import Run, list_runs
 from dq.store.reader import RunEntry
@@ -86,7 +86,7 @@ def _announce_newer(runs: list[RunEntry], current: RunEntry) -> None:
     )
 
 
-def pick_run(*, preview: bool = False) -> tuple[Run, str, SplitInsights]:
+def pick_run(*, preview: bool = False) -> tuple[Run, str, StoredSplit]:
     """Render the picker; return the run, the split and its insights (or stop the page). While a
     large run's insights are read, the page shows that (``preview``: and the table's first page).
 

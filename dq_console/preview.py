@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
 from dq.insights.pages import first_rows
 from dq.splits import split_title
 from dq.store import Run
@@ -41,7 +41,7 @@ def preview_rows(path: str, content_hash: str, split: str) -> pd.DataFrame | Non
     return first_rows(Run(path), split, limit=PAGE_SIZE)
 
 
-def while_reading(run: Run, split: str, read: Future[dict[str, SplitInsights]], *, table: bool) -> None:
+def while_reading(run: Run, split: str, read: Future[dict[str, StoredSplit]], *, table: bool) -> None:
     """Draw what the page can show before ``read`` is done (``table``: the first page of the table)
     and rerun the whole page once it is."""
     n = run.n_samples(split)
@@ -63,7 +63,7 @@ def while_reading(run: Run, split: str, read: Future[dict[str, SplitInsights]], 
 
 
 @st.fragment(run_every=0.5)
-def _rerun_when_done(read: Future[dict[str, SplitInsights]]) -> None:
+def _rerun_when_done(read: Future[dict[str, StoredSplit]]) -> None:
     if read.done():
         st.rerun()
     started = st.session_state.setdefault("reading_since", time.monotonic())

@@ -21,15 +21,16 @@ import streamlit as st
 
 from dq._util.embs import as_embs
 from dq.edits.model import EDIT_TEXT
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
 from dq.insights.alerts import AlertThresholds
 from dq.insights.neighbors import knn_of_row
+from dq.insights.split_rows import SplitRows
 from dq.store import Run
 from dq_console.actions import sample_actions
 from dq_console.cart import edit_marks, others_changes
 from dq_console.filter_bar import escape_markdown
 from dq_console.state import close_sample
-from dq_console.table import flags_text
+from dq_console.table import FLAGS, flags_text
 from dq_console.team import author, may_edit
 
 #: Neighbors listed for the opened sample.
@@ -82,7 +83,7 @@ def top_classes(probs: np.ndarray, labels: list[str], sample: pd.Series, k: int 
     )
 
 
-def reasons(sample: pd.Series, frame: pd.DataFrame, dep_thresholds: dict[str, float]) -> list[tuple[str, str]]:
+def reasons(sample: pd.Series, samples: SplitRows, dep_thresholds: dict[str, float]) -> list[tuple[str, str]]:
     """Why the sample was flagged: (signal, explanation) for each raised signal, DEP first (always there)."""
     hard = dep_thresholds.get("hard", 1.0)
     hard_from = f"hard from {hard:.2f}" if math.isfinite(hard) else "no sample of this split is hard"
@@ -110,7 +111,7 @@ def reasons(sample: pd.Series, frame: pd.DataFrame, dep_thresholds: dict[str, fl
             )
         )
     if sample["is_near_duplicate"]:
-        group = frame.loc[frame["dup_group"] == sample["dup_group"], "label"]
+        group = samples.select({"dup_group": [int(sample["dup_group"])]}).frame(["label"])["label"]
         kind = "conflicting duplicate" if sample["is_conflicting_duplicate"] else "near duplicate"
         rows.append(
             (
@@ -133,9 +134,8 @@ def reasons(sample: pd.Series, frame: pd.DataFrame, dep_thresholds: dict[str, fl
     return rows
 
 
-def neighbors_table(frame: pd.DataFrame, rows: np.ndarray, sims: np.ndarray) -> pd.DataFrame:
-    """The neighbors' DEP, text, labels, similarity and flags."""
-    near = frame.iloc[rows]
+def neighbors_table(near: pd.DataFrame, sims: np.ndarray) -> pd.DataFrame:
+    """The neighbors' DEP, text, labels, similarity and flags (``near``: their rows, nearest first)."""
     return pd.DataFrame(
         {
             "dep": near["dep"].astype(float).to_numpy(),
@@ -169,14 +169,14 @@ def _acted() -> None:
     st.session_state["sample_acted"] = True
 
 
-def sample_panel(run: Run, split: str, insights: SplitInsights, *, active: pd.DataFrame | None = None) -> None:
+def sample_panel(run: Run, split: str, insights: StoredSplit, *, active: pd.DataFrame | None = None) -> None:
     """Open the panel of the sample in session key ``sample_id`` (nothing when none is open or it is
     not one of the split's), with what the edits cart does to it (``active``: the split's active
     edits) and the actions to fix it."""
     sample_id = st.session_state["sample_id"]
     if sample_id is None:
         return
-    if not (insights.frame["id"].to_numpy() == sample_id).any():
+    if insights.samples.position_of(sample_id) is None:
         close_sample()
         return
     title = f"Sample {escape_markdown(str(sample_id))}"
@@ -184,7 +184,7 @@ def sample_panel(run: Run, split: str, insights: SplitInsights, *, active: pd.Da
     panel(run, split, insights, sample_id, active)
 
 
-def _sample_body(run: Run, split: str, insights: SplitInsights, opened: Any, active: pd.DataFrame | None) -> None:
+def _sample_body(run: Run, split: str, insights: StoredSplit, opened: Any, active: pd.DataFrame | None) -> None:
     # The panel reruns alone (a dialog is a fragment): after a fix or another opened sample, the whole
     # page reruns, so that the table shows the cart's change and the panel's title the new sample.
     if st.session_state.pop("sample_acted", False) or st.session_state["sample_id"] != opened:
@@ -193,13 +193,15 @@ def _sample_body(run: Run, split: str, insights: SplitInsights, opened: Any, act
 
 
 def sample_view(
-    run: Run, split: str, insights: SplitInsights, sample_id: Any, *, active: pd.DataFrame | None = None
+    run: Run, split: str, insights: StoredSplit, sample_id: Any, *, active: pd.DataFrame | None = None
 ) -> None:
     """Show the sample ``sample_id`` of ``split``, with what the edits cart does to it (``active``:
     the split's active edits) and the actions to fix it."""
-    frame = insights.frame
-    row = int(np.flatnonzero(frame["id"].to_numpy() == sample_id)[0])
-    sample = frame.iloc[row]
+    samples = insights.samples
+    row = samples.position_of(sample_id)
+    if row is None:  # not one of the split's samples (sample_panel checked; a rebuilt run meanwhile)
+        return
+    sample = samples.take([row]).iloc[0]
     with st.container():
         st.code(sample["text"], language=None, wrap_lines=True)
         mine = active[active["sample_id"] == str(sample_id)] if active is not None else None
@@ -221,7 +223,7 @@ def sample_view(
         why_col, probs_col = st.columns([4, 5], gap="medium")
         with why_col:
             st.markdown("**Why it was flagged**")
-            found_reasons = reasons(sample, frame, insights.summary.get("dep_thresholds", {}))
+            found_reasons = reasons(sample, samples, insights.summary.get("dep_thresholds", {}))
             # Labels quoted in the reasons come from the data: escaped, so they show literally.
             st.markdown("\n".join(f"- **{signal}**: {escape_markdown(detail)}" for signal, detail in found_reasons))
         with probs_col:
@@ -236,12 +238,13 @@ def sample_view(
         nbrs = knn_of_row(embs, row, k=N_NEIGHBORS)
         rows, sims = nbrs.idx[0], nbrs.sims[0]
         key = f"neighbors_{split}_{sample_id}"
+        near = samples.take(rows, ["id", "text", "label", "pred", "dep", *(column for column, _ in FLAGS)])
         st.dataframe(
-            neighbors_table(frame, rows, sims),
+            neighbors_table(near, sims),
             hide_index=True,
             column_config=NEIGHBORS_CONFIG,
             key=key,
-            on_select=partial(_open_neighbor, key, frame["id"].iloc[rows].tolist()),
+            on_select=partial(_open_neighbor, key, near["id"].tolist()),
             selection_mode="single-row",
         )
         head, close = st.columns([4, 1], vertical_alignment="center")

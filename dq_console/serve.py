@@ -55,7 +55,6 @@ def preload() -> str | None:
     """Import what the pages import and read the newest finished run's insights; returns its path."""
     import dq_console.actions  # noqa: F401 - imported for its side effect: the modules are loaded once
     import dq_console.map_chart  # noqa: F401
-    from dq_console.charts import split_arrays
     from dq_console.filters import filtered
     from dq_console.state import SESSION_DEFAULTS, URL_KEYS
 
@@ -64,8 +63,8 @@ def preload() -> str | None:
         return None
     split = run.splits[0]  # the split shown first
     insights = load_insights(str(run.path), run.content_hash)[split]
-    filtered(insights, state={**URL_KEYS, **SESSION_DEFAULTS})  # the unfiltered view
-    split_arrays(str(run.path), run.content_hash, split, tuple(run.labels), insights)
+    rows = filtered(insights, state={**URL_KEYS, **SESSION_DEFAULTS})  # the unfiltered view
+    _ = rows.ids, rows.dep, insights.samples.codes("label"), insights.samples.codes("pred")  # what its page reads
     return str(run.path)
 
 

@@ -1,7 +1,8 @@
 """The Dataset page's table: one page of the filtered rows, highest DEP first.
 
 Only the page's rows (:data:`PAGE_SIZE`) go to the browser, whatever the split's size: the rows are
-filtered and sorted on the server, the page is cut here, and the page number is a widget.
+filtered on the server (SQL over the split's cached insights file), the page's rows are found by
+DEP among them and only those are read from the file, and the page number is a widget.
 Clicking a cell opens its row's sample (session key ``sample_id``, shown in a side panel); ticking
 rows makes them the targets of the actions below the table (session key ``ticked_ids``). The columns a
 reviewer reads (DEP, text, ground truth, prediction, suggestion) come first and fit a 1400-pixel
@@ -10,13 +11,12 @@ window; flags, cart marks and ids follow.
 
 from __future__ import annotations
 
-import math
 from functools import partial
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dq.insights.split_rows import RowSet, n_pages
 from dq.splits import split_title
 from dq_console.cart import edit_marks
 from dq_console.filter_bar import mirror
@@ -64,36 +64,10 @@ COLUMN_CONFIG = {
 }
 
 
-def n_pages(n_rows: int) -> int:
-    """Pages needed for ``n_rows`` rows (at least one, empty or not)."""
-    return max(1, math.ceil(n_rows / PAGE_SIZE))
-
-
-def page_of(rows: pd.DataFrame, page_number: int) -> pd.DataFrame:
-    """Rows of page ``page_number`` (1-based, clipped to the pages there are), highest DEP first."""
-    page = min(max(int(page_number), 1), n_pages(len(rows)))
-    first = (page - 1) * PAGE_SIZE
-    return rows.iloc[top_by_dep(rows["dep"].to_numpy(dtype=np.float64), first + PAGE_SIZE)[first:]]
-
-
-def top_by_dep(dep: np.ndarray, stop: int) -> np.ndarray:
-    """Positions of the ``stop`` highest DEPs, highest first, ties (and missing DEPs, last) in row
-    order: the head of a stable sort by DEP descending, without sorting every row (a page of a
-    5M-row view costs a partition, not a sort).
-
-    >>> top_by_dep(np.array([0.2, 0.9, np.nan, 0.9, 0.5]), 3).tolist()
-    [1, 3, 4]
-    """
-    key = np.where(np.isnan(dep), np.inf, -dep)
-    stop = min(max(stop, 0), len(key))
-    if stop == len(key):
-        return np.argsort(key, kind="stable")
-    if stop == 0:
-        return np.zeros(0, dtype=np.int64)
-    kth = np.partition(key, stop - 1)[stop - 1]
-    above = np.flatnonzero(key < kth)
-    chosen = np.concatenate([above, np.flatnonzero(key == kth)[: stop - len(above)]])
-    return chosen[np.lexsort((chosen, key[chosen]))]
+def page_of(rows: RowSet, page_number: int) -> pd.DataFrame:
+    """Rows of page ``page_number`` (1-based, clipped to the pages there are), highest DEP first:
+    only the page's rows are read from the split's file."""
+    return rows.page(page_number, size=PAGE_SIZE)
 
 
 def flags_text(rows: pd.DataFrame) -> pd.Series:
@@ -135,12 +109,12 @@ def _on_select(table_key: str, ids: list, view: str) -> None:
     st.session_state["table_cell"] = cell
 
 
-def sample_table(rows: pd.DataFrame, *, split: str, n_split: int, active: pd.DataFrame | None = None) -> list:
+def sample_table(rows: RowSet, *, split: str, n_split: int, active: pd.DataFrame | None = None) -> list:
     """The page of ``rows`` chosen by the page number, with the count and the page control; returns
     the ids of the ticked rows (of this page and view). ``active``: the split's active edits, shown
     in the "In the cart" column."""
     n = len(rows)
-    pages = n_pages(n)
+    pages = n_pages(n, PAGE_SIZE)
     st.session_state["page_number"] = min(max(int(st.session_state["page_number"]), 1), pages)
     page = page_of(rows, st.session_state["page_number"])
     first = (st.session_state["page_number"] - 1) * PAGE_SIZE

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import dq.client
 import dq_console.data
-from dq.insights import run_insights
+from dq.insights import run_insights, stored_insights
 from dq.insights.pages import cached_frame, first_rows, top_rows
 from dq.store import Run
 from dq_console.table import page_of
@@ -43,7 +43,7 @@ def test_pages_from_disk_equal_the_tables_pages(run: Run, split: str) -> None:
         assert page["text"].tolist() == expected["text"].tolist()
         np.testing.assert_allclose(page["dep"], expected["dep"], rtol=1e-6)
     first = top_rows(path, limit=50)
-    assert first["id"].tolist() == page_of(frame, 1)["id"].tolist()[: len(first)]
+    assert first["id"].tolist() == page_of(stored_insights(run)[split].samples.everything(), 1)["id"].tolist()
     checked = first_rows(run, split, limit=50)  # the same rows, the file's digest checked meanwhile
     assert checked is not None and checked.equals(first)
 
@@ -76,8 +76,8 @@ def test_the_dataset_page_shows_the_first_page_while_the_run_is_read(run: Run, m
     assert at.title[0].value == "Dataset"
     assert "likeliest data errors of 90 samples" in at.caption[0].value
     shown = at.dataframe[0].value
-    frame = real(str(run.path), run.content_hash)["training"].frame
-    assert shown["id"].tolist() == page_of(frame, 1)["id"].astype(str).tolist()
+    samples = real(str(run.path), run.content_hash)["training"].samples
+    assert shown["id"].tolist() == page_of(samples.everything(), 1)["id"].astype(str).tolist()
     assert not at.toggle  # no filters until the run is in
     release.set()
     for _ in range(50):

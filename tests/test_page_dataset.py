@@ -16,14 +16,15 @@ from streamlit.testing.v1 import AppTest
 
 import dq
 import dq.client
-from dq.insights import SplitInsights, run_insights
+from dq.insights import SplitInsights, run_insights, stored_insights
 from dq.insights.neighbors import knn_of_row
 from dq.splits import TRAINING
 from dq_console.charts import dep_bins, pick_updates
 from dq_console.filter_bar import escape_markdown
 from dq_console.filters import alert_key
 from dq_console.sample_view import reasons
-from dq_console.table import PAGE_SIZE, flags_text, page_of, top_by_dep
+from dq.insights.split_rows import top_by_dep
+from dq_console.table import PAGE_SIZE, flags_text, page_of
 
 APP_SCRIPT = Path(__file__).resolve().parent.parent / "dq_console" / "streamlit_app.py"
 RUN_TIMEOUT_S = 60
@@ -297,10 +298,13 @@ def test_the_opened_sample_closes_when_the_filters_leave_it_out(tiny: SplitInsig
     assert sample["text"] not in [c.value for c in at.code]
 
 
-def test_reasons_and_neighbors_directly(tiny: SplitInsights) -> None:
+def test_reasons_and_neighbors_directly(tiny: SplitInsights, tiny_home: Path) -> None:
     frame = tiny.frame
     row = int(frame.index[frame["id"] == 5][0])
-    found = dict(reasons(frame.iloc[row], frame, tiny.summary["dep_thresholds"]))
+    samples = stored_insights(next((tiny_home / "runs" / "tiny").iterdir()))[TRAINING].samples
+    sample = samples.take([row]).iloc[0]
+    assert sample["id"] == 5 and sample["text"] == frame["text"].iloc[row]
+    found = dict(reasons(sample, samples, tiny.summary["dep_thresholds"]))
     assert found["DEP"].startswith(f"{frame['dep'].iloc[row]:.2f}")
     assert frame["is_misclassified"].iloc[row] == ("misclassified" in found)
 
@@ -324,10 +328,14 @@ def test_top_by_dep_is_the_head_of_a_stable_sort_by_dep_descending(dep: list[flo
     assert top_by_dep(values, stop).tolist() == stable[:stop].tolist()
 
 
-def test_page_of_clips_and_flags_text(tiny: SplitInsights) -> None:
-    rows = tiny.frame.sort_values("dep", ascending=False)
-    assert len(page_of(rows, 99)) == len(rows) - 2 * PAGE_SIZE  # past the end: the last page
-    assert page_of(rows, 0).index.tolist() == rows.index[:PAGE_SIZE].tolist()
+def test_page_of_clips_and_flags_text(tiny: SplitInsights, tiny_home: Path) -> None:
+    samples = stored_insights(next((tiny_home / "runs" / "tiny").iterdir()))[TRAINING].samples
+    everything = samples.everything()
+    rows = tiny.frame.sort_values("dep", ascending=False, kind="stable")
+    assert len(page_of(everything, 99)) == len(rows) - 2 * PAGE_SIZE  # past the end: the last page
+    first = page_of(everything, 0)  # before the first: the first page, read from the file
+    assert first.index.tolist() == rows.index[:PAGE_SIZE].tolist()
+    pd.testing.assert_frame_equal(first, rows.iloc[:PAGE_SIZE], check_like=False)
     flags = flags_text(
         rows.head(3).assign(
             is_mislabeled=[True, False, False],

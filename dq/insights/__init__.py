@@ -33,12 +33,29 @@ from pathlib import Path
 from dq._util.steps import Laps
 from dq.errors import RunFormatError
 from dq.insights import cache
-from dq.insights.compute import SplitInsights, attach_alerts, build_reference, compute_split, split_neighbors
+from dq.insights.compute import (
+    SplitInsights,
+    SplitTables,
+    attach_alerts,
+    build_reference,
+    compute_split,
+    split_neighbors,
+)
 from dq.insights.settings import InsightSettings
+from dq.insights.split_rows import SplitRows, StoredSplit
 from dq.scale import open_executor, use
 from dq.store.reader import Run
 
-__all__ = ["InsightSettings", "SplitInsights", "has_insights", "insights_file", "run_insights", "split_insights"]
+__all__ = [
+    "InsightSettings",
+    "SplitInsights",
+    "StoredSplit",
+    "has_insights",
+    "insights_file",
+    "run_insights",
+    "split_insights",
+    "stored_insights",
+]
 
 
 def _as_run(run: Run | str | Path) -> Run:
@@ -79,6 +96,32 @@ def run_insights(
     attach_alerts(results, frames)  # type: ignore[arg-type]
     lap("read back, alerts")
     return results  # type: ignore[return-value]
+
+
+def stored_insights(run: Run | str | Path, *, settings: InsightSettings = InsightSettings()) -> dict[str, StoredSplit]:
+    """Every split's insights with their per-sample rows left in the cache's files (each split's
+    ``samples``, :class:`~dq.insights.split_rows.SplitRows`), computed first when they are not
+    cached: what a console over millions of samples reads, in a second instead of the split's frame."""
+    run = _as_run(run)
+    directory = cache.cache_dir(run, settings.key())
+
+    def read() -> dict[str, tuple[SplitTables, Path] | None]:
+        return {split: cache.load_tables(directory, split, n_samples=run.n_samples(split)) for split in run.splits}
+
+    found = read()
+    if any(entry is None for entry in found.values()):
+        _compute(run, settings, executor="local", address=None)
+        found = read()
+    unread = [split for split, entry in found.items() if entry is None]
+    if unread:
+        raise RunFormatError(f"the insights just written to {directory} could not be read back ({', '.join(unread)})")
+    results: dict[str, StoredSplit] = {}
+    for split, entry in found.items():
+        assert entry is not None  # every unread split was raised above
+        tables, path = entry
+        results[split] = StoredSplit(**vars(tables), samples=SplitRows(path, run.labels))
+    attach_alerts(results, {split: entry.samples.path for split, entry in results.items()})
+    return results
 
 
 def insights_file(

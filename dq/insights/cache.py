@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from dq._util.fileio import atomic_path
 from dq._util.text import one_line
 from dq.config import cache_root
-from dq.insights.compute import ComputedSplit, SplitInsights
+from dq.insights.compute import ComputedSplit, SplitInsights, SplitTables
 from dq.store import layout
 from dq.store.integrity import file_digest
 from dq.store.reader import Run
@@ -183,12 +183,35 @@ def _read(directory: Path, split: str) -> SplitInsights:
     frame = table.drop(["probs"]).to_pandas()
     matrix = probs.flatten().to_numpy(zero_copy_only=False).reshape(len(frame), -1)
     frame.insert(frame.columns.get_loc("pred") + 1, "probs", list(matrix))
-    return SplitInsights(
+    tables = _tables(split, payload)
+    return SplitInsights(**vars(tables), frame=frame, probs=matrix)
+
+
+def load_tables(directory: Path, split: str, *, n_samples: int) -> tuple[SplitTables, Path] | None:
+    """One split's cached tables and its verified per-sample file of ``n_samples`` rows, without
+    reading the file (its digest is checked): for readers that query it where it lies
+    (``dq.insights.split_rows``). None when the entry is absent, incomplete, damaged or of
+    another size, as for :func:`load`."""
+    path = verified_frame(directory, split)
+    if path is None:
+        return None
+    try:
+        payload = _payload(directory / f"{split}.json")
+        with pq.ParquetFile(path) as reader:
+            names, n_rows = set(reader.schema_arrow.names), reader.metadata.num_rows
+        if set(_CORE_COLUMNS) - names or n_rows != n_samples:
+            raise ValueError("it does not fit the run")
+        return _tables(split, payload), path
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, pa.ArrowException) as exc:
+        _LOG.warning("the insights cache %s could not be read (%s); computing it again", directory, one_line(exc))
+        return None
+
+
+def _tables(split: str, payload: dict[str, Any]) -> SplitTables:
+    return SplitTables(
         split=split,
-        frame=frame,
         summary=dict(payload["summary"]),
         confusion=_matrix(payload["confusion"]),
-        probs=matrix,
         **{name: pd.DataFrame.from_records(payload[name]) for name in _TABLES},
     )
 

@@ -7,9 +7,10 @@ cluster model are built once and reused for validation/test.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,9 @@ from dq.insights.settings import InsightSettings
 from dq.insights.split_sql import SplitSQL
 from dq.splits import TRAINING
 from dq.store.reader import Run
+
+if TYPE_CHECKING:
+    from dq.insights.split_rows import StoredSplit
 
 #: Class pairs kept in a split's overlap table, most overlapping first (all of them would be
 #: C(C-1)/2: 50 million at 10,000 classes); the alerts and the console read the first ones.
@@ -326,7 +330,7 @@ def compute_split(
     return result
 
 
-def attach_alerts(results: dict[str, SplitInsights], frames: dict[str, Path]) -> None:
+def attach_alerts(results: Mapping[str, SplitInsights | StoredSplit], frames: Mapping[str, Path]) -> None:
     """Fill each split's alerts (rules comparing splits see the other splits' class reports); their
     counts are SQL over each split's per-sample file in ``frames`` (``dq.insights.split_sql``)."""
     reports = {split: r.class_report for split, r in results.items()}

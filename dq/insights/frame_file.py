@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dq._util.fileio import atomic_path
+from dq.insights.split_sql import ROW_NUMBER
 from dq.store.integrity import file_digest
 
 #: Rows written at a time (one Parquet row group each): about 60 MB of columns at 20 classes.
@@ -40,7 +41,7 @@ def frame_layout(samples: pa.Table, computed: Mapping[str, np.ndarray]) -> list[
     ['meta_pred', 'meta_meta_pred', 'meta_probs']
     """
     layout = [(c, False, c) for c in SAMPLE_COLUMNS] + [(c, True, c) for c in computed]
-    taken = {name for name, _, _ in layout} | {"probs"}
+    taken = {name for name, _, _ in layout} | {"probs", ROW_NUMBER}  # DuckDB numbers the file's rows in ROW_NUMBER
     for column in sorted(set(samples.column_names) - set(SAMPLE_COLUMNS)):
         name = column
         while name in taken:  # a metadata name that clashes gets "meta_" in front (again, if need be)

@@ -36,6 +36,8 @@ _FLOAT_TYPES = frozenset({"FLOAT", "DOUBLE"})
 _NUMBER_TYPES = _FLOAT_TYPES | {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT"}
 _NUMBER_TYPES |= {"UINTEGER", "UBIGINT"}
 _TEXT_TYPES = frozenset({"VARCHAR"})
+#: The column DuckDB numbers a Parquet file's rows in (from 0, in file order).
+ROW_NUMBER = "file_row_number"
 
 
 def connect(*, pushdown: bool = False) -> Any:
@@ -63,12 +65,13 @@ class SplitSQL:
 
     def __init__(self, source: Path | pd.DataFrame | pa.Table) -> None:
         self._con = connect()
+        self._is_file = isinstance(source, Path)
         try:
-            if isinstance(source, Path):
-                self._con.read_parquet(str(source)).create_view("samples")
+            if isinstance(source, Path):  # its rows numbered from 0 in file order: ``positions``
+                self._con.read_parquet(str(source), file_row_number=True).create_view("samples")
             else:
                 self._con.register("samples", source)
-            described = self._con.execute("DESCRIBE samples").fetchall()
+            described = [row for row in self._con.execute("DESCRIBE samples").fetchall() if row[0] != ROW_NUMBER]
             self.n_rows = int(self._scalar("SELECT count(*) FROM samples", []))
         except Exception:
             self._con.close()
@@ -97,6 +100,28 @@ class SplitSQL:
             where = f"({where}) AND NOT isnan({value})"
         mean = self._scalar(f"SELECT avg(CAST({value} AS DOUBLE)) FROM samples WHERE {where}", params)
         return None if mean is None else float(mean)
+
+    def positions(self, sample_filter: SampleFilter | None = None) -> np.ndarray:
+        """The rows (their positions in the file, ascending, int64) that match ``sample_filter``."""
+        if not self._is_file:
+            raise TypeError("positions are the rows of a Parquet file: open SplitSQL on a path")
+        where, params = self.where(sample_filter)
+        sql = f"SELECT {ROW_NUMBER} FROM samples WHERE {where} ORDER BY {ROW_NUMBER}"
+        found = self._run(sql, params).fetchnumpy()[ROW_NUMBER]
+        return np.asarray(found, dtype=np.int64)
+
+    def distinct(self, column: str, limit: int) -> list[Any]:
+        """Up to ``limit`` distinct non-missing values of ``column``, sorted."""
+        check_column(column, self.columns)
+        value = _quoted(column)
+        present = f"{value} IS NOT NULL" + (f" AND NOT isnan({value})" if self._types[column] in _FLOAT_TYPES else "")
+        sql = f"SELECT DISTINCT {value} FROM samples WHERE {present} ORDER BY 1 LIMIT ?"
+        return [row[0] for row in self._run(sql, [int(limit)]).fetchall()]
+
+    def kind(self, column: str) -> str:
+        """DuckDB's type of ``column`` (``FLOAT``, ``BIGINT``, ``VARCHAR``, ``BOOLEAN``...)."""
+        check_column(column, self.columns)
+        return self._types[column]
 
     def confusion(self, class_names: Sequence[str]) -> tuple[sp.csr_array, int]:
         """The (classes, classes) confusion matrix of the labeled samples (rows: ``label``, columns:
@@ -127,14 +152,17 @@ class SplitSQL:
         return " AND ".join(parts) or "TRUE", params
 
     def _scalar(self, sql: str, params: list[Any]) -> Any:
+        row = self._run(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def _run(self, sql: str, params: list[Any]) -> Any:
         import duckdb
 
         try:
-            row = self._con.execute(sql, params).fetchone()
+            return self._con.execute(sql, params)
         except duckdb.InvalidInputException as exc:  # a pattern DuckDB's RE2 will not build
             reason = str(exc).splitlines()[0]
             raise ValidationError(f"The filter cannot be run over this split's file: {reason}") from None
-        return None if row is None else row[0]
 
 
 def _quoted(column: str) -> str:

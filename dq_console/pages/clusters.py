@@ -32,7 +32,7 @@ order = sort_col.radio("Sort by", list(SORT_CHOICES), key="cluster_sort", horizo
 view = view_col.segmented_control("View", ["Table", "Cards"], key="cluster_view", required=True)
 how = "Tick a cluster, then Show" if view == "Table" else "Show in Dataset"
 st.caption(
-    f"{len(insights.clusters)} clusters over {len(insights.frame):,} samples of {split}. "
+    f"{len(insights.clusters)} clusters over {insights.samples.n_rows:,} samples of {split}. "
     f"{how} adds the cluster to the Dataset page's current filters."
 )
 ordered = sort_clusters(insights.clusters, order)
@@ -41,8 +41,8 @@ if view == "Table":
 else:
     show_cluster_cards(
         ordered,
-        insights.frame,
-        split_dep=mean_dep(insights.frame),
+        insights.samples,
+        split_dep=mean_dep(insights.samples),
         split_f1=insights.summary["metrics"].get("macro_f1"),
         settings=settings,
     )

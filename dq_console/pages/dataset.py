@@ -4,11 +4,11 @@ holds the table (the page's whole width) and the actions that fix the ticked or 
 (into the edits cart); the Alerts and Metrics tabs hold what stands out and the charts. A clicked
 row opens its sample in a panel at the right."""
 
-import pandas as pd
 import streamlit as st
 
 from dq.errors import ValidationError
-from dq.insights import SplitInsights
+from dq.insights import StoredSplit
+from dq.insights.split_rows import RowSet
 from dq.splits import is_inference
 from dq.store import Run
 from dq_console.actions import actions_panel
@@ -46,13 +46,13 @@ except ValidationError as exc:  # a regex that does not compile, a metadata colu
 
 
 @st.fragment
-def samples(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -> None:
+def samples(run: Run, split: str, insights: StoredSplit, rows: RowSet) -> None:
     """The table and the fix panel. A page change, a tick or a fix reruns only them (a fragment): with
     twenty users on two cores that halves what the server and each browser do for a page change."""
     alone = not st.session_state.pop("page_run", False)
-    ticked = sample_table(rows, split=split, n_split=len(insights.frame), active=active_edits(run, split))
+    ticked = sample_table(rows, split=split, n_split=insights.samples.n_rows, active=active_edits(run, split))
     if may_edit(run.project):
-        actions_panel(run, split, insights.frame, rows, ticked)
+        actions_panel(run, split, rows, ticked)
     else:
         read_only_note(run.project)
     if alone:
@@ -64,7 +64,7 @@ def samples(run: Run, split: str, insights: SplitInsights, rows: pd.DataFrame) -
         sync_url()
 
 
-close_if_left(view_key(split), rows["id"].to_numpy())
+close_if_left(view_key(split), rows.ids)
 active = active_edits(run, split)
 insights_summary(run, split, insights, rows)
 samples_tab, alerts_tab, metrics_tab = page_tabs(len(insights.alerts))

@@ -23,11 +23,11 @@ if editable:
     undo_bar(run, split, sum(counts.values()))
 else:
     read_only_note(run.project)
-edit_list(run, split, insights.frame)
+edit_list(run, split, insights.samples)
 st.divider()
-downloads(run, split, insights.frame)
+downloads(run, split, insights.samples)
 st.divider()
-label_studio_section(run, split, insights.frame)
+label_studio_section(run, split, insights.samples)
 if editable:
     st.divider()
     retrain_section(run, split)

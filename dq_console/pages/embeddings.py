@@ -19,7 +19,7 @@ st.caption(
 
 xy = load_map(str(run.path), run.content_hash, split)
 mask = shown_mask(insights)
-n_total, n_shown = len(insights.frame), int(mask.sum())
+n_total, n_shown = insights.samples.n_rows, int(mask.sum())
 if n_shown == 0:
     st.info("No sample of this split passes the current filters.")
     st.button("Clear filters", on_click=clear_filters)
@@ -38,5 +38,5 @@ if selected is not None:
 elif n_shown < n_total:
     actions.button("Show all samples", on_click=clear_filters)
 
-show_map(xy, insights.frame, mask, color=color)
+show_map(xy, insights.samples, mask, color=color)
 sync_url()
