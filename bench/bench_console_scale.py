@@ -28,7 +28,9 @@ from _report import machine, write_section  # noqa: E402
 from bench_console import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
+    COUNT_CAPTION_JS,
     FIRST_CELL_JS,
+    UPDATED_JS,
     VIEWPORT,
     WAIT_TIMEOUT_MS,
     start_server,
@@ -77,6 +79,66 @@ def time_open_both(browser, url: str) -> tuple[float, float]:  # noqa: ANN001
         context.close()
 
 
+#: Pixels from the grid's top to the middle of the first row, and per row (Streamlit's defaults).
+FIRST_ROW_Y, ROW_PX = 35 + 17, 35
+#: Words searched in the texts (substring, case-insensitive): SQL over every text of the split.
+SEARCH_WORDS = ("wallet", "refund", "card")
+#: The opened sample's panel with its neighbours drawn.
+PANEL_JS = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.getAttribute("data-test-script-state") !== "notRunning") return false;
+  const panel = document.querySelector("[role='dialog']");
+  return panel !== null && panel.textContent.includes("Nearest neighbors")
+    && panel.querySelectorAll("[data-testid='stDataFrame']").length >= 2;
+}"""
+
+
+def time_interactions(browser, url: str, repeats: int) -> dict[str, list[float]]:  # noqa: ANN001
+    """Seconds per search of a word in the texts, per move to the next page (each until the table
+    shows the new rows), and per opened sample (a click on a row's text until its panel shows the
+    neighbours; the first one reads the split's embeddings)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    times: dict[str, list[float]] = {"search": [], "page": [], "sample": []}
+    try:
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_function(WHOLE_PAGE_JS, timeout=WAIT_TIMEOUT_MS)
+        search = page.get_by_test_id("stSidebar").get_by_label("Search text")
+        for word in SEARCH_WORDS[:repeats]:
+            page.wait_for_timeout(300)
+            before = page.evaluate(COUNT_CAPTION_JS)
+            start = time.perf_counter()
+            search.fill(word)
+            search.press("Enter")
+            page.wait_for_function(UPDATED_JS, arg=before, timeout=WAIT_TIMEOUT_MS)
+            times["search"].append(time.perf_counter() - start)
+        search.fill("")
+        search.press("Enter")
+        page.wait_for_function(WHOLE_PAGE_JS, timeout=WAIT_TIMEOUT_MS)
+        pager = page.get_by_test_id("stMain").get_by_test_id("stNumberInput").locator("input")
+        for number in range(2, 2 + repeats):
+            page.wait_for_timeout(300)
+            before = page.evaluate(COUNT_CAPTION_JS)
+            start = time.perf_counter()
+            pager.fill(str(number))
+            pager.press("Enter")
+            page.wait_for_function(UPDATED_JS, arg=before, timeout=WAIT_TIMEOUT_MS)
+            times["page"].append(time.perf_counter() - start)
+        grid = page.get_by_test_id("stMain").get_by_test_id("stDataFrame").first
+        for row in range(repeats):
+            page.wait_for_timeout(500)
+            box = grid.bounding_box()
+            start = time.perf_counter()
+            page.mouse.click(box["x"] + 200, box["y"] + FIRST_ROW_Y + ROW_PX * row)
+            page.wait_for_function(PANEL_JS, timeout=WAIT_TIMEOUT_MS)
+            times["sample"].append(time.perf_counter() - start)
+            page.keyboard.press("Escape")
+            page.wait_for_function("() => document.querySelector(\"[role='dialog']\") === null")
+        return times
+    finally:
+        context.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--home", type=Path, required=True)
@@ -91,7 +153,7 @@ def main() -> None:
     from dq.store import Run
 
     start = time.perf_counter()
-    dq.insights.run_insights(args.run)  # computed once, or read from the cache: not timed
+    dq.insights.stored_insights(args.run)  # computed once, or found in the cache: not timed
     print(f"insights ready in {time.perf_counter() - start:.1f} s", flush=True)
     n = sum(Run(args.run).n_samples(s) for s in Run(args.run).splits)
     fresh: dict[str, list[float]] = {"streamlit run": [], "python -m dq_console.serve": []}
@@ -124,7 +186,10 @@ def main() -> None:
                 time_open(browser, url)
                 filters = time_filter_changes(browser, url, args.repeats)
                 print("filter toggles: " + ", ".join(f"{t:.2f}" for t in filters) + " s", flush=True)
-                peaks.append(_peak_rss_gb(proc.pid))
+                table_peak = _peak_rss_gb(proc.pid)
+                acts = time_interactions(browser, url, args.repeats)
+                print(f"interactions: {acts}", flush=True)
+                panel_peak = _peak_rss_gb(proc.pid)
             finally:
                 stop_server(proc)
         finally:
@@ -153,9 +218,22 @@ def main() -> None:
                     ),
                     target_row("open, warm server", warm, OPEN_TARGET_S),
                     target_row("filter change (Misclassified only)", filters, FILTER_TARGET_S),
+                    target_row(
+                        f"text search ({', '.join(SEARCH_WORDS[: args.repeats])}: SQL over every text)",
+                        acts["search"],
+                        FILTER_TARGET_S,
+                    ),
+                    target_row("next page of the table", acts["page"], FILTER_TARGET_S),
+                    target_row(
+                        "open a sample with its neighbours (the first one reads the split's embeddings)",
+                        acts["sample"],
+                        OPEN_TARGET_S,
+                    ),
                 ]
             ),  # fmt: skip
-            f"Server peak RSS: {max(peaks):.2f} GB.",
+            f"Server peak RSS: {max(peaks):.2f} GB opening the page (each fresh server, the most), "
+            f"{table_peak:.2f} GB after the filter changes, {panel_peak:.2f} GB after searches, pages and "
+            "opened samples (the embeddings read for the neighbours).",
             f"_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}._",
         ]
     )

@@ -16,6 +16,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
+from dq.insights.pages import PAGE_COLUMNS
 from dq.insights.split_rows import RowSet, n_pages
 from dq.splits import split_title
 from dq_console.cart import edit_marks
@@ -66,8 +67,8 @@ COLUMN_CONFIG = {
 
 def page_of(rows: RowSet, page_number: int) -> pd.DataFrame:
     """Rows of page ``page_number`` (1-based, clipped to the pages there are), highest DEP first:
-    only the page's rows are read from the split's file."""
-    return rows.page(page_number, size=PAGE_SIZE)
+    only the page's rows, and only the columns the table shows, are read from the split's file."""
+    return rows.page(page_number, size=PAGE_SIZE, columns=PAGE_COLUMNS)
 
 
 def flags_text(rows: pd.DataFrame) -> pd.Series:

@@ -366,3 +366,17 @@ def test_out_of_coverage_flags_the_blob_missing_from_training():
     assert result.summary["share"] == pytest.approx(result.is_issue.mean())
     with pytest.raises(ValidationError, match="training_outlier_scores"):
         find_out_of_coverage(knn(train, k=10, queries=test), [np.nan])
+
+
+def test_knn_of_row_on_float16_rows_finds_the_float32_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dq._util.embs import as_embs
+    from dq.insights import neighbors
+
+    rng = np.random.default_rng(5)
+    embs = as_embs(rng.normal(size=(3_000, 24)), param="embs")
+    half = as_embs(embs.astype(np.float16), param="embs")
+    monkeypatch.setattr(neighbors, "_ROW_BLOCK", 700)  # several blocks, the last one short
+    for row in (0, 1_234, 2_999):
+        exact, approx = neighbors.knn_of_row(embs, row, k=10), neighbors.knn_of_row(half, row, k=10)
+        assert len(set(exact.idx[0]) & set(approx.idx[0])) >= 9 and row not in approx.idx[0]
+        np.testing.assert_allclose(approx.sims[0], exact.sims[0], atol=5e-3)

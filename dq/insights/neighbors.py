@@ -33,6 +33,8 @@ SEARCH_BATCH = 16_384
 IVF_SEARCH_BATCH = 131_072
 #: ``weights="softmax"``: a neighbor 0.1 less similar than the nearest one counts e times less.
 SOFTMAX_TEMPERATURE = 0.1
+#: Rows of a float16 matrix converted to float32 at a time by :func:`knn_of_row`.
+_ROW_BLOCK = 262_144
 
 _WEIGHTS = ("similarity", "uniform", "softmax")
 
@@ -157,13 +159,16 @@ def knn_of_row(embs: np.ndarray, row: int, *, k: int) -> Neighbors:
     """The ``k`` rows of ``embs`` most cosine-similar to row ``row`` (itself excluded), exactly.
 
     One matrix-vector product (milliseconds at 100k rows), for looking up one sample at a time;
-    ``embs`` must already be unit rows (:func:`dq._util.validate.as_embs`).
+    ``embs`` must already be unit rows (:func:`dq._util.validate.as_embs`), float32 or float16.
 
     >>> embs = np.array([[1, 0], [0.6, 0.8], [0, 1]], dtype=np.float32)
     >>> knn_of_row(embs, 0, k=2).idx.tolist()
     [[1, 2]]
     """
-    sims = embs @ embs[row]
+    query = f32(embs[row : row + 1])[0]
+    sims = np.empty(len(embs), dtype=np.float32)
+    for start in range(0, len(embs), _ROW_BLOCK):  # float16 rows go to BLAS as float32 blocks
+        sims[start : start + _ROW_BLOCK] = f32(embs[start : start + _ROW_BLOCK]) @ query
     sims[row] = -np.inf
     k = max(0, min(as_positive_int(k, param="k"), len(sims) - 1))
     top = np.argpartition(-sims, k - 1)[:k] if k else np.zeros(0, dtype=np.int64)

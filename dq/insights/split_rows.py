@@ -188,12 +188,13 @@ class RowSet:
         """The rows' DEP (float64, NaN where missing), in row order."""
         return self.samples.column("dep")[self.positions].astype(np.float64)
 
-    def page(self, number: int, *, size: int) -> pd.DataFrame:
+    def page(self, number: int, *, size: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Page ``number`` (1-based, clipped to the pages there are) of ``size`` rows, highest DEP
-        first (ties, and missing DEPs last, in row order), every column read for its rows only."""
+        first (ties, and missing DEPs last, in row order), with ``columns`` (every one by default)
+        read for its rows only."""
         page = min(max(int(number), 1), n_pages(len(self), size))
         first = (page - 1) * size
-        return self.samples.take(self.positions[top_by_dep(self.dep, first + size)[first:]])
+        return self.samples.take(self.positions[top_by_dep(self.dep, first + size)[first:]], columns)
 
     def frame(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """These rows as a frame with ``columns`` (for an action on all of them: read, then let go)."""
