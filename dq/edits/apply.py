@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dq.edits import actions
 from dq.edits.model import EDIT_TEXT, RELABEL, REMOVE, SEND_TO_LABELERS, Change, run_key
@@ -166,8 +168,16 @@ def labelers_frame(
         from dq.insights import split_insights
 
         insights = split_insights(run, split).frame
-    samples = run.samples(split, columns=["id", "text", "label"])
-    frame, removed, review = _apply(samples, cart.active(run_key(run), split))
+    edits = cart.active(run_key(run), split)
+    # Only the rows it can list are read into a frame (a split of millions stays in Arrow): those
+    # the cart sends to labelers and, with include_flagged, the likely mislabeled.
+    wanted = set(edits.loc[edits["action"] == SEND_TO_LABELERS, "sample_id"].astype(str))
+    if include_flagged:
+        wanted |= set(insights.loc[insights["is_mislabeled"].fillna(False).astype(bool), "id"].astype(str))
+    table = run.samples_table(split, columns=["id", "text", "label"])
+    keys = pc.cast(table.column("id"), pa.string())
+    samples = table.filter(pc.is_in(keys, value_set=pa.array(sorted(wanted), type=pa.string()))).to_pandas()
+    frame, removed, review = _apply(samples, edits)
     # Align by id, not by position: a caller may pass a filtered or reordered insights frame.
     found = insights.set_index(insights["id"].astype(str)).reindex(frame["id"].astype(str))
     flagged = found["is_mislabeled"].fillna(False).to_numpy(dtype=bool)
