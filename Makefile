@@ -1,6 +1,6 @@
 # dq studio: two commands to a working console.
 #   make run    set up .venv, build the demo run, open the console
-#   make test   set up .venv, Chromium, Caddy and Label Studio's server; ruff, mypy, the doctests of dq/, then the whole test suite (what CI runs)
+#   make test   set up .venv, Chromium, Caddy, Label Studio's server and a local S3 server; ruff, mypy, the doctests of dq/, then the whole test suite (what CI runs)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -34,7 +34,7 @@ LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 # Nothing may be fetched from the model hub at run time: the embedding model ships in a package.
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help venv lock chromium caddy labelstudio demo run test bench screenshots clean distclean
+.PHONY: help venv lock chromium caddy labelstudio s3 demo run test bench screenshots clean distclean
 
 help:
 	@echo "make run        set up .venv, build the demo run, open the console (PORT=, HOST= to listen elsewhere)"
@@ -44,6 +44,7 @@ help:
 	@echo "make chromium   install Debian's chromium if $(CHROMIUM) is missing"
 	@echo "make caddy      install Debian's caddy (the reverse proxy of deploy/Caddyfile) if it is missing"
 	@echo "make labelstudio  Label Studio's server in .venv-labelstudio (for the round-trip test)"
+	@echo "make s3         a local S3 server (moto) in .venv-s3 (for the object-storage test)"
 	@echo "make demo       build the demo run and print its path (honours DQ_HOME)"
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make screenshots  every console page at 1400x900 and 1920x1080 into docs/img/ (demo run, Chromium)"
@@ -70,6 +71,7 @@ $(STAMP): $(LOCK) pyproject.toml | $(UV)
 lock: | $(UV)
 	$(UV) pip compile pyproject.toml --all-extras $(LOCK_PLATFORM) --upgrade --quiet -o $(LOCK)
 	$(UV) pip compile --no-config requirements-labelstudio.in $(LOCK_PLATFORM) --upgrade --quiet -o requirements-labelstudio.lock
+	$(UV) pip compile --no-config requirements-s3.in $(LOCK_PLATFORM) --upgrade --quiet -o requirements-s3.lock
 	@echo "$(LOCK) refreshed: run make test before committing it"
 
 # apt_install PACKAGE,PATH: install Debian's PACKAGE unless PATH exists (as root, or through sudo).
@@ -98,6 +100,16 @@ $(LS_VENV)/.installed: requirements-labelstudio.lock | $(UV)
 	$(UV) pip sync --compile-bytecode --python $(LS_VENV)/bin/python requirements-labelstudio.lock
 	@touch $@
 
+# A local S3 server (moto) for the object-storage test (dq push / dq pull), in a virtual environment of
+# its own (it is a test server, not a dependency of dq), installed exactly from requirements-s3.lock.
+S3_VENV := .venv-s3
+s3: $(S3_VENV)/.installed
+
+$(S3_VENV)/.installed: requirements-s3.lock | $(UV)
+	@test -x $(S3_VENV)/bin/python || $(PYTHON) -m venv $(S3_VENV)
+	$(UV) pip sync --compile-bytecode --python $(S3_VENV)/bin/python requirements-s3.lock
+	@touch $@
+
 # Debian's caddy: the reverse proxy of deploy/Caddyfile, which the team end-to-end test runs in front of dq serve.
 caddy:
 	@$(call apt_install,caddy,/usr/bin/caddy)
@@ -112,7 +124,7 @@ run: venv demo
 # The house first (lint, format, types, the docstrings' examples), cheapest first, one tool a line so
 # that a failure names it; then the suite. DQ_REQUIRE_BROWSER makes the browser tests fail, not
 # skip, when Chromium cannot be found.
-test: venv chromium caddy labelstudio
+test: venv chromium caddy labelstudio s3
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -133,4 +145,4 @@ clean:
 	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LS_VENV) $(S3_VENV)

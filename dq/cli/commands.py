@@ -232,6 +232,20 @@ def cmd_labelers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from dq.store.remote import push_run
+
+    print(f"{args.run_dir}: pushed to {push_run(args.run_dir, args.uri)}")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from dq.store.remote import pull_run
+
+    print(pull_run(args.uri, home=args.home, out=args.out))
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from dq.store import list_runs
 

@@ -248,5 +248,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=commands.cmd_runs)
+
+    p = sub.add_parser(
+        "push",
+        help="copy a finished run to object storage (s3://, gs://, hdfs://, file://), its insights included",
+        formatter_class=fmt,
+        description="Check the run, then copy every file of it (run.json last) to URI, which must hold no files "
+        "yet. Options go in the URI (?region=..., ?endpoint_override=host:port&scheme=http for an "
+        "S3-compatible store); credentials come from the environment (AWS_ACCESS_KEY_ID, ...).",
+        epilog="example:\n  dq push ~/.dq/runs/auto/big s3://team-bucket/dq/runs/big",
+    )
+    p.add_argument("run_dir", help="run directory")
+    p.add_argument("uri", help="where the run goes: s3://bucket/path, gs://bucket/path, hdfs://..., file:///path")
+    p.set_defaults(func=commands.cmd_push)
+
+    p = sub.add_parser(
+        "pull",
+        help="copy a run from object storage into the dq home, checked before it appears there",
+        formatter_class=fmt,
+        description="Copy the run at URI into <home>/runs/<project>/<run> (or exactly to --out), through a hidden "
+        "staging directory: it appears only once every file matches the digests its run.json records.",
+        epilog="example:\n  dq pull s3://team-bucket/dq/runs/big && dq insights ~/.dq/runs/auto/big --split training",
+    )
+    p.add_argument("uri", help="where the run is: s3://bucket/path, gs://bucket/path, hdfs://..., file:///path")
+    p.add_argument("--home", type=Path, help="the dq home to pull into (default: $DQ_HOME or ~/.dq)")
+    p.add_argument("--out", type=Path, help="pull exactly to this directory instead")
+    p.set_defaults(func=commands.cmd_pull)
     team.add_commands(sub, fmt, port=_port, positive=_positive)
     return parser

@@ -219,9 +219,10 @@ class Run:
         return self.meta["splits"][split]
 
 
-def read_run_json(path: Path) -> dict[str, Any]:
-    """Read and check ``run.json`` of a run directory; refuse unfinished and foreign directories."""
-    if layout.is_staging_name(path.name) or (path / layout.IN_PROGRESS).exists():
+def read_run_json(path: Path, *, staging: bool = False) -> dict[str, Any]:
+    """Read and check ``run.json`` of a run directory; refuse unfinished and foreign directories
+    (``staging``: ``path`` is a finished run's staging directory, checked before it is renamed)."""
+    if (layout.is_staging_name(path.name) and not staging) or (path / layout.IN_PROGRESS).exists():
         raise UnfinishedRunError(_unfinished_message(path))
     run_json = path / layout.RUN_JSON
     if not run_json.exists():
