@@ -9,8 +9,9 @@ listens), and on a server that already holds them. A filter change toggles "Misc
 stops when the script is idle and the table shows the new count. The server's peak RSS comes from
 /proc. The measuring code is bench/bench_console.py's. Run::
 
-    python bench/bench_console_scale.py --home /tmp/dq-5m-home \\
-        --run /tmp/dq-5m-home/runs/synthetic/synth-v1-n5000000-c20-d384-e3-noise0.1-s0
+    mkdir -p /tmp/dq-c5m-home/runs/synthetic && ln -s RUN_DIR /tmp/dq-c5m-home/runs/synthetic/  # the run alone
+    python bench/bench_console_scale.py --home /tmp/dq-c5m-home \\
+        --run /tmp/dq-c5m-home/runs/synthetic/synth-v1-n5000000-c20-d384-e3-noise0.1-s0
 
 and the results replace the ``console_scale`` section of docs/benchmarks.md.
 """
@@ -150,7 +151,15 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     import dq.insights
-    from dq.store import Run
+    from dq.store import Run, list_runs
+
+    newest = next((e for e in list_runs() if e.finished), None)
+    if newest is None or newest.path.resolve() != args.run.resolve():
+        # The console opens the newest run of its home: anything else would be measured instead.
+        raise SystemExit(
+            f"--home must hold --run as its newest run (it opens {newest and newest.path}): "
+            "give a home of its own, e.g. one holding a link to the run"
+        )
 
     start = time.perf_counter()
     dq.insights.stored_insights(args.run)  # computed once, or found in the cache: not timed
@@ -205,8 +214,8 @@ def main() -> None:
             + "\n".join(
                 [
                     target_row(
-                        "open, fresh server (`streamlit run`: reads the cached insights; the table's first page "
-                        "from the Parquet file meanwhile)",
+                        "open, fresh server (`streamlit run`: reads the cached insights' tables, the file's "
+                        "digest checked)",
                         fresh["streamlit run"],
                         OPEN_TARGET_S,
                     ),

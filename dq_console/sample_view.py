@@ -70,6 +70,21 @@ def load_embs(path: str, content_hash: str, split: str) -> np.ndarray:
     return as_embs(read_embs(Run(path), split, InsightSettings()), param="embs")
 
 
+def nearest(run: Run, split: str, samples: SplitRows, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and similarities of the :data:`N_NEIGHBORS` samples of the split nearest to ``row``:
+    those the insights found and keep (read for this row only), or, for insights cached before they
+    were kept, an exact search over the split's embeddings."""
+    stored = samples.neighbors()
+    if stored is not None:
+        record = stored[row]
+        keep = record["row"] >= 0
+        return np.asarray(record["row"][keep][:N_NEIGHBORS], dtype=np.int64), np.asarray(
+            record["sim"][keep][:N_NEIGHBORS]
+        )
+    nbrs = knn_of_row(load_embs(str(run.path), run.content_hash, split), row, k=N_NEIGHBORS)
+    return nbrs.idx[0], nbrs.sims[0]
+
+
 def top_classes(probs: np.ndarray, labels: list[str], sample: pd.Series, k: int = TOP_CLASSES) -> pd.DataFrame:
     """The ``k`` likeliest classes of a sample, with which is its ground truth / prediction / suggestion;
     the ground truth is always listed, even when unlikely."""
@@ -237,9 +252,7 @@ def sample_view(
                 column_config=PROBS_CONFIG,
             )
         st.markdown("**Nearest neighbors** (the most similar samples of the split: their labels are the evidence)")
-        embs = load_embs(str(run.path), run.content_hash, split)
-        nbrs = knn_of_row(embs, row, k=N_NEIGHBORS)
-        rows, sims = nbrs.idx[0], nbrs.sims[0]
+        rows, sims = nearest(run, split, samples, row)
         key = f"neighbors_{split}_{sample_id}"
         near = samples.take(rows, ["id", "text", "label", "pred", "dep", *(column for column, _ in FLAGS)])
         st.dataframe(

@@ -27,6 +27,7 @@ from tiny_runs import fresh_tiny_run
 
 from dq.errors import RunFormatError
 from dq.insights import run_insights
+from dq.insights.cache import verified_neighbors
 from dq.store import Run
 
 
@@ -145,9 +146,11 @@ def test_a_garbled_insights_cache_is_computed_again(sealed: Path, tmp_path: Path
     run_dir = _copy(sealed, tmp_path)
     first = run_insights(Run(run_dir))["training"]
     cache_files = sorted((run_dir / "_cache" / "insights").rglob("*.*"))
-    assert {p.suffix for p in cache_files} == {".json", ".parquet"}
+    assert {p.suffix for p in cache_files} == {".json", ".npy", ".parquet"}
     for path in cache_files:  # garbage of the same length in every file
         path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
+    neighbors = next(p for p in cache_files if p.name == "training.neighbors.npy")
+    assert verified_neighbors(neighbors.parent, "training", n_samples=Run(run_dir).n_samples("training")) is None
     again = run_insights(Run(run_dir))["training"]
     pd.testing.assert_frame_equal(again.frame.drop(columns="probs"), first.frame.drop(columns="probs"))
     third = run_insights(Run(run_dir))["training"]  # rewritten: read from the cache again

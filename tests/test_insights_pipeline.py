@@ -335,7 +335,8 @@ def test_second_call_reads_the_cache_without_writing(tmp_path):
     first = run_insights(planted.path)
     assert has_insights(planted.path)
     [entry] = _entries(planted.path)
-    assert set(_files(entry)) == {f"{s}.{ext}" for s in (TRAINING, VALIDATION) for ext in ("parquet", "json")}
+    expected = {f"{s}.{ext}" for s in (TRAINING, VALIDATION) for ext in ("parquet", "json", "neighbors.npy")}
+    assert set(_files(entry)) == expected
     before = _files(entry)
     second = run_insights(planted.path)
     assert _files(entry) == before

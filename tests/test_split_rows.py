@@ -13,7 +13,8 @@ import pytest
 import dq
 import dq.client
 import dq.insights.split_rows as split_rows
-from dq.insights import run_insights, stored_insights
+from dq._util.embs import as_embs
+from dq.insights import cache, run_insights, stored_insights
 from dq.insights.filters import SampleFilter, apply_filter
 from dq.insights.pages import cached_frame
 from dq.insights.split_rows import top_by_dep
@@ -179,3 +180,25 @@ def test_top_by_dep_on_ties_and_missing() -> None:
     assert top_by_dep(dep, 4).tolist() == [3, 0, 2, 5]
     assert top_by_dep(dep, 99).tolist() == [3, 0, 2, 5, 4, 1]
     assert top_by_dep(dep, 0).tolist() == []
+
+
+def test_the_neighbours_kept_are_the_splits_own_and_a_damaged_file_is_not_read(run: Run) -> None:
+    from dq.insights.neighbors import knn_of_row
+    from dq.insights.settings import InsightSettings
+    from dq_console.sample_view import N_NEIGHBORS
+
+    for split in run.splits:
+        samples = stored_insights(run)[split].samples
+        kept = samples.neighbors()
+        assert kept is not None and kept.shape == (samples.n_rows,)
+        embs = as_embs(run.embs(split), param="embs")
+        for row in (0, 7, samples.n_rows - 1):
+            exact = knn_of_row(embs, row, k=N_NEIGHBORS)  # small splits are searched exactly
+            assert kept[row]["row"].tolist() == exact.idx[0].tolist()
+            np.testing.assert_allclose(kept[row]["sim"], exact.sims[0], atol=1e-5)
+    directory = cache.cache_dir(run, InsightSettings().key())
+    path = cache.neighbors_file(directory, "training")
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert stored_insights(run)["training"].samples.neighbors() is None  # the panel searches the embeddings then

@@ -170,9 +170,10 @@ def _compute(run: Run, settings: InsightSettings, *, executor: str, address: str
         reference.index = None  # every split's neighbours are found: the embeddings can go
         for split in run.splits:
             staging = cache.staging_frame_file(directory, split)
+            found = neighbors.pop(split)
             try:
-                computed = compute_split(run, split, reference, neighbors.pop(split), settings, staging)
-                cache.save(directory, computed)
+                computed = compute_split(run, split, reference, found, settings, staging)
+                cache.save(directory, computed, neighbors=found.own)
             finally:
                 staging.unlink(missing_ok=True)  # moved into place, or the computation failed
             del computed

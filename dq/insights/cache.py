@@ -29,6 +29,7 @@ from dq._util.fileio import atomic_path
 from dq._util.text import one_line
 from dq.config import cache_root
 from dq.insights.compute import ComputedSplit, SplitInsights, SplitTables
+from dq.insights.neighbors import Neighbors
 from dq.store import layout
 from dq.store.integrity import file_digest
 from dq.store.reader import Run
@@ -39,7 +40,7 @@ from dq.store.reader import Run
 # 8: confusion stored sparse, overlap top pairs only; 9: float16 embeddings for large splits.
 INSIGHTS_VERSION = 9
 _LOG = logging.getLogger("dq.insights")
-DIGEST, FRAME_DIGEST = "blake2b", "frame_blake2b"
+DIGEST, FRAME_DIGEST, NEIGHBORS_DIGEST = "blake2b", "frame_blake2b", "neighbors_blake2b"
 #: Columns every split's frame has (some, such as is_out_of_coverage, only some splits).
 _CORE_COLUMNS = ("id", "text", "label", "pred", "probs", "dep", "is_mislabeled")
 _TABLES = ("class_report", "overlap", "misclassified_pairs", "clusters")
@@ -72,10 +73,16 @@ def staging_frame_file(directory: Path, split: str) -> Path:
     return directory / f".{split}.{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
 
 
-def save(directory: Path, result: ComputedSplit) -> None:
+def neighbors_file(directory: Path, split: str) -> Path:
+    """Where an entry keeps each sample's nearest neighbours in its own split (:func:`save`)."""
+    return directory / f"{split}.neighbors.npy"
+
+
+def save(directory: Path, result: ComputedSplit, *, neighbors: Neighbors | None = None) -> None:
     """Move one split's frame (written by the computation to :func:`staging_frame_file`) into place,
-    then write its summary, tables and the frame's digest (its JSON, last: a half-written entry is
-    never read).
+    write ``neighbors`` (each sample's nearest neighbours in its split: what the console's sample
+    panel shows) beside it, then the summary, the tables and both files' digests (its JSON, last:
+    a half-written entry is never read).
 
     Alerts are not stored: they are cheap to derive from what is, so changing a rule never
     needs a recompute.
@@ -89,6 +96,8 @@ def save(directory: Path, result: ComputedSplit) -> None:
         **{name: getattr(result, name).to_dict(orient="records") for name in _TABLES},
         FRAME_DIGEST: result.frame_digest,
     }
+    if neighbors is not None:
+        payload[NEIGHBORS_DIGEST] = _write_neighbors(neighbors_file(directory, result.split), neighbors)
     payload = json.loads(json.dumps(payload, default=_json_default))  # plain JSON types: what a reader sees
     text = json.dumps({**payload, DIGEST: payload_digest(payload)}, ensure_ascii=False)
     if result.frame_path != frame_file(directory, result.split):
@@ -100,6 +109,35 @@ def save(directory: Path, result: ComputedSplit) -> None:
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 _DIGEST_LOCKS: dict[str, threading.Lock] = {}
 _DIGESTS_LOCK = threading.Lock()
+
+
+#: A neighbours file's record: the neighbours' rows (int32) and similarities (float32), one row a sample.
+def neighbors_dtype(k: int) -> np.dtype:
+    return np.dtype([("row", "<i4", (k,)), ("sim", "<f4", (k,))])
+
+
+def _write_neighbors(path: Path, neighbors: Neighbors) -> str:
+    records = np.empty(len(neighbors.idx), dtype=neighbors_dtype(neighbors.idx.shape[1]))
+    records["row"], records["sim"] = neighbors.idx, neighbors.sims
+    with atomic_path(path) as tmp, tmp.open("wb") as out:
+        np.save(out, records)
+    return file_digest(path)
+
+
+def verified_neighbors(directory: Path, split: str, *, n_samples: int) -> np.ndarray | None:
+    """The neighbours an entry keeps for ``split`` (a read-only memory map of records: ``row`` and
+    ``sim``, one a sample) when its file matches the digest the entry's JSON records, or None: an
+    entry written before they were kept, or a damaged file (never read then)."""
+    path = neighbors_file(directory, split)
+    try:
+        expected = _payload(directory / f"{split}.json").get(NEIGHBORS_DIGEST)
+        if expected is None or frame_digest(path) != expected:
+            return None
+        records = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    fits = records.dtype.names == ("row", "sim") and records.shape == (n_samples,)
+    return records if fits else None
 
 
 def frame_digest(path: Path) -> str:

@@ -40,6 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dq.insights import cache
 from dq.insights.alerts import Alert
 from dq.insights.compute import SplitTables, label_indices
 from dq.insights.filters import SampleFilter
@@ -96,6 +97,17 @@ class SplitRows:
             flat = values.flatten().to_numpy(zero_copy_only=False)
             return flat.reshape(len(values), -1).astype(np.float32, copy=False)
         return np.asarray(values.to_numpy(zero_copy_only=False))
+
+    def neighbors(self) -> np.ndarray | None:
+        """Each row's nearest neighbours in the split as the insights found them (records ``row``
+        and ``sim``, a read-only memory map; rows -1 where fewer were found), checked against the
+        cache entry's digest once; None for an entry that does not keep them, or a damaged file."""
+        with self._lock:
+            if "\x00neighbors" not in self._arrays:
+                found = cache.verified_neighbors(self.path.parent, self.path.stem, n_samples=self.n_rows)
+                self._arrays["\x00neighbors"] = np.zeros(0) if found is None else found
+            found = self._arrays["\x00neighbors"]
+        return found if found.dtype.names else None
 
     def everything(self) -> RowSet:
         """Every row of the split."""
