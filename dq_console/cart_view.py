@@ -20,7 +20,7 @@ from dq.edits import EditsCart, fix, fix_all, labelers_frame, run_key
 from dq.edits.export import dataset_bytes, label_studio_bytes, labelers_csv_bytes
 from dq.edits.model import ACTIONS, SEND_TO_LABELERS
 from dq.errors import AccessDenied
-from dq.insights import InsightSettings, split_insights
+from dq.insights import InsightSettings, stored_insights
 from dq.insights.split_rows import SplitRows
 from dq.store import Run
 from dq_console.cart import ACTION_NAMES, active_edits
@@ -208,22 +208,34 @@ def edit_list(run: Run, split: str, samples: SplitRows) -> None:
 def fixed_bytes(run: Run, split: str, mode: str | None, fmt: str, insights: pd.DataFrame | None = None) -> bytes:
     """The file the "Download fixed" button serves: ``split`` with the cart's edits (and the auto-fix
     ``mode`` over ``insights``' likely-mislabeled samples, None: the split's default insights) in ``fmt``."""
-    return dataset_bytes(fix(run, split, auto_fix=mode, insights=insights).frame, fmt)
+    return dataset_bytes(fixed_frame(run, split, mode, insights), fmt)
+
+
+def fixed_frame(run: Run, split: str, mode: str | None, insights: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``split`` with the cart's edits and the auto-fix ``mode`` over ``insights``' likely-mislabeled
+    samples (None: those of the split's default insights, read for the flagged rows only)."""
+    if mode is not None and insights is None:
+        insights = _insights_at(str(run.path), run.content_hash, split, DEFAULT_STRICTNESS)
+    return fix(run, split, auto_fix=mode, insights=insights).frame
 
 
 def fixed_all_bytes(run: Run, mode: str | None, fmt: str, strictness: float | None) -> bytes:
     """The "all splits" download: every split fixed in one file, the input file's split values kept
     (``dq export --split all``); an auto-fix at ``strictness`` (None: the default) in every split."""
     insights = None
-    if mode is not None and strictness is not None:
-        insights = {s: _insights_at(str(run.path), run.content_hash, s, strictness) for s in run.splits}
+    if mode is not None:
+        at = DEFAULT_STRICTNESS if strictness is None else strictness
+        insights = {s: _insights_at(str(run.path), run.content_hash, s, at) for s in run.splits}
     return dataset_bytes(fix_all(run, auto_fix=mode, insights=insights).frame, fmt)
 
 
 @st.cache_resource(show_spinner="Finding the likely-mislabeled samples at this strictness (once)...", max_entries=8)
 def _insights_at(path: str, content_hash: str, split: str, strictness: float) -> pd.DataFrame:
+    """The likely-mislabeled samples of ``split`` at ``strictness`` (id, label, flag, suggested
+    label): all an auto-fix reads, without the split's frame."""
     settings = replace(InsightSettings(), mislabel_strictness=strictness)
-    return split_insights(Run(path), split, settings=settings).frame
+    samples = stored_insights(Run(path), settings=settings)[split].samples
+    return samples.select({"is_mislabeled": True}).frame(["id", "label", "is_mislabeled", "suggested_label"])
 
 
 def auto_fix_choice(run: Run, split: str, *, key: str, label: str) -> tuple[str | None, pd.DataFrame | None]:

@@ -1,6 +1,6 @@
-"""While a run's cached insights are read (seconds at tens of millions of samples): a page that says
-so and follows it, and on the Dataset page the first page of the table, the likeliest data errors,
-read straight from the cached Parquet file (``dq.insights.pages``, DuckDB).
+"""While a run's cached insights are read (seconds at millions of samples): a page that says so and
+follows it, and on the Dataset page the first page of the table, the likeliest data errors, read
+straight from the cached Parquet file (``dq.insights.pages``, DuckDB).
 
 The table appears as soon as DuckDB has the rows, whatever the split's size; filters, clicks and
 fixes come with the whole run, and the page then reruns by itself.
@@ -24,10 +24,11 @@ from dq_console.table import COLUMN_CONFIG, PAGE_SIZE, TABLE_HEIGHT, table_frame
 
 #: Seconds a page waits for the read before it draws the preview instead; a split of at least
 #: ``PREVIEW_AT_ONCE_ROWS`` rows gets the preview at once. The read checks the cached file's
-#: digest and runs the alerts' queries, about 0.26 s per million rows (1.3 s at 5M): the page
-#: of a split below 10M rows is whole at once, with no preview drawn first.
-PREVIEW_AFTER_S = 2.0
-PREVIEW_AT_ONCE_ROWS = 10_000_000
+#: digest and runs the alerts' queries (1.3 s at 5M rows in a warm process; on a server that
+#: has just started, its first page waited 6.2 s for it at 5M, where the preview showed the table
+#: at 4 s).
+PREVIEW_AFTER_S = 0.5
+PREVIEW_AT_ONCE_ROWS = 1_000_000
 
 
 def filters_at_defaults(state: Any = None) -> bool:

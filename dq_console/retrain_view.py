@@ -11,11 +11,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dq.edits import EditsCart, fix, run_key
+from dq.edits import EditsCart, run_key
 from dq.edits.compare import compare
 from dq.edits.retrain import retrain
 from dq.store import Run
-from dq_console.cart_view import auto_fix_choice
+from dq_console.cart_view import auto_fix_choice, fixed_frame
 from dq_console.jobs import get_job, job_progress, start_job
 from dq_console.team import author
 
@@ -39,7 +39,7 @@ def retrain_job_key(run: Run, split: str) -> str:
 
 
 def _start_retrain(run: Run, split: str, mode: str | None, insights: pd.DataFrame | None) -> None:
-    fixed = fix(run, split, auto_fix=mode, insights=insights).frame
+    fixed = fixed_frame(run, split, mode, insights)
     key = retrain_job_key(run, split)
     start_job(key, retrain, run, fixed, split=split)
     # What the cart held when this retrain started: a result is stale once the cart moves on.

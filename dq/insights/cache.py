@@ -1,9 +1,10 @@
 """The on-disk cache of insights, beside the run and keyed by its content and the settings.
 
 ``<run>/_cache/insights/<content hash>-<settings key>-v<INSIGHTS_VERSION>/``:
-``<split>.parquet`` (the per-sample frame, written by ``dq.insights.frame_file``) and
-``<split>.json`` (summary, tables, the frame's digest), the JSON written last so a half-written
-entry is never read. When the run directory is not writable (a shared, read-only run), the same
+``<split>.parquet`` (the per-sample frame, written by ``dq.insights.frame_file``),
+``<split>.neighbors.npy`` (each sample's nearest neighbours in its split, for the console's sample
+panel; entries written before it was kept lack it) and ``<split>.json`` (summary, tables, the
+files' digests), the JSON written last so a half-written entry is never read. When the run directory is not writable (a shared, read-only run), the same
 layout goes under ``$DQ_HOME/cache/insights/``.
 """
 
