@@ -4,8 +4,9 @@
 ``<split>.parquet`` (the per-sample frame, written by ``dq.insights.frame_file``),
 ``<split>.neighbors.npy`` (each sample's nearest neighbours in its split, for the console's sample
 panel; entries written before it was kept lack it) and ``<split>.json`` (summary, tables, the
-files' digests), the JSON written last so a half-written entry is never read. When the run directory is not writable (a shared, read-only run), the same
-layout goes under ``$DQ_HOME/cache/insights/``.
+files' digests), the JSON written last so a half-written entry is never read. When the run
+directory is not writable (a shared, read-only run), the same layout goes under
+``$DQ_HOME/cache/insights/``.
 """
 
 from __future__ import annotations
