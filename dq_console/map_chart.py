@@ -27,11 +27,15 @@ from plotly.colors import qualitative
 
 from dq.errors import DQError
 from dq.insights import StoredSplit
-from dq.insights.split_rows import SplitRows
+from dq.insights.split_rows import SplitRows, top_by_dep
 from dq_console.filters import filter_mask
 from dq_console.map_selection import selection_shapes
 from dq_console.state import clear_filters
 
+#: Points a map draws at most (a browser draws 200k WebGL points smoothly; millions stall it): above,
+#: the MAP_TOP_DEP highest DEPs and a seeded sample of the other shown samples (``drawn_rows``).
+MAP_POINTS_MAX = 200_000
+MAP_TOP_DEP = 20_000
 #: The color control: its choices and the frame column each stands for.
 COLOR_CHOICES = {"DEP": "dep", "Label": "label", "Prediction": "pred", "Cluster": "cluster"}
 #: DEP runs from a pale blue-grey (most samples, fine) to dark red (likely errors), drawn on top.
@@ -253,24 +257,54 @@ def clear_selection() -> None:
     st.session_state["page_number"] = 1
 
 
-def _on_select(key: str, ids: np.ndarray) -> None:
+def _on_select(key: str, ids: np.ndarray, sampled: bool) -> None:
     event = st.session_state.get(key) or {}
     selection = event.get("selection") or {}
     selected = selection_ids(selection, ids)
-    st.session_state["selected_ids"] = selected
-    st.session_state["map_selection"] = "" if selected is None else selection_shapes(selection)
+    shapes = "" if selected is None else selection_shapes(selection)
+    # On a map that draws a sample of its points, a box or lasso takes every shown sample inside
+    # it: its shapes are kept and the page finds their ids among all the rows (picker, restore).
+    st.session_state["selected_ids"] = None if sampled and shapes else selected
+    st.session_state["map_selection"] = shapes
     st.session_state["page_number"] = 1
 
 
+def drawn_rows(rows: np.ndarray, dep: np.ndarray, *, limit: int, top: int) -> np.ndarray:
+    """The rows of ``rows`` the map draws, ascending: all of them up to ``limit``; beyond, the ``top``
+    highest DEPs (``dep``: the rows' DEP) and a seeded sample of the others, ``limit`` in all.
+
+    >>> drawn = drawn_rows(np.arange(10, 20), np.linspace(0, 1, 10), limit=4, top=2).tolist()
+    >>> len(drawn), drawn[-2:], drawn == sorted(drawn)  # the two highest DEPs among the four
+    (4, [18, 19], True)
+    """
+    if len(rows) <= limit:
+        return rows
+    first = top_by_dep(dep, min(top, limit))
+    others = np.setdiff1d(np.arange(len(rows)), first, assume_unique=True)
+    sample = np.random.default_rng(SEED).choice(others, limit - len(first), replace=False)
+    return rows[np.sort(np.concatenate([first, sample]))]
+
+
 def show_map(xy: np.ndarray, samples: SplitRows, mask: np.ndarray, *, color: str, key: str = "map") -> None:
-    """Draw the rows of ``samples`` under ``mask`` at their ``xy`` coordinates; a selection sets
-    ``selected_ids``. The shown rows' columns the map draws are read for this drawing only."""
-    rows = np.flatnonzero(mask)
+    """Draw the rows of ``samples`` under ``mask`` at their ``xy`` coordinates (at most
+    :data:`MAP_POINTS_MAX` of them: see :func:`drawn_rows`); a selection sets ``selected_ids``
+    (or, on a sampled map, the shapes every shown sample inside is found by). The drawn rows'
+    columns are read for this drawing only."""
+    shown = np.flatnonzero(mask)
+    rows = drawn_rows(shown, samples.column("dep")[shown].astype(np.float64), limit=MAP_POINTS_MAX, top=MAP_TOP_DEP)
+    sampled = len(rows) < len(shown)
     points = samples.take(rows, ["id", "text", "label", "pred", "dep", "cluster"]).reset_index(drop=True)
     points["x"], points["y"] = xy[rows, 0], xy[rows, 1]
-    left_out = np.flatnonzero(~mask)
-    drawn = build_map(points, color=color, selected_ids=st.session_state.get("selected_ids"), hidden=xy[left_out])
+    undrawn = np.ones(len(xy), dtype=bool)
+    undrawn[rows] = False  # filtered out, or shown but not drawn: the faint backdrop
+    drawn = build_map(points, color=color, selected_ids=st.session_state.get("selected_ids"), hidden=xy[undrawn])
     st.plotly_chart(
-        drawn.figure, key=key, on_select=functools.partial(_on_select, key, drawn.ids),
+        drawn.figure, key=key, on_select=functools.partial(_on_select, key, drawn.ids, sampled),
         selection_mode=("box", "lasso"), config={"displaylogo": False, "scrollZoom": True},
     )  # fmt: skip
+    if sampled:
+        st.caption(
+            f"Drawn: {len(rows):,} of the {len(shown):,} samples shown (the {min(MAP_TOP_DEP, len(rows)):,} highest "
+            "DEPs and a fixed sample of the others; the rest in the grey backdrop). A box or lasso selects every "
+            "shown sample inside it, drawn or not."
+        )

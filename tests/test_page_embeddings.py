@@ -6,6 +6,7 @@ sets it (``selected_ids``), and the callback's own arithmetic is tested on a han
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -150,3 +151,31 @@ def test_map_payload_stays_bounded_at_100k_points() -> None:
         size = len(pio.to_json(build_map(points, color=color, selected_ids=None).figure, validate=False))
         assert size < 12_000_000, (color, size)  # about 10 MB; the browser caches an unchanged map
     assert hover_chars(n) < hover_chars(1_000)
+
+
+def test_a_large_map_draws_a_sample_and_a_box_still_takes_every_sample_inside(
+    tiny_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dq_console.map_chart as map_chart
+    from dq.insights import run_insights
+    from dq.insights.maps import split_map
+    from dq.store import Run
+
+    monkeypatch.setattr(map_chart, "MAP_POINTS_MAX", 30)  # as 200,000 of millions
+    monkeypatch.setattr(map_chart, "MAP_TOP_DEP", 5)
+    at = open_embeddings()
+    trace = map_spec(at)["data"][1]
+    run = Run(next((tiny_run / "runs" / "tiny").iterdir()))
+    frame, xy = run_insights(run)["training"].frame, split_map(run, "training")
+    x, y = (np.frombuffer(base64.b64decode(trace[a]["bdata"]), dtype=trace[a]["dtype"]) for a in ("x", "y"))
+    drawn = {(float(a), float(b)) for a, b in zip(x, y)}
+    assert len(drawn) == 30 and trace["type"] == "scattergl"
+    top = np.argsort(-frame["dep"].to_numpy(), kind="stable")[:5]
+    assert {(float(np.float32(x)), float(np.float32(y))) for x, y in xy[top]} <= drawn  # the likeliest errors
+    assert "Drawn: 30 of the 90 samples shown" in shown_text(at)
+
+    at.session_state["map_selection"] = "box:-1000,1000,-1000,1000"  # what a box around every point leaves
+    at.session_state["selected_ids"] = None
+    at.run()
+    assert sorted(at.session_state["selected_ids"]) == sorted(frame["id"].tolist())  # drawn or not
+    assert "90 points selected" in shown_text(at)
