@@ -141,22 +141,24 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _open_page(context, url: str) -> float:  # noqa: ANN001
-    """Seconds from navigating a new page of ``context`` to "/" until the table's first row text is in it."""
+def _open_page(context, url: str, *, path: str = "/", ready: str = FIRST_CELL_JS) -> float:  # noqa: ANN001
+    """Seconds from navigating a new page of ``context`` to ``path`` until ``ready`` holds (by
+    default: the Dataset table's first row text is in it)."""
     page = context.new_page()
     start = time.perf_counter()
-    page.goto(url + "/")
-    page.wait_for_function(FIRST_CELL_JS, timeout=WAIT_TIMEOUT_MS)
+    page.goto(url + path)
+    page.wait_for_function(ready, timeout=WAIT_TIMEOUT_MS)
     elapsed = time.perf_counter() - start
     page.close()
     return elapsed
 
 
-def time_open(browser, url: str) -> float:  # noqa: ANN001
-    """Seconds to open the Dataset page in a fresh browser context (nothing in its HTTP cache)."""
+def time_open(browser, url: str, *, path: str = "/", ready: str = FIRST_CELL_JS) -> float:  # noqa: ANN001
+    """Seconds to open a page (the Dataset page by default) in a fresh browser context (nothing in
+    its HTTP cache), until ``ready`` holds."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
-        return _open_page(context, url)
+        return _open_page(context, url, path=path, ready=ready)
     finally:
         context.close()
 

@@ -161,18 +161,7 @@ MAP_JS = """() => {
 def time_embeddings(browser, url: str, repeats: int) -> list[float]:  # noqa: ANN001
     """Seconds from navigating to the Embeddings page until its map is drawn (the map's coordinates
     cached on disk; the first visit of a server reads them)."""
-    times = []
-    for _ in range(repeats):
-        context = browser.new_context(viewport=VIEWPORT)
-        try:
-            page = context.new_page()
-            start = time.perf_counter()
-            page.goto(url + "/embeddings")
-            page.wait_for_function(MAP_JS, timeout=WAIT_TIMEOUT_MS)
-            times.append(time.perf_counter() - start)
-        finally:
-            context.close()
-    return times
+    return [time_open(browser, url, path="/embeddings", ready=MAP_JS) for _ in range(repeats)]
 
 
 def main() -> None:

@@ -55,8 +55,7 @@ class Aggregates:
 def aggregate(rows: RowSet, classes: list[str]) -> Aggregates:
     """Per-class metrics and counts, top pairs, class overlap and DEP bins of ``rows`` (the split's
     class indices and probabilities are read once, as arrays)."""
-    positions = rows.positions
-    labels, preds = rows.samples.codes("label")[positions], rows.samples.codes("pred")[positions]
+    labels, preds = rows.codes("label"), rows.codes("pred")
     report = class_report(labels, preds, classes)
     labeled = labels >= 0
     correct = np.bincount(labels[labeled & (labels == preds)], minlength=len(classes))
@@ -65,7 +64,7 @@ def aggregate(rows: RowSet, classes: list[str]) -> Aggregates:
     report = report[(report["support"] > 0) | (report["n_predicted"] > 0)].reset_index(drop=True)
     pairs = top_misclassified_pairs(labels, preds, classes, top=TOP_PAIRS)
     overlap = (
-        class_overlap(rows.samples.column("probs")[positions], labels, classes, top=TOP_PAIRS)
+        class_overlap(rows.samples.column("probs")[rows.positions], labels, classes, top=TOP_PAIRS)
         if labeled.any()
         else pd.DataFrame(columns=["class_a", "class_b", "overlap", "n_confused"])
     )

@@ -76,8 +76,7 @@ def insights_summary(run: Run, split: str, insights: StoredSplit, rows: RowSet) 
     size_col.metric(
         "Samples", f"{len(rows):,}", help=f"of {insights.samples.n_rows:,} in {split_title(split)}", border=True
     )
-    labels = insights.samples.codes("label")[rows.positions]
-    preds = insights.samples.codes("pred")[rows.positions]
+    labels, preds = rows.codes("label"), rows.codes("pred")
     label, value, help_text = _metric_shown(metric, split, insights, rows, labels, preds, len(run.labels))
     overall = insights.summary["metrics"].get(SUMMARY_KEYS[metric])
     compared = value is not None and overall is not None and not rows.is_whole

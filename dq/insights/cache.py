@@ -31,6 +31,7 @@ from dq._util.fileio import atomic_path
 from dq._util.text import one_line
 from dq.config import cache_root
 from dq.insights.compute import ComputedSplit, SplitInsights, SplitTables
+from dq.insights.frame_file import insert_probs, probs_matrix
 from dq.insights.neighbors import Neighbors
 from dq.store import layout
 from dq.store.integrity import file_digest
@@ -219,10 +220,9 @@ def _read(directory: Path, split: str) -> SplitInsights:
         table = pq.read_table(frame_path)
         if digest.result() != payload[FRAME_DIGEST]:
             raise ValueError(f"{frame_path.name} does not match its digest")
-    probs = table.column("probs").combine_chunks()
+    matrix = probs_matrix(table.column("probs"))
     frame = table.drop(["probs"]).to_pandas()
-    matrix = probs.flatten().to_numpy(zero_copy_only=False).reshape(len(frame), -1)
-    frame.insert(frame.columns.get_loc("pred") + 1, "probs", list(matrix))
+    insert_probs(frame, matrix)
     tables = _tables(split, payload)
     return SplitInsights(**vars(tables), frame=frame, probs=matrix)
 

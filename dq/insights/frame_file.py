@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,25 @@ from dq.store.integrity import file_digest
 BATCH_ROWS = 262_144
 #: Columns taken from the samples as they are; every other sample column is metadata.
 SAMPLE_COLUMNS = ("id", "text", "label")
+
+
+def probs_matrix(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A read ``probs`` column (a list of probabilities a row: fixed-size from Parquet, plain lists
+    from DuckDB) as one (rows, classes) float32 matrix.
+
+    >>> probs_matrix(pa.array([[0.25, 0.75], [1.0, 0.0]], type=pa.list_(pa.float32(), 2))).tolist()
+    [[0.25, 0.75], [1.0, 0.0]]
+    """
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    width = values.type.list_size if pa.types.is_fixed_size_list(values.type) else len(values[0]) if len(values) else 0
+    return values.flatten().to_numpy(zero_copy_only=False).reshape(len(values), width).astype(np.float32, copy=False)
+
+
+def insert_probs(frame: Any, matrix: np.ndarray) -> None:
+    """Put ``matrix``'s rows into ``frame`` as its ``probs`` column (an array a row), after ``pred``
+    where the frame has it: where a split's insights frame has them."""
+    at = frame.columns.get_loc("pred") + 1 if "pred" in frame.columns else len(frame.columns)
+    frame.insert(at, "probs", list(matrix))
 
 
 def frame_layout(samples: pa.Table, computed: Mapping[str, np.ndarray]) -> list[tuple[str, bool, str]]:

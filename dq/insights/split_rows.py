@@ -44,6 +44,7 @@ from dq.insights import cache
 from dq.insights.alerts import Alert
 from dq.insights.compute import SplitTables, label_indices
 from dq.insights.filters import SampleFilter
+from dq.insights.frame_file import insert_probs, probs_matrix
 from dq.insights.split_sql import ROW_NUMBER, SplitSQL, connect
 
 #: Rows fetched by a list of their numbers in the query; more go through a table of them.
@@ -63,6 +64,9 @@ class SplitRows:
             self.n_rows: int = samples.n_rows
             self._kinds = {column: samples.kind(column) for column in self.columns}
         self._arrays: dict[str, np.ndarray] = {}
+        self._distinct: dict[tuple[str, int], list[Any]] = {}
+        self._neighbors: np.ndarray | None = None
+        self._neighbors_read = False
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -94,8 +98,7 @@ class SplitRows:
             raise KeyError(f"the insights of this split have no column {name!r}")
         values = pq.read_table(self.path, columns=[name]).column(0).combine_chunks()
         if name == "probs":
-            flat = values.flatten().to_numpy(zero_copy_only=False)
-            return flat.reshape(len(values), -1).astype(np.float32, copy=False)
+            return probs_matrix(values)
         return np.asarray(values.to_numpy(zero_copy_only=False))
 
     def neighbors(self) -> np.ndarray | None:
@@ -103,11 +106,10 @@ class SplitRows:
         and ``sim``, a read-only memory map; rows -1 where fewer were found), checked against the
         cache entry's digest once; None for an entry that does not keep them, or a damaged file."""
         with self._lock:
-            if "\x00neighbors" not in self._arrays:
-                found = cache.verified_neighbors(self.path.parent, self.path.stem, n_samples=self.n_rows)
-                self._arrays["\x00neighbors"] = np.zeros(0) if found is None else found
-            found = self._arrays["\x00neighbors"]
-        return found if found.dtype.names else None
+            if not self._neighbors_read:
+                self._neighbors = cache.verified_neighbors(self.path.parent, self.path.stem, n_samples=self.n_rows)
+                self._neighbors_read = True
+            return self._neighbors
 
     def everything(self) -> RowSet:
         """Every row of the split."""
@@ -122,7 +124,7 @@ class SplitRows:
         else:
             positions = np.arange(self.n_rows, dtype=np.int64)
         if ids is not None:
-            positions = positions[pd.Series(self.column("id")[positions]).isin(list(ids)).to_numpy()]
+            positions = np.intersect1d(positions, self.positions_of(ids), assume_unique=True)
         return RowSet(self, positions)
 
     def positions_of(self, ids: Sequence[Any], *, as_text: bool = False) -> np.ndarray:
@@ -140,9 +142,13 @@ class SplitRows:
         return int(found[0]) if len(found) else None
 
     def distinct(self, column: str, limit: int) -> list[Any]:
-        """Up to ``limit`` distinct values of ``column``, sorted (missing values left out)."""
-        with SplitSQL(self.path) as samples:
-            return samples.distinct(column, limit)
+        """Up to ``limit`` distinct values of ``column``, sorted (missing values left out); queried
+        once per column and limit (the file never changes), not on every rerun of a page."""
+        with self._lock:
+            if (column, limit) not in self._distinct:
+                with SplitSQL(self.path) as samples:
+                    self._distinct[column, limit] = samples.distinct(column, limit)
+            return list(self._distinct[column, limit])
 
     def take(self, positions: Sequence[int] | np.ndarray, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The rows at ``positions``, in that order, with ``columns`` (every column by default) and
@@ -161,16 +167,13 @@ class SplitRows:
             table = con.sql(sql).to_arrow_table()
         found = pd.Index(table.column(ROW_NUMBER).to_numpy())
         table = table.take(pa.array(found.get_indexer(rows))).drop_columns([ROW_NUMBER])
-        probs = None
+        matrix = None
         if "probs" in table.column_names:
-            probs = table.column("probs").combine_chunks()
+            matrix = probs_matrix(table.column("probs"))
             table = table.drop_columns(["probs"])
         frame = table.to_pandas()
-        if probs is not None:
-            width = len(probs[0]) if len(probs) else 0
-            matrix = probs.flatten().to_numpy(zero_copy_only=False).reshape(len(frame), width)
-            at = frame.columns.get_loc("pred") + 1 if "pred" in frame.columns else len(frame.columns)
-            frame.insert(at, "probs", list(matrix))  # where a split's frame has it
+        if matrix is not None:
+            insert_probs(frame, matrix)
         frame.index = pd.Index(rows)
         return frame
 
@@ -199,6 +202,10 @@ class RowSet:
     def dep(self) -> np.ndarray:
         """The rows' DEP (float64, NaN where missing), in row order."""
         return self.samples.column("dep")[self.positions].astype(np.float64)
+
+    def codes(self, name: str) -> np.ndarray:
+        """The rows' class indices of ``label`` or ``pred`` (-1: missing), in row order."""
+        return self.samples.codes(name)[self.positions]
 
     def page(self, number: int, *, size: int, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Page ``number`` (1-based, clipped to the pages there are) of ``size`` rows, highest DEP

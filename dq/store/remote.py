@@ -81,6 +81,9 @@ def push_run(run: Run | str | Path, uri: str) -> str:
         raise ValidationError(f"{shown_uri(uri)} already holds files; push to a new location (runs are never merged).")
     files = [p for p in sorted(run.path.rglob("*")) if p.is_file() and not _transient(p.relative_to(run.path))]
     files.sort(key=lambda p: p.name == layout.RUN_JSON)  # run.json last: until it is there, it is no run
+    folders = {p.parent.relative_to(run.path).as_posix() for p in files}
+    for folder in sorted(root if f == "." else f"{root}/{f}" for f in folders):
+        _remote_dir(filesystem, folder, uri)  # once each, not once a file
     for path in files:
         rel = path.relative_to(run.path).as_posix()
         _copy(path, filesystem, f"{root}/{rel}", uri, upload=True)
@@ -154,7 +157,6 @@ def _copy(local: Path, filesystem: Any, remote: str, uri: str, *, upload: bool) 
     """Copy one file between the local disk and ``filesystem`` in blocks."""
     try:
         if upload:
-            filesystem.create_dir(remote.rsplit("/", 1)[0], recursive=True)
             with local.open("rb") as source, filesystem.open_output_stream(remote) as sink:
                 shutil.copyfileobj(source, sink, _BLOCK)
         else:
@@ -163,6 +165,13 @@ def _copy(local: Path, filesystem: Any, remote: str, uri: str, *, upload: bool) 
     except OSError as exc:
         what = "written to" if upload else "read from"
         raise ValidationError(f"a file could not be {what} {shown_uri(uri)}: {_reason(exc, uri)}") from None
+
+
+def _remote_dir(filesystem: Any, path: str, uri: str) -> None:
+    try:
+        filesystem.create_dir(path, recursive=True)
+    except OSError as exc:
+        raise ValidationError(f"a folder could not be made in {shown_uri(uri)}: {_reason(exc, uri)}") from None
 
 
 #: Bytes per read and write while copying a file.
